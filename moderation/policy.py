@@ -1,0 +1,100 @@
+"""The decision policy: a pure function from scores and policy configuration to a decision with its reasons.
+
+Policy reasons (length, empty) are kept apart from model reasons (spam, off-topic), each with its own action, so
+a site can tune one without touching the other. The decision is the most severe action among the reasons;
+without any reason the comment is accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
+_SEVERITY = {ACCEPT: 0, FLAG: 1, REJECT: 2}
+ACTIONS = (ACCEPT, FLAG, REJECT)
+
+
+class PolicyError(ValueError):
+    """A policy configuration that makes no sense (a threshold outside [0, 1], an unknown action)."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    action: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Per-site policy. Model thresholds default to the ones chosen for the model at training time."""
+
+    max_chars: int = 1500
+    too_long_action: str = REJECT
+    empty_action: str = REJECT
+    spam_flag: float = 0.5
+    spam_reject: float = 0.9
+    off_topic_flag: float = 0.8
+    off_topic_reject: float | None = None  # off-topic alone never rejects unless a site configures it
+
+    def __post_init__(self):
+        if self.max_chars < 1:
+            raise PolicyError("max_chars must be at least 1")
+        for name in ("too_long_action", "empty_action"):
+            if getattr(self, name) not in ACTIONS:
+                raise PolicyError(f"{name} must be one of {', '.join(ACTIONS)}")
+        for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise PolicyError(f"{name} must be within [0, 1], not {value}")
+        if self.spam_reject < self.spam_flag:
+            raise PolicyError("spam_reject must not be below spam_flag")
+
+    def with_overrides(self, **overrides) -> "PolicyConfig":
+        """A copy with the given fields replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None) -> Decision:
+    """Turn the comment's policy length and model scores into a decision and the reasons for it.
+
+    `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
+    `off_topic` are calibrated probabilities, or None when not scored.
+    """
+    reasons: list[Reason] = []
+    if length == 0:
+        reasons.append(Reason("empty", "The comment is empty.", policy.empty_action))
+    elif length > policy.max_chars:
+        reasons.append(Reason(
+            "too_long", f"The comment is {length} characters long; the limit is {policy.max_chars}.",
+            policy.too_long_action,
+        ))
+    if spam is not None:
+        if spam >= policy.spam_reject:
+            reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_reject:.2f}.", REJECT))
+        elif spam >= policy.spam_flag:
+            reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_flag:.2f}.", FLAG))
+    if off_topic is not None:
+        if policy.off_topic_reject is not None and off_topic >= policy.off_topic_reject:
+            reasons.append(Reason(
+                "off_topic", f"Off-topic score {off_topic:.2f} is at or above {policy.off_topic_reject:.2f}.", REJECT
+            ))
+        elif off_topic >= policy.off_topic_flag:
+            reasons.append(Reason(
+                "off_topic", f"Off-topic score {off_topic:.2f} is at or above {policy.off_topic_flag:.2f}.", FLAG
+            ))
+    acting = [r for r in reasons if r.action != ACCEPT]
+    decision = max((r.action for r in acting), key=_SEVERITY.__getitem__, default=ACCEPT)
+    return Decision(decision, tuple(reasons))

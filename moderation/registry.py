@@ -1,0 +1,205 @@
+"""The model registry: versioned artifacts on disk, pinned by SHA-256, with a pointer to the live version.
+
+Layout under the registry root (``models/`` by default)::
+
+    <version>/model.joblib     a dict of fitted models: {"spam": Pipeline, "relevance": ...}
+    <version>/metadata.json    library versions, data hashes, metrics, thresholds, creation time, sha256
+    current                    the live version's name (replaced atomically)
+    history.jsonl              every change of the live version, appended
+
+Loading a joblib file executes code and needs the library versions it was written with, so `load` checks the
+artifact's SHA-256 and the versions first and raises `ModelLoadError` on any mismatch: never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+
+ARTIFACT = "model.joblib"
+METADATA = "metadata.json"
+CURRENT = "current"
+HISTORY = "history.jsonl"
+PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
+
+
+class ModelLoadError(RuntimeError):
+    """The artifact is missing, tampered with or built with other library versions."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model version. `artifact` is a dict of fitted models by name: "spam" (a Pipeline), and
+    optionally "relevance"."""
+
+    version: str
+    artifact: dict
+    metadata: dict
+
+    @property
+    def spam(self):
+        return self.artifact["spam"]
+
+    @property
+    def relevance(self):
+        return self.artifact.get("relevance")
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a small file so that readers see either the old or the new content, and it survives a crash."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelRegistry:
+    """Versioned model artifacts in one folder, and which of them is live."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def versions(self) -> list[str]:
+        """All versions with a metadata file, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.root.glob(f"*/{METADATA}"))
+
+    def current_version(self) -> str | None:
+        try:
+            return (self.root / CURRENT).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def metadata(self, version: str) -> dict:
+        path = self.root / version / METADATA
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelLoadError(f"model version {version!r} not found under {self.root}") from None
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{path} is not valid JSON: {exc}") from None
+
+    def save(self, artifact: dict, metadata: dict, created: datetime | None = None) -> str:
+        """Write a new version (artifact first, metadata last, then an atomic rename) and return its name."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        created = created or datetime.now(timezone.utc)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        joblib.dump(artifact, staging / ARTIFACT, compress=3)
+        digest = sha256_file(staging / ARTIFACT)
+        version = f"{created:%Y%m%d-%H%M%S}-{digest[:8]}"
+        full = {
+            **metadata,
+            "version": version,
+            "created_at": created.isoformat(timespec="seconds"),
+            "sha256": digest,
+            "libraries": library_versions(),
+        }
+        (staging / METADATA).write_text(json.dumps(full, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(staging, self.root / version)
+        return version
+
+    def verify(self, version: str) -> dict:
+        """Check the artifact's hash and library versions without loading it; return its metadata."""
+        metadata = self.metadata(version)
+        artifact = self.root / version / ARTIFACT
+        if not artifact.is_file():
+            raise ModelLoadError(f"model version {version!r} has no {ARTIFACT}")
+        actual = sha256_file(artifact)
+        if actual != metadata.get("sha256"):
+            raise ModelLoadError(
+                f"model {version} failed its checksum: {ARTIFACT} has SHA-256 {actual}, "
+                f"metadata says {metadata.get('sha256')}; the artifact was changed after training"
+            )
+        built, here = metadata.get("libraries", {}), library_versions()
+        mismatched = [f"{lib} {built.get(lib)} (here {here[lib]})" for lib in PINNED_LIBRARIES if built.get(lib) != here[lib]]
+        if built.get("python", "").rsplit(".", 1)[0] != here["python"].rsplit(".", 1)[0]:
+            mismatched.append(f"python {built.get('python')} (here {here['python']})")
+        if mismatched:
+            raise ModelLoadError(
+                f"model {version} was built with other library versions: {', '.join(mismatched)}; "
+                "retrain it here (`python -m training train`) or install the pinned requirements"
+            )
+        return metadata
+
+    def load(self, version: str | None = None) -> LoadedModel:
+        """Load a version (the live one by default) after checking its hash and library versions."""
+        version = version or self.current_version()
+        if version is None:
+            raise ModelLoadError(
+                f"no live model under {self.root}: train one with `make setup` or `python -m training train`"
+            )
+        metadata = self.verify(version)
+        from sklearn.exceptions import InconsistentVersionWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            try:
+                artifact = joblib.load(self.root / version / ARTIFACT)
+            except InconsistentVersionWarning as exc:
+                raise ModelLoadError(f"model {version}: {exc}") from None
+            except Exception as exc:  # a corrupt pickle can raise nearly anything
+                raise ModelLoadError(f"model {version} could not be loaded: {exc!r}") from None
+        if not isinstance(artifact, dict) or "spam" not in artifact:
+            raise ModelLoadError(f"model {version}: {ARTIFACT} does not hold a spam model")
+        return LoadedModel(version, artifact, metadata)
+
+    def set_current(self, version: str, action: str = "promote", reason: str | None = None, **details) -> None:
+        """Make a verified version live and record the change in the history."""
+        self.verify(version)
+        previous = self.current_version()
+        _atomic_write(self.root / CURRENT, version + "\n")
+        entry = {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "action": action, "version": version, "previous": previous, "reason": reason,
+            "argv": sys.argv[1:], **details,
+        }
+        with (self.root / HISTORY).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def history(self) -> list[dict]:
+        try:
+            lines = (self.root / HISTORY).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]

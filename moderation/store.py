@@ -1,0 +1,176 @@
+"""The service's durable store: articles, their accepted comments (threads), moderator labels, flagged decisions.
+
+SQLAlchemy Core over SQLite (WAL, synchronous=FULL, so an acknowledged write survives a killed worker) by
+default; any SQLAlchemy URL works, PostgreSQL included. All gunicorn workers share it. Every write commits
+before the call returns, so whatever the service acknowledges is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, insert,
+    select, update,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+articles = Table(
+    "articles", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False, default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Comments the service accepted under an article: the discussion so far, for relevance.
+thread_comments = Table(
+    "thread_comments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(255), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_thread_comments_article", "article_id", "id"),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("text", Text, nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("article_id", String(255)),
+    Column("article_title", Text),
+    Column("article_body", Text),
+    Column("comment_id", String(255)),
+    Column("moderator", String(255)),
+    Column("decision_id", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Flagged comments awaiting (or past) review.
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("comment_id", String(255)),
+    Column("text", Text, nullable=False),
+    Column("article_id", String(255)),
+    Column("decision", String(16), nullable=False),
+    Column("spam", Float),
+    Column("off_topic", Float),
+    Column("reasons", JSON, nullable=False),
+    Column("explanation", JSON),
+    Column("model_version", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("review_label", String(16)),
+    Index("ix_decisions_queue", "reviewed_at", "id"),
+)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def default_url(project_root: Path) -> str:
+    return f"sqlite:///{project_root / 'var' / 'moderation.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """Articles, threads, feedback and flagged decisions behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, json_serializer=json.dumps)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Drop pooled connections (after a fork, each process must open its own)."""
+        self.engine.dispose()
+
+    # Articles and threads
+    def put_article(self, article_id: str, title: str, body: str) -> None:
+        with self.engine.begin() as conn:
+            row = {"title": title, "body": body, "updated_at": now()}
+            changed = conn.execute(update(articles).where(articles.c.id == article_id).values(**row)).rowcount
+            if not changed:
+                conn.execute(insert(articles).values(id=article_id, **row))
+
+    def get_article(self, article_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+        return dict(row) if row else None
+
+    def add_thread_comment(self, article_id: str, text: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(thread_comments).values(article_id=article_id, text=text, created_at=now()))
+
+    def thread(self, article_id: str, limit: int = 200) -> list[str]:
+        """The most recent accepted comments under an article, oldest first."""
+        query = (select(thread_comments.c.text).where(thread_comments.c.article_id == article_id)
+                 .order_by(thread_comments.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)][::-1]
+
+    # Moderator labels
+    def add_feedback(self, text: str, label: str, article_id: str | None = None, article_title: str | None = None,
+                     article_body: str | None = None, comment_id: str | None = None, moderator: str | None = None,
+                     decision_id: int | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(feedback).values(
+                text=text, label=label, article_id=article_id, article_title=article_title,
+                article_body=article_body, comment_id=comment_id, moderator=moderator, decision_id=decision_id,
+                created_at=now(),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def list_feedback(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(feedback).order_by(feedback.c.id)).mappings()]
+
+    # Flagged decisions
+    def log_decision(self, text: str, decision: str, spam: float | None, off_topic: float | None, reasons: list,
+                     model_version: str, article_id: str | None = None, comment_id: str | None = None,
+                     explanation: list | dict | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(decisions).values(
+                text=text, decision=decision, spam=spam, off_topic=off_topic, reasons=reasons,
+                explanation=explanation, model_version=model_version, article_id=article_id,
+                comment_id=comment_id, created_at=now(),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def review_queue(self, limit: int = 100) -> list[dict]:
+        """Flagged comments not reviewed yet, newest first."""
+        query = (select(decisions).where(decisions.c.reviewed_at.is_(None))
+                 .order_by(decisions.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def get_decision(self, decision_id: int) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+        return dict(row) if row else None
+
+    def mark_reviewed(self, decision_id: int, label: str) -> bool:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
+                .values(reviewed_at=now(), review_label=label)
+            ).rowcount
+        return bool(changed)

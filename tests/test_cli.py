@@ -1,0 +1,75 @@
+import json
+
+from click.testing import CliRunner
+
+from training.__main__ import cli
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def test_evaluate_on_a_labelled_file(tiny_registry, tmp_path):
+    data = tmp_path / "labels.jsonl"
+    rows = [{"text": "Subscribe to my channel and win free money http://x.co", "label": "spam"},
+            {"text": "Call 08712345678 now to claim your cash prize!!!", "label": "spam"},
+            {"text": "The senator's vote on the bill surprised nobody in her district.", "label": "ham"},
+            {"text": "I disagree with the author about the tax plan.", "label": "ham"}]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    result = run("evaluate", "--models", tiny_registry.root, "--data", data)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    overall = report["overall"]
+    assert overall["n"] == 4 and overall["spam"] == 2
+    for key in ("accuracy", "precision", "recall", "f1", "mcc", "confusion_matrix"):
+        assert key in overall["at_spam_reject"]
+    assert 0 <= overall["roc_auc"] <= 1
+
+
+def test_rescore_writes_every_id_once_and_reports_bad_rows(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    lines = [json.dumps({"id": i, "text": t, "decision": "accept"}) for i, t in
+             enumerate(["Great reporting, thanks", "FREE ringtones txt WIN to 80082", "", "ok then"])]
+    lines += ['{"id": 9, "text": ', json.dumps({"text": "no id"}), json.dumps({"id": 1, "text": "repeat"})]
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "new.jsonl"
+    result = run("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--chunk-size", 2)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == [0, 1, 2, 3]
+    assert all(set(r) == {"id", "decision", "scores", "reasons", "model_version"} for r in rows)
+    assert rows[2]["decision"] == "reject" and rows[2]["reasons"][0]["code"] == "empty"
+    errors = [json.loads(line) for line in (tmp_path / "new.jsonl.errors.jsonl").read_text().splitlines()]
+    assert [(e["line"], e["error"]) for e in errors] == [
+        (5, "invalid JSON: Expecting value"), (6, "missing id"), (7, "repeated id")]
+    summary = json.loads(result.stdout)
+    assert summary["scored"] == 4 and summary["errors"] == 3
+    assert sum(summary["decisions"].values()) == 4
+
+
+def test_rescore_reads_csv(tiny_registry, tmp_path):
+    source = tmp_path / "old.csv"
+    source.write_text('id,text,article_title\na,"Nice, balanced piece",Budget\nb,Visit www.cheap-pills.ru now,\n')
+    out = tmp_path / "new.jsonl"
+    assert run("rescore", "--models", tiny_registry.root, "--input", source, "--output", out).exit_code == 0
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a", "b"]
+
+
+def test_promote_and_rollback(tiny_registry, tmp_path):
+    import shutil
+
+    from moderation.registry import ModelRegistry
+
+    root = tmp_path / "models"
+    shutil.copytree(tiny_registry.root, root)
+    registry = ModelRegistry(root)
+    first = registry.current_version()
+    second_dir = root / "20990101-000000-copy"
+    shutil.copytree(root / first, second_dir)
+    assert run("promote", "--models", root, second_dir.name, "--reason", "test").exit_code == 0
+    assert registry.current_version() == second_dir.name
+    assert run("rollback", "--models", root).stdout.strip() == first
+    assert registry.current_version() == first
+    bad = run("promote", "--models", root, "nope")
+    assert bad.exit_code == 2 and "not found" in bad.output

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from training import datasets
+from training.datasets import DataError, Example
+
+
+def test_public_sets_load_with_their_sizes(data_dir):
+    youtube = datasets.load_youtube(data_dir / "youtube-spam-collection")
+    sms = datasets.load_sms(data_dir / "sms-spam-collection" / "SMSSpamCollection")
+    fox = datasets.load_fox(data_dir / "fox-news-comments" / "fox-news-comments.json")
+    assert (len(youtube), sum(e.is_spam for e in youtube)) == (1586, 831)
+    assert (len(sms), sum(e.is_spam for e in sms)) == (5574, 747)
+    assert len(fox) == 1528 and all(e.label == "ham" for e in fox)
+    assert len({e.group for e in fox}) == 10
+
+
+def test_deduplicate_drops_repeats_and_conflicts():
+    examples = [Example("Hello&#39;s", "ham", "a"), Example("hello's", "ham", "b"),
+                Example("buy now", "spam", "a"), Example("BUY  now", "ham", "b"), Example("ok", "ham", "a")]
+    kept = datasets.deduplicate(examples)
+    assert [e.text for e in kept] == ["Hello&#39;s", "ok"]
+
+
+def test_split_is_deterministic_deduplicated_and_grouped_by_article(data_dir):
+    from training.train import load_default_examples
+
+    examples = load_default_examples(data_dir)
+    train, evaluation = datasets.split(examples)
+    again_train, again_eval = datasets.split(list(reversed(examples)))
+    assert {datasets.dedup_key(e.text) for e in evaluation} == {datasets.dedup_key(e.text) for e in again_eval}
+    train_keys = {datasets.dedup_key(e.text) for e in train}
+    assert not train_keys & {datasets.dedup_key(e.text) for e in evaluation}
+    fox_train = {e.group for e in train if e.source == "fox"}
+    fox_eval = {e.group for e in evaluation if e.source == "fox"}
+    assert len(fox_eval) == 2 and not fox_train & fox_eval
+    assert 0.15 < len(evaluation) / (len(train) + len(evaluation)) < 0.3
+
+
+def test_general_format_csv_and_json_lines(tmp_path):
+    csv_file = tmp_path / "labels.csv"
+    csv_file.write_text("text,label,article_id,article_title\nnice point,ham,a1,Budget\nbuy pills,SPAM,,\n")
+    rows = datasets.load_labelled(csv_file)
+    assert [(e.text, e.label, e.article_id) for e in rows] == [("nice point", "ham", "a1"), ("buy pills", "spam", "")]
+    jsonl = tmp_path / "labels.jsonl"
+    jsonl.write_text(json.dumps({"text": "shoe level lies", "label": "off_topic", "article_title": "Mosul"}) + "\n\n")
+    assert datasets.load_labelled(jsonl)[0].label == "off_topic"
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"text": "x", "label": "maybe"}\n', "label must be one of"),
+    ('{"label": "spam"}\n', "needs a 'text'"),
+    ('{"text": \n', "invalid JSON"),
+])
+def test_general_format_errors_name_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        datasets.load_labelled(path)
+    assert "bad.jsonl:1" in str(info.value)

@@ -1,0 +1,78 @@
+"""The default model, trained on the full shared data exactly as `make setup` does, judged on data it never saw."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from moderation.registry import ModelRegistry
+from service import create_app
+from training.evaluate import evaluate_model
+
+pytestmark = pytest.mark.realdata
+
+LEGIT_1500 = (
+    "I have followed the Mosul campaign since the spring, and this report matches what relatives in Erbil tell "
+    "us: families are leaving the villages south of the city as the army moves up from Qayyara, and many of "
+    "them say the fighters are more nervous than before. What the article does not say is how the government "
+    "plans to feed and shelter the people who will pour out of the city once the assault begins. The camps "
+    "around Makhmour are already full, and aid groups have warned for months that they cannot cope with "
+    "hundreds of thousands more. Retaking the airbase was important, but holding the territory and winning the "
+    "trust of the residents is what will decide whether the group comes back in two years. The tribal leaders "
+    "quoted here have every reason to talk up the uprising, and I would like to see independent reporting on "
+    "that. Still, the minister's claim that the leaders have sold their belongings and fled towards Syria is "
+    "plausible; the same thing happened in Fallujah before it fell. I hope the commanders take the warning about "
+    "hostages seriously, because the civilians trapped in the old city have nowhere to go, and a long siege "
+    "would be a disaster for them. Thank you for covering this in more depth than the wire services do, and "
+    "please follow up on the humanitarian side once the offensive starts, with numbers from the UN agencies "
+    "and not only from officials on either side of the front line. Good luck to everyone who is working there."
+    " I will keep reading this site for more news."
+)
+
+
+@pytest.fixture(scope="module")
+def default_registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("default-models")
+    result = subprocess.run([sys.executable, "-m", "training", "train", "--models", str(root)],
+                            capture_output=True, text=True, check=True, timeout=900)
+    version = result.stdout.strip().splitlines()[-1]
+    registry = ModelRegistry(root)
+    assert registry.current_version() == version
+    return registry
+
+
+def test_default_model_holds_on_held_out_data(default_registry):
+    metrics = default_registry.metadata(default_registry.current_version())["metrics"]["evaluation"]
+    overall, by_source = metrics["overall"], metrics["by_source"]
+    assert overall["n"] > 1000
+    assert overall["roc_auc"] >= 0.98
+    assert overall["ece"] <= 0.05
+    for source in ("youtube", "sms"):
+        assert by_source[source]["at_spam_flag"]["recall"] >= 0.9, source
+        assert by_source[source]["at_spam_reject"]["precision"] >= 0.95, source
+    # Real news comments under two articles the model never trained on: almost none rejected.
+    assert by_source["fox"]["n"] > 100
+    assert by_source["fox"]["at_spam_reject"]["ham_rate"] <= 0.01
+
+
+def test_evaluate_command_agrees_with_the_training_report(default_registry):
+    report = evaluate_model(default_registry)
+    stored = default_registry.metadata(default_registry.current_version())["metrics"]["evaluation"]
+    assert report["overall"]["roc_auc"] == pytest.approx(stored["overall"]["roc_auc"], abs=1e-4)
+
+
+def test_must_show_cases(default_registry, seed_article, tmp_path):
+    client = create_app({"MODELS_DIR": str(default_registry.root),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
+    shoe = client.post("/v1/moderate", json={"text": "Shoe level lies.", "article": seed_article}).get_json()
+    assert shoe["decision"] in {"accept", "flag", "reject"} and 0 <= shoe["scores"]["spam"] <= 1
+    assert shoe["model_version"] == default_registry.current_version()
+    assert len(LEGIT_1500) == 1500
+    answer = client.post("/v1/moderate", json={"text": LEGIT_1500, "article": seed_article}).get_json()
+    assert answer["decision"] == "accept", json.dumps(answer)
+    over = client.post("/v1/moderate", json={"text": LEGIT_1500 + "!"}).get_json()
+    assert over["decision"] == "reject" and over["reasons"][0]["code"] == "too_long"
+    spam = client.post("/v1/moderate", json={
+        "text": "Win a FREE iPhone now!!! Click http://bit.ly/free-prize and subscribe to my channel"}).get_json()
+    assert spam["decision"] != "accept"

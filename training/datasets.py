@@ -1,0 +1,168 @@
+"""Loaders for the labelled data: the three public sets and the general format moderators use.
+
+Every loader yields `Example`s with the raw text; the model pipeline normalises. `deduplicate` runs before any
+split (YouTube has 196 exact duplicates, SMS 403), and `is_holdout` assigns each example to the frozen
+evaluation set by a hash of its text (or of its article, for news comments), so the split is the same on every
+run and a retrained model is always judged on the same comments.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moderation.text import normalise
+
+LABELS = ("spam", "ham", "off_topic")
+HOLDOUT_SHARE = 5  # one example in five goes to the frozen evaluation set
+FOX_HOLDOUT_ARTICLES = 2  # of the 10 Fox News articles, the model never trains on two
+
+
+class DataError(ValueError):
+    """A labelled file that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str  # "spam", "ham" or "off_topic"
+    source: str  # "youtube", "sms", "fox", or the file it came from
+    group: str = ""  # video or article the comment belongs to
+    article_id: str = ""
+    article_title: str = ""
+    article_body: str = ""
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_spam(self) -> int:
+        return int(self.label == "spam")
+
+
+def load_youtube(folder: Path) -> list[Example]:
+    """YouTube Spam Collection CSVs: only CONTENT and CLASS are used (IDs, dates, authors leak the label)."""
+    examples = []
+    for path in sorted(Path(folder).glob("Youtube*.csv")):
+        video = path.stem.split("-", 1)[-1]
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                label = "spam" if row["CLASS"].strip() == "1" else "ham"
+                examples.append(Example(row["CONTENT"], label, "youtube", group=video, article_title=video))
+    if not examples:
+        raise DataError(f"no Youtube*.csv files in {folder}")
+    return examples
+
+
+def load_sms(path: Path) -> list[Example]:
+    """SMS Spam Collection: one `ham<TAB>text` or `spam<TAB>text` a line."""
+    examples = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            label, sep, text = line.rstrip("\n").partition("\t")
+            if not sep or label not in ("ham", "spam"):
+                raise DataError(f"{path}:{number}: expected 'ham<TAB>text' or 'spam<TAB>text'")
+            examples.append(Example(text, label, "sms", group="sms"))
+    return examples
+
+
+def load_fox(path: Path) -> list[Example]:
+    """Fox News comments: real news comments, none spam (their label is hate speech, which we do not use)."""
+    examples = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: {exc.msg}") from None
+            title = row.get("title", "")
+            examples.append(Example(
+                row["text"], "ham", "fox", group=title, article_id=article_key(title),
+                article_title=title, article_body=row.get("meta", ""),
+            ))
+    return examples
+
+
+def load_labelled(path: Path) -> list[Example]:
+    """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(enumerate(csv.DictReader(handle), 2))
+    else:
+        rows = []
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        rows.append((number, json.loads(line)))
+                    except json.JSONDecodeError as exc:
+                        raise DataError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+    examples = []
+    for number, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise DataError(f"{path}:{number}: a row needs a 'text' string")
+        label = str(row.get("label", "")).strip().lower()
+        if label not in LABELS:
+            raise DataError(f"{path}:{number}: label must be one of {', '.join(LABELS)}, not {label!r}")
+        article_id = str(row.get("article_id") or "")
+        examples.append(Example(
+            row["text"], label, path.name, group=article_id or path.name, article_id=article_id,
+            article_title=str(row.get("article_title") or ""), article_body=str(row.get("article_body") or ""),
+        ))
+    return examples
+
+
+def article_key(title: str) -> str:
+    return hashlib.sha256(title.encode("utf-8")).hexdigest()[:12]
+
+
+def dedup_key(text: str) -> str:
+    return normalise(text).casefold()
+
+
+def deduplicate(examples: list[Example]) -> list[Example]:
+    """Keep the first of each normalised text; a text seen with conflicting labels is dropped entirely."""
+    labels: dict[str, set[str]] = {}
+    for example in examples:
+        labels.setdefault(dedup_key(example.text), set()).add(example.label)
+    seen, kept = set(), []
+    for example in examples:
+        key = dedup_key(example.text)
+        if key in seen or len(labels[key]) > 1 or not key:
+            continue
+        seen.add(key)
+        kept.append(example)
+    return kept
+
+
+def _bucket(value: str) -> int:
+    return int(hashlib.sha256(value.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def holdout_articles(examples: list[Example]) -> set[str]:
+    """The Fox articles kept out of training: the first two by hash of their title, the same on every run."""
+    titles = sorted({e.group for e in examples if e.source == "fox"}, key=_bucket)
+    return set(titles[:FOX_HOLDOUT_ARTICLES])
+
+
+def is_holdout(example: Example, held_articles: set[str]) -> bool:
+    """Whether an example belongs to the frozen evaluation set (grouped by article for news comments)."""
+    if example.source == "fox":
+        return example.group in held_articles
+    return _bucket(dedup_key(example.text)) % HOLDOUT_SHARE == 0
+
+
+def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
+    """Deduplicate, then split into (train, frozen evaluation)."""
+    examples = deduplicate(examples)
+    held = holdout_articles(examples)
+    train, evaluation = [], []
+    for example in examples:
+        (evaluation if is_holdout(example, held) else train).append(example)
+    return train, evaluation

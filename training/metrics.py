@@ -1,0 +1,80 @@
+"""Quality figures for the spam score, and the choice of the flag and reject thresholds.
+
+Thresholds are chosen from data, never by hand: `spam_reject` is the lowest score at which at most
+`REJECT_HAM_RATE` of legitimate comments would be rejected, `spam_flag` the lowest at which at most
+`FLAG_HAM_RATE` would be held for a moderator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score, confusion_matrix, f1_score, matthews_corrcoef, precision_score, recall_score, roc_auc_score,
+)
+
+REJECT_HAM_RATE = 0.002
+FLAG_HAM_RATE = 0.03
+MIN_REJECT, MIN_FLAG = 0.5, 0.2
+
+
+def _lowest_threshold(ham_scores: np.ndarray, max_rate: float, floor: float) -> float:
+    """Lowest threshold t >= floor with share(ham_scores >= t) <= max_rate."""
+    if len(ham_scores) == 0:
+        return floor
+    allowed = int(np.floor(max_rate * len(ham_scores)))
+    ranked = np.sort(ham_scores)[::-1]
+    # The (allowed+1)-th highest ham score must fall below t; nudge just above it.
+    t = float(ranked[allowed]) + 1e-4 if allowed < len(ranked) else floor
+    return round(min(max(t, floor), 0.999), 4)
+
+
+def choose_thresholds(y: np.ndarray, scores: np.ndarray) -> dict:
+    ham = scores[np.asarray(y) == 0]
+    reject = _lowest_threshold(ham, REJECT_HAM_RATE, MIN_REJECT)
+    flag = min(_lowest_threshold(ham, FLAG_HAM_RATE, MIN_FLAG), reject)
+    return {"spam_flag": flag, "spam_reject": reject}
+
+
+def expected_calibration_error(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            error += mask.mean() * abs(scores[mask].mean() - y[mask].mean())
+    return round(float(error), 4)
+
+
+def binary_figures(y: np.ndarray, scores: np.ndarray, thresholds: dict) -> dict:
+    """Figures for one slice: at the reject threshold (decision = reject) and the flag threshold (held or worse)."""
+    y = np.asarray(y)
+    out = {"n": int(len(y)), "spam": int(y.sum())}
+    if len(set(y)) == 2:
+        out["roc_auc"] = round(float(roc_auc_score(y, scores)), 4)
+    out["ece"] = expected_calibration_error(y, scores)
+    for name in ("spam_reject", "spam_flag"):
+        predicted = (scores >= thresholds[name]).astype(int)
+        tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()
+        out[f"at_{name}"] = {
+            "threshold": thresholds[name],
+            "accuracy": round(float(accuracy_score(y, predicted)), 4),
+            "precision": round(float(precision_score(y, predicted, zero_division=0)), 4),
+            "recall": round(float(recall_score(y, predicted, zero_division=0)), 4),
+            "f1": round(float(f1_score(y, predicted, zero_division=0)), 4),
+            "mcc": round(float(matthews_corrcoef(y, predicted)), 4) if len(set(y)) == 2 else None,
+            "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+            "ham_rate": round(float(fp / max(tn + fp, 1)), 4),
+        }
+    return out
+
+
+def spam_metrics(examples, scores: np.ndarray, thresholds: dict) -> dict:
+    """Overall and per-source figures on a labelled set the model did not train on."""
+    y = np.array([e.is_spam for e in examples])
+    sources = np.array([e.source for e in examples])
+    result = {"overall": binary_figures(y, scores, thresholds), "by_source": {}}
+    for source in sorted(set(sources)):
+        mask = sources == source
+        result["by_source"][source] = binary_figures(y[mask], scores[mask], thresholds)
+    return result

@@ -1,0 +1,135 @@
+"""Where the training data comes from: `../shared/data` in this workspace, the public URLs everywhere else.
+
+`ensure_data()` returns a folder holding the three public sets. It prefers `MODERATION_DATA_DIR`, then
+`../shared/data` beside the project, then the project's own `data/` (git-ignored), which it fills by downloading
+the files from their public homes and checking each file's SHA-256 against the copies this project was built on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# file inside the data folder -> (SHA-256, public URL, member name when the URL is a zip archive)
+FILES = {
+    "youtube-spam-collection/Youtube01-Psy.csv": (
+        "19797e6c77690e3c8809cfd2853ae7341390636367ba66cf5d4f4083f0b88535",
+        "https://archive.ics.uci.edu/static/public/380/youtube+spam+collection.zip", "Youtube01-Psy.csv"),
+    "youtube-spam-collection/Youtube02-KatyPerry.csv": (
+        "902c614f8ef24f987d6f614d7e6111aa5160b89a0646b68e007bd6044a3d123b",
+        "https://archive.ics.uci.edu/static/public/380/youtube+spam+collection.zip", "Youtube02-KatyPerry.csv"),
+    "youtube-spam-collection/Youtube03-LMFAO.csv": (
+        "702ef589860a1831956f527760a3d9737ef8a07ab36c7de35b92b8898b8c3928",
+        "https://archive.ics.uci.edu/static/public/380/youtube+spam+collection.zip", "Youtube03-LMFAO.csv"),
+    "youtube-spam-collection/Youtube04-Eminem.csv": (
+        "92f54eb6b22fdf3b7ae85e1f500e5aa7442edd025e504b988a97078756187e76",
+        "https://archive.ics.uci.edu/static/public/380/youtube+spam+collection.zip", "Youtube04-Eminem.csv"),
+    "sms-spam-collection/SMSSpamCollection": (
+        "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
+        "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip", "SMSSpamCollection"),
+    "fox-news-comments/fox-news-comments.json": (
+        "059152e61f632f1e6671a68214d5618a21e6cf78f2512773e0421b9568aab8cf",
+        "https://raw.githubusercontent.com/sjtuprog/fox-news-comments/master/full-comments-u.json", None),
+}
+SEED_ARTICLE = "seed/000_0e914d85ad094d08.txt"
+
+
+class DataUnavailable(RuntimeError):
+    """The data is neither present nor downloadable; the message says what to do."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def candidate_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("MODERATION_DATA_DIR"):
+        dirs.append(Path(os.environ["MODERATION_DATA_DIR"]))
+    dirs += [PROJECT_ROOT.parent / "shared" / "data", PROJECT_ROOT / "data"]
+    return dirs
+
+
+def find_data_dir() -> Path | None:
+    """The first folder that holds every training file, or None."""
+    for folder in candidate_dirs():
+        if all((folder / name).is_file() for name in FILES):
+            return folder
+    return None
+
+
+def data_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every training file, recorded in each model's metadata."""
+    return {name: sha256_file(folder / name) for name in FILES}
+
+
+def ensure_data(download: bool = True) -> Path:
+    """Return the data folder, downloading into the project's `data/` when no copy is found."""
+    folder = find_data_dir()
+    if folder is not None:
+        return folder
+    if not download:
+        raise DataUnavailable("training data not found; run `make setup` or set MODERATION_DATA_DIR")
+    return download_data(PROJECT_ROOT / "data")
+
+
+def download_data(target: Path) -> Path:
+    """Download every file from its public home, check its SHA-256 and only then move it into place."""
+    archives: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = {}
+        for name, (expected, url, member) in FILES.items():
+            if url not in archives:
+                archives[url] = _fetch(url)
+            payload = archives[url]
+            if member is not None:
+                payload = _zip_member(payload, member, url)
+            actual = hashlib.sha256(payload).hexdigest()
+            if actual != expected:
+                raise DataUnavailable(f"{url} ({member or 'file'}) has SHA-256 {actual}, expected {expected}")
+            path = Path(tmp) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(payload)
+            staged[name] = path
+        for name, path in staged.items():
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), destination)
+    return target
+
+
+def _fetch(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs above
+            return response.read()
+    except OSError as exc:
+        raise DataUnavailable(
+            f"could not download {url}: {exc}. Put the files in ../shared/data or MODERATION_DATA_DIR"
+        ) from None
+
+
+def _zip_member(payload: bytes, member: str, url: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        for info in archive.infolist():
+            if Path(info.filename).name == member:
+                return archive.read(info)
+    raise DataUnavailable(f"{url} has no member {member}")
+
+
+def seed_article_path() -> Path | None:
+    for folder in candidate_dirs():
+        if (folder / SEED_ARTICLE).is_file():
+            return folder / SEED_ARTICLE
+    return None
