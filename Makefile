@@ -30,5 +30,8 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not realdata"
 
+bench: setup
+	$(PY) -m bench $(BENCH)
+
 clean-models:
 	rm -rf models/*/ models/current models/history.jsonl

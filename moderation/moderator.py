@@ -62,11 +62,16 @@ class Moderator:
     def version(self) -> str:
         return self.model.version
 
-    def moderate(self, text: str, article: Article | None = None) -> Verdict:
-        return self.moderate_batch([text], [article])[0]
+    def moderate(self, text: str, article: Article | None = None, thread: list[str] | None = None) -> Verdict:
+        return self.moderate_batch([text], [article], [thread])[0]
 
-    def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None) -> list[Verdict]:
-        """Decide on many comments at once; the model scores them in one vectorised call."""
+    def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None,
+                       threads: list[list[str] | None] | None = None) -> list[Verdict]:
+        """Decide on many comments at once; the model scores them in one vectorised call.
+
+        `articles[i]` is the article comment i was posted under and `threads[i]` the discussion so far under it
+        (other comments' texts, not comment i itself); both optional, used by the relevance score.
+        """
         lengths = [policy_length(t) if normalise(t) else 0 for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
         spam = [None] * len(texts)

@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         OFF_TOPIC_REJECT=None,
         MAX_CONTENT_LENGTH=64 * 1024,
         DATABASE_URL=None,  # default: SQLite under var/ in the project
+        API_KEYS="",  # comma-separated client keys; none configured = open service, loopback only
+        ADMIN_KEYS="",  # comma-separated admin keys (feedback, review, admin endpoints)
         JSON_SORT_KEYS=False,
     )
     if test_config is None:

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, jsonify, request
 
 from moderation.moderator import Article
+from service.auth import require_key
 from service.engine import get_moderator
 from service.errors import ApiError
 
@@ -62,6 +63,7 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
 
 
 @bp.post("/moderate")
+@require_key("api")
 def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
     text, article = parse_comment(json_body())
@@ -72,6 +74,7 @@ def moderate():
 
 
 @bp.get("/model")
+@require_key("api")
 def model():
     """The live model's version, metadata and the policy it serves under."""
     moderator = get_moderator()

@@ -106,3 +106,16 @@ def test_decision_does_not_depend_on_case_or_invisible_characters(client):
     a = moderate(client, {"text": "check out my channel for free gifts"}).get_json()
     b = moderate(client, {"text": "check out my channel for free gifts\ufeff"}).get_json()
     assert a["scores"] == b["scores"]
+
+
+def test_keys_are_required_once_configured(tiny_registry, tmp_path):
+    app = create_app({"MODELS_DIR": str(tiny_registry.root), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                      "API_KEYS": "cms-key-1, cms-key-2", "ADMIN_KEYS": "admin-key"})
+    client = app.test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic cms-key-1"}):
+        response = client.post("/v1/moderate", json={"text": "hello"}, headers=headers)
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+    for key in ("cms-key-1", "cms-key-2", "admin-key"):
+        response = client.post("/v1/moderate", json={"text": "hello"}, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
