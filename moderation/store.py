@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, insert,
-    select, update,
+    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func,
+    insert, select, update,
 )
 from sqlalchemy.engine import Engine
 
@@ -143,6 +143,10 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(feedback).order_by(feedback.c.id)).mappings()]
 
+    def count_feedback(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(feedback)).scalar_one())
+
     # Flagged decisions
     def log_decision(self, text: str, decision: str, spam: float | None, off_topic: float | None, reasons: list,
                      model_version: str, article_id: str | None = None, comment_id: str | None = None,
@@ -166,6 +170,37 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
         return dict(row) if row else None
+
+    def count_queue(self) -> int:
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(decisions).where(decisions.c.reviewed_at.is_(None))
+            return int(conn.execute(query).scalar_one())
+
+    def review_decision(self, decision_id: int, label: str, moderator: str | None = None) -> int | None:
+        """Take a flagged comment off the queue and record the moderator's label, in one transaction.
+
+        Returns the feedback id, or None when the decision does not exist or was reviewed already (a second
+        click on the same item records nothing).
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+            if row is None:
+                return None
+            changed = conn.execute(
+                update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
+                .values(reviewed_at=now(), review_label=label)
+            ).rowcount
+            if not changed:
+                return None
+            article = None
+            if row["article_id"]:
+                article = conn.execute(select(articles).where(articles.c.id == row["article_id"])).mappings().first()
+            result = conn.execute(insert(feedback).values(
+                text=row["text"], label=label, article_id=row["article_id"],
+                article_title=article["title"] if article else None, article_body=article["body"] if article else None,
+                comment_id=row["comment_id"], moderator=moderator, decision_id=decision_id, created_at=now(),
+            ))
+            return int(result.inserted_primary_key[0])
 
     def mark_reviewed(self, decision_id: int, label: str) -> bool:
         with self.engine.begin() as conn:

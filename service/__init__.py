@@ -28,6 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         API_KEYS="",  # comma-separated client keys; none configured = open service, loopback only
         ADMIN_KEYS="",  # comma-separated admin keys (feedback, review, admin endpoints)
         JSON_SORT_KEYS=False,
+        MODEL_POLL_SECONDS=2.0,  # how often each worker checks models/current for a new live version
+        SECRET_KEY=None,  # signs the review page's session cookie; default: a key kept in var/session.key
     )
     if test_config is None:
         app.config.from_prefixed_env("MODERATION")
@@ -35,10 +37,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from service import api, engine, errors, health
+    from service import api, engine, errors, feedback, health, live, review
 
     errors.register_error_handlers(app)
     engine.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feedback.bp)
+    review.init_app(app)
+    live.init_app(app)
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from moderation.moderator import Article
 from service.auth import require_key
 from service.engine import get_moderator
 from service.errors import ApiError
+from service.review import log_flagged
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -66,11 +67,14 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
 @require_key("api")
 def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
-    text, article = parse_comment(json_body())
+    body = json_body()
+    text, article = parse_comment(body)
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    return jsonify(moderator.moderate(text, article).to_dict())
+    verdict = moderator.moderate(text, article)
+    log_flagged(text, article, verdict, body.get("comment_id"))
+    return jsonify(verdict.to_dict())
 
 
 @bp.get("/model")
@@ -80,4 +84,6 @@ def model():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    return jsonify({**moderator.model.metadata, "version": moderator.version, "policy": moderator.policy.to_dict()})
+    switch_error = current_app.extensions.get("model_switch_error")
+    return jsonify({**moderator.model.metadata, "version": moderator.version, "policy": moderator.policy.to_dict(),
+                    **({"switch_error": switch_error} if switch_error else {})})

@@ -30,10 +30,10 @@ def policy_overrides(config) -> dict:
     return {field: config.get(key) for key, field in POLICY_KEYS.items() if config.get(key) is not None}
 
 
-def load_moderator(app: Flask) -> Moderator:
-    """Load the configured (or live) model version and build its policy; raises ModelLoadError."""
+def load_moderator(app: Flask, version: str | None = None) -> Moderator:
+    """Load a version (default: the configured or live one) and build its policy; raises ModelLoadError."""
     registry = ModelRegistry(app.config["MODELS_DIR"])
-    model = registry.load(app.config.get("MODEL_VERSION"))
+    model = registry.load(version or app.config.get("MODEL_VERSION"))
     policy: PolicyConfig = policy_for(model, **policy_overrides(app.config))
     log.info("loaded model %s from %s", model.version, registry.root)
     return Moderator(model, policy)

@@ -24,6 +24,12 @@ models_option = click.option(
 )
 
 
+database_option = click.option(
+    "--database", "database_url", default=None,
+    help="Store with the moderators' labels (SQLAlchemy URL; default: MODERATION_DATABASE_URL or var/moderation.db).",
+)
+
+
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
@@ -34,6 +40,7 @@ def _fail(message: str) -> None:
 def cli(verbose: bool) -> None:
     """Train, evaluate, promote and rescore comment moderation models."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("training").setLevel(logging.INFO)  # progress of long steps, always on stderr
 
 
 @cli.command("fetch-data")
@@ -50,12 +57,25 @@ def fetch_data() -> None:
 @models_option
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled file (CSV or JSON lines: text, label) to train on with the shared data; repeatable.")
+@click.option("--with-feedback", is_flag=True, help="Add every moderator label from the store to the training data.")
+@database_option
 @click.option("--promote/--no-promote", "promote", default=None,
               help="Make the new version live (default: only when no version is live yet).")
-def train(models_dir: Path, data_files: tuple[Path, ...], promote: bool | None) -> None:
+def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, database_url: str | None,
+          promote: bool | None) -> None:
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
+    if with_feedback:
+        from moderation.store import Store
+        from training.lifecycle import feedback_snapshot, store_url
+
+        snapshot = feedback_snapshot(Store(store_url(database_url)))
+        if snapshot is None:
+            click.echo("no moderator labels in the store yet: training on the shared data only", err=True)
+        else:
+            click.echo(f"moderator labels exported to {snapshot}", err=True)
+            data_files = data_files + (snapshot,)
     try:
         metadata = train_model(ModelRegistry(models_dir), extra_files=data_files, make_current=promote)
     except (datasets.DataError, sources.DataUnavailable) as exc:
@@ -89,32 +109,56 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
 @cli.command()
 @models_option
 @click.argument("version")
+@database_option
+@click.option("--force", is_flag=True, help="Promote even if the gate refuses (needs --reason; recorded).")
 @click.option("--reason", default=None, help="Why this version goes live (recorded in the history).")
-def promote(models_dir: Path, version: str, reason: str | None) -> None:
-    """Make VERSION the live model."""
+def promote(models_dir: Path, version: str, database_url: str | None, force: bool, reason: str | None) -> None:
+    """Make VERSION live if the promotion gate passes: not worse than the live model on the frozen evaluation set."""
+    from moderation.store import Store
+    from training import lifecycle
+
+    if force and not (reason and reason.strip()):
+        _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
     try:
-        registry.set_current(version, action="promote", reason=reason)
-    except ModelLoadError as exc:
+        result = lifecycle.promote(registry, version, Store(lifecycle.store_url(database_url)), force, reason)
+    except lifecycle.GateRefused as exc:
+        click.echo(exc.result.table(), err=True)
+        _fail(f"promotion of {version} refused by the gate: {exc}. "
+              "Use --force --reason \"...\" to override (recorded in models/history.jsonl).")
+    except (ModelLoadError, datasets.DataError, sources.DataUnavailable) as exc:
         _fail(str(exc))
+    if result.live is not None:
+        click.echo(result.table(), err=True)
+    if not result.passed:
+        click.echo(f"gate overridden: {'; '.join(result.failures)}; reason recorded: {reason}", err=True)
     click.echo(version)
 
 
 @cli.command()
 @models_option
 def rollback(models_dir: Path) -> None:
-    """Make the version that was live before the current one live again."""
-    registry = ModelRegistry(models_dir)
-    current = registry.current_version()
-    previous = next((h["previous"] for h in reversed(registry.history())
-                     if h["version"] == current and h.get("previous")), None)
-    if previous is None:
-        _fail(f"no earlier version to roll back to from {current}")
+    """Make the version that was live before the current one live again (repeat to keep walking back)."""
+    from training import lifecycle
+
     try:
-        registry.set_current(previous, action="rollback")
+        version = lifecycle.rollback(ModelRegistry(models_dir))
     except ModelLoadError as exc:
         _fail(str(exc))
-    click.echo(previous)
+    click.echo(version)
+
+
+@cli.command("export-feedback")
+@database_option
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON lines file in the general labelled format (text, label, article_*).")
+def export_feedback(database_url: str | None, output_path: Path) -> None:
+    """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
+    from moderation.store import Store
+    from training import lifecycle
+
+    count = lifecycle.export_feedback(Store(lifecycle.store_url(database_url)), output_path)
+    click.echo(f"{count} labels written to {output_path}")
 
 
 @cli.command()

@@ -8,6 +8,7 @@ evaluation set, which the model never sees, and both go into the version's metad
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +60,16 @@ def train_model(
         raise datasets.DataError("the training data needs both spam and non-spam examples")
     log.info("training on %d examples (%d spam), %d held out", len(train), int(y.sum()), len(evaluation))
 
+    started = time.monotonic()
+    log.info("step 1/3: out-of-fold scores for the thresholds (%d folds)...", threshold_folds)
     folds = StratifiedKFold(threshold_folds, shuffle=True, random_state=0)
     out_of_fold = cross_val_predict(build_spam_pipeline(), texts, y, cv=folds, method="predict_proba")[:, 1]
     thresholds = choose_thresholds(y, out_of_fold)
     log.info("thresholds from out-of-fold scores: %s", thresholds)
 
+    log.info("step 2/3: fitting the model on the training part (%.0f s so far)...", time.monotonic() - started)
     pipeline = build_spam_pipeline().fit(texts, y)
+    log.info("step 3/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
     metrics = {}
     if evaluation:
         scores = spam_scores(pipeline, [e.text for e in evaluation])

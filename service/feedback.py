@@ -1,0 +1,74 @@
+"""Moderator labels: POST /v1/feedback stores one label durably and answers 201 with its id.
+
+The label is committed (SQLite WAL with synchronous=FULL, or the configured database) before the response is
+sent, so a label the service acknowledged survives a worker killed right after. Labels feed
+`python -m training train --with-feedback` and the held-out slice of the promotion gate's evaluation set.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from service.api import _string, json_body, parse_comment
+from service.auth import require_key
+from service.engine import get_store
+from service.errors import ApiError
+
+bp = Blueprint("feedback", __name__, url_prefix="/v1")
+
+LABELS = ("spam", "ham", "off_topic")
+MAX_ID_CHARS = 255
+
+
+def _optional_id(body: dict, name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ApiError(422, "invalid_request", f"'{name}' must be a string or an integer.")
+    value = _string(str(value), name).strip()
+    if not value or len(value) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"'{name}' must be 1 to {MAX_ID_CHARS} characters long.")
+    return value
+
+
+def parse_feedback(body: dict) -> dict:
+    """Validate a label: `text`, `label` and optional `article`, `comment_id`, `moderator`, `decision_id`."""
+    text, article = parse_comment(body)
+    if not text.strip():
+        raise ApiError(422, "invalid_request", "'text' must not be empty: a label needs the comment it is about.")
+    label = body.get("label")
+    if label not in LABELS:
+        raise ApiError(422, "invalid_label", f"'label' must be one of {', '.join(LABELS)}.")
+    decision_id = body.get("decision_id")
+    if decision_id is not None and (isinstance(decision_id, bool) or not isinstance(decision_id, int)):
+        raise ApiError(422, "invalid_request", "'decision_id' must be an integer.")
+    if article is not None and article.id is not None and len(article.id) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"'article.id' must be at most {MAX_ID_CHARS} characters long.")
+    return {
+        "text": text, "label": label,
+        "article_id": article.id if article else None,
+        "article_title": (article.title or None) if article else None,
+        "article_body": (article.body or None) if article else None,
+        "comment_id": _optional_id(body, "comment_id"),
+        "moderator": _optional_id(body, "moderator"),
+        "decision_id": decision_id,
+    }
+
+
+@bp.post("/feedback")
+@require_key("admin")
+def post_feedback():
+    """Store a moderator's label; 201 with its id once it is committed."""
+    row = parse_feedback(json_body())
+    store = get_store()
+    if row["decision_id"] is not None:
+        # A label about a flagged comment in the review queue also takes it off the queue.
+        if store.get_decision(row["decision_id"]) is None:
+            raise ApiError(404, "decision_not_found", f"No flagged comment with id {row['decision_id']}.")
+        feedback_id = store.review_decision(row["decision_id"], row["label"], row["moderator"])
+        if feedback_id is None:
+            raise ApiError(409, "already_reviewed", f"Flagged comment {row['decision_id']} was reviewed already.")
+    else:
+        feedback_id = store.add_feedback(**row)
+    return jsonify({"id": feedback_id, "label": row["label"]}), 201

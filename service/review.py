@@ -1,0 +1,173 @@
+"""The review page: flagged comments, newest first, with Accept / Reject buttons for moderators.
+
+`log_flagged` (called by POST /v1/moderate) keeps every flagged comment in the decisions log with its text,
+article id, scores, reasons, explanation (when the verdict has one), model version and time. `GET /review` is a
+server-rendered page over that log; Accept records the label `ham`, Reject records `spam` (or `off_topic` when
+that was the only model reason), both through the same store call that takes the item off the queue.
+
+When admin or client keys are configured, the page asks for an admin key once and keeps a signed session
+cookie (HttpOnly, SameSite=Lax); every form carries a CSRF token. With no key configured the page is open, like
+the rest of the service (which then binds to loopback only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import (
+    Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for,
+)
+
+from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
+from service.engine import get_store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("review", __name__, template_folder="templates")
+
+PAGE_SIZE = 50
+
+
+def log_flagged(text: str, article, verdict, comment_id=None) -> None:
+    """Keep a flagged comment for review. A store failure is logged and never fails the moderation answer."""
+    if verdict.decision != "flag":
+        return
+    explanation = getattr(verdict, "explanation", None)
+    if explanation is not None and hasattr(explanation, "to_dict"):
+        explanation = explanation.to_dict()
+    if comment_id is not None and (isinstance(comment_id, bool) or not isinstance(comment_id, (str, int))):
+        comment_id = None
+    try:
+        get_store().log_decision(
+            text=text, decision=verdict.decision, spam=verdict.spam, off_topic=verdict.off_topic,
+            reasons=[r.to_dict() for r in verdict.reasons], model_version=verdict.model_version,
+            article_id=article.id if article is not None else None,
+            comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation,
+        )
+    except Exception:
+        log.exception("could not log a flagged comment for review")
+
+
+def _key_fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _signed_in() -> bool:
+    """Open without keys; else a session from a still-valid admin key, or an admin Bearer key."""
+    if not auth_enabled():
+        return True
+    token = bearer_token()
+    if token is not None and key_matches(token, "admin"):
+        return True
+    fingerprint = session.get("admin_key")
+    return bool(fingerprint) and any(
+        hmac.compare_digest(fingerprint, _key_fingerprint(k)) for k in configured_keys("admin"))
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, description="The form has expired or did not come from this page (CSRF check failed): reload it.")
+
+
+def reject_label(reasons: list) -> str:
+    codes = {r.get("code") for r in reasons or []}
+    return "off_topic" if "off_topic" in codes and "spam" not in codes else "spam"
+
+
+@bp.get("/review")
+def review():
+    if not _signed_in():
+        return render_template("login.html", csrf=csrf_token(), keys=True), 401
+    store = get_store()
+    items = store.review_queue(limit=PAGE_SIZE)
+    for item in items:
+        item["reject_label"] = reject_label(item["reasons"])
+    return render_template("review.html", items=items, total=store.count_queue(), csrf=csrf_token(),
+                           auth=auth_enabled(), moderator=session.get("moderator"))
+
+
+@bp.post("/review/login")
+def login():
+    _check_csrf()
+    key = request.form.get("key", "")
+    if not auth_enabled():
+        return redirect(url_for("review.review"), 303)
+    if not key or not key_matches(key, "admin"):
+        flash("That is not a valid admin key.", "error")
+        return render_template("login.html", csrf=csrf_token(), keys=True), 401
+    session.clear()
+    session["admin_key"] = _key_fingerprint(key)
+    session["moderator"] = (request.form.get("moderator") or "").strip()[:255] or None
+    session["csrf"] = secrets.token_urlsafe(32)  # a new token after sign-in
+    return redirect(url_for("review.review"), 303)
+
+
+@bp.post("/review/logout")
+def logout():
+    _check_csrf()
+    session.clear()
+    return redirect(url_for("review.review"), 303)
+
+
+@bp.post("/review/<int:decision_id>")
+def act(decision_id: int):
+    if not _signed_in():
+        abort(401, description="Sign in with an admin key first.")
+    _check_csrf()
+    action = request.form.get("action")
+    if action not in ("accept", "reject"):
+        abort(400, description="The action must be accept or reject.")
+    store = get_store()
+    item = store.get_decision(decision_id)
+    if item is None:
+        abort(404, description=f"No flagged comment with id {decision_id}.")
+    label = "ham" if action == "accept" else reject_label(item["reasons"])
+    moderator = session.get("moderator") or "review page"
+    if store.review_decision(decision_id, label, moderator) is None:
+        flash(f"Comment {decision_id} was reviewed already.", "error")
+    else:
+        flash(f"Comment {decision_id}: {'accepted' if action == 'accept' else 'rejected'} (label {label}).", "ok")
+    return redirect(url_for("review.review"), 303)
+
+
+def _secret_key(app: Flask) -> str:
+    """One key shared by every worker: from the config, else created once in var/session.key (mode 0600)."""
+    if app.config.get("SECRET_KEY"):
+        return app.config["SECRET_KEY"]
+    path = Path(app.root_path).parent / "var" / "session.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it right now
+            key = path.read_text(encoding="utf-8").strip()
+            if key:
+                return key
+            import time
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: delete it and restart") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def init_app(app: Flask) -> None:
+    app.config["SECRET_KEY"] = _secret_key(app)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.register_blueprint(bp)
+    app.add_template_filter(lambda value: "-" if value is None else f"{value:.2f}", "score")

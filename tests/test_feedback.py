@@ -1,0 +1,186 @@
+"""Moderator labels (POST /v1/feedback), the decisions log and the review page through the test client."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import text as sql
+
+from moderation.moderator import Article
+from moderation.store import Store
+from service import create_app
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def flag_all(tiny_registry, tmp_path):
+    """An app that flags every non-empty comment (spam_flag 0), so the decisions log fills predictably."""
+    return create_app({
+        "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 0.0, "SPAM_REJECT": 1.0,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", "SECRET_KEY": "test",
+    })
+
+
+def label(client, **body):
+    return client.post("/v1/feedback", json=body)
+
+
+def test_feedback_is_stored_and_answers_201_with_its_id(client, app):
+    response = label(client, text="Win a free phone at www.example.ru", label="spam", comment_id=42,
+                     moderator="ana", article={"id": "a1", "title": "Budget vote", "body": "The council..."})
+    assert response.status_code == 201, response.json
+    stored = app.extensions["store"].list_feedback()
+    assert [r["id"] for r in stored] == [response.json["id"]]
+    row = stored[0]
+    assert (row["text"], row["label"], row["comment_id"], row["moderator"]) == (
+        "Win a free phone at www.example.ru", "spam", "42", "ana")
+    assert (row["article_id"], row["article_title"]) == ("a1", "Budget vote")
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"text": "hello"}, 422, "invalid_label"),
+    ({"text": "hello", "label": "SPAM"}, 422, "invalid_label"),
+    ({"label": "ham"}, 422, "invalid_request"),
+    ({"text": "   ", "label": "ham"}, 422, "invalid_request"),
+    ({"text": 5, "label": "ham"}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "article": "x"}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "comment_id": {"a": 1}}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "moderator": "x" * 300}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "decision_id": "7"}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "decision_id": 999}, 404, "decision_not_found"),
+])
+def test_bad_feedback_gets_a_clear_error_and_stores_nothing(client, app, body, status, code):
+    response = label(client, **body)
+    assert response.status_code == status and response.json["error"]["code"] == code
+    assert app.extensions["store"].list_feedback() == []
+
+
+def test_feedback_needs_json(client):
+    response = client.post("/v1/feedback", data="text=hi", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415 and "error" in response.json
+
+
+def test_feedback_needs_an_admin_key_when_keys_are_configured(tiny_registry, tmp_path):
+    app = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "API_KEYS": "client",
+                      "ADMIN_KEYS": "boss", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    client = app.test_client()
+    body = {"text": "nice article", "label": "ham"}
+    assert client.post("/v1/feedback", json=body).status_code == 401
+    assert client.post("/v1/feedback", json=body, headers={"Authorization": "Bearer client"}).status_code == 401
+    assert client.post("/v1/feedback", json=body, headers={"Authorization": "Bearer boss"}).status_code == 201
+    assert len(app.extensions["store"].list_feedback()) == 1
+
+
+def test_store_commits_with_wal_and_full_sync(app):
+    with app.extensions["store"].engine.connect() as conn:
+        assert conn.execute(sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sql("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_an_acknowledged_label_survives_the_worker_being_killed(tiny_registry, tmp_path):
+    """A process posts a label, gets 201 and is SIGKILLed at once: the label is in the database."""
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    script = f"""
+import os, signal, sys
+from service import create_app
+app = create_app({{"TESTING": True, "MODELS_DIR": {str(tiny_registry.root)!r}, "DATABASE_URL": {url!r}}})
+r = app.test_client().post("/v1/feedback", json={{"text": "Buy cheap pills online", "label": "spam"}})
+print(r.status_code, r.json["id"], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    status, feedback_id = done.stdout.split()
+    assert status == "201"
+    rows = Store(url).list_feedback()
+    assert [(r["id"], r["label"]) for r in rows] == [(int(feedback_id), "spam")]
+
+
+def test_flagged_comments_are_logged_and_others_are_not(flag_all, tiny_registry, tmp_path):
+    client = flag_all.test_client()
+    verdict = client.post("/v1/moderate", json={"text": "I think the mayor is right", "comment_id": "c-1",
+                                                "article": {"id": 7, "title": "Mayor", "body": "..."}}).json
+    assert verdict["decision"] == "flag"
+    assert client.post("/v1/moderate", json={"text": " "}).json["decision"] == "reject"
+    queue = flag_all.extensions["store"].review_queue()
+    assert len(queue) == 1
+    item = queue[0]
+    assert (item["text"], item["article_id"], item["comment_id"]) == ("I think the mayor is right", "7", "c-1")
+    assert item["spam"] == verdict["scores"]["spam"] and item["model_version"] == verdict["model_version"]
+    assert item["reasons"] == verdict["reasons"] and item["created_at"] is not None
+
+
+def test_an_explanation_is_stored_and_shown(flag_all):
+    from service.review import log_flagged
+
+    verdict = SimpleNamespace(decision="flag", spam=0.61, off_topic=None, model_version="v1",
+                              reasons=[SimpleNamespace(to_dict=lambda: {"code": "spam", "message": "Spam 0.61"})],
+                              explanation=[{"feature": "link", "weight": 1.5}])
+    with flag_all.app_context():
+        log_flagged("visit my site", Article("a"), verdict)
+    item = flag_all.extensions["store"].review_queue()[0]
+    assert item["explanation"] == [{"feature": "link", "weight": 1.5}]
+    page = flag_all.test_client().get("/review").get_data(as_text=True)
+    assert "feature: link" in page and "weight: 1.5" in page and "Spam 0.61" in page
+
+
+def _csrf(page: str) -> str:
+    marker = 'name="csrf" value="'
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
+def test_review_page_lists_newest_first_and_buttons_record_labels(flag_all):
+    client = flag_all.test_client()
+    for text in ("first <b>comment</b>", "second comment", "third comment"):
+        assert client.post("/v1/moderate", json={"text": text}).json["decision"] == "flag"
+    page = client.get("/review").get_data(as_text=True)
+    assert page.index("third comment") < page.index("second comment") < page.index("first &lt;b&gt;comment")
+    assert "3 flagged comments awaiting review" in page
+    ids = [r["id"] for r in flag_all.extensions["store"].review_queue()]
+    token = _csrf(page)
+    assert client.post(f"/review/{ids[0]}", data={"action": "accept"}).status_code == 400  # no CSRF token
+    assert client.post(f"/review/{ids[0]}", data={"action": "accept", "csrf": "forged"}).status_code == 400
+    response = client.post(f"/review/{ids[0]}", data={"action": "accept", "csrf": token})
+    assert response.status_code == 303
+    client.post(f"/review/{ids[1]}", data={"action": "reject", "csrf": token})
+    again = client.post(f"/review/{ids[1]}", data={"action": "reject", "csrf": token}, follow_redirects=True)
+    assert "reviewed already" in again.get_data(as_text=True)
+    page = client.get("/review").get_data(as_text=True)
+    assert "third comment" not in page and "second comment" not in page and "1 flagged comment awaiting" in page
+    labels = [(r["text"], r["label"], r["decision_id"]) for r in flag_all.extensions["store"].list_feedback()]
+    assert labels == [("third comment", "ham", ids[0]), ("second comment", "spam", ids[1])]
+
+
+def test_feedback_with_a_decision_id_takes_it_off_the_queue(flag_all):
+    client = flag_all.test_client()
+    client.post("/v1/moderate", json={"text": "some comment"})
+    decision_id = flag_all.extensions["store"].review_queue()[0]["id"]
+    body = {"text": "some comment", "label": "ham", "decision_id": decision_id}
+    assert label(client, **body).status_code == 201
+    assert flag_all.extensions["store"].review_queue() == []
+    assert label(client, **body).json["error"]["code"] == "already_reviewed"
+
+
+def test_review_page_needs_an_admin_key_when_keys_are_configured(tiny_registry, tmp_path):
+    app = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "API_KEYS": "client",
+                      "ADMIN_KEYS": "boss", "SECRET_KEY": "s", "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"})
+    client = app.test_client()
+    login = client.get("/review")
+    assert login.status_code == 401 and "Admin key" in login.get_data(as_text=True)
+    token = _csrf(login.get_data(as_text=True))
+    assert client.post("/review/login", data={"key": "client", "csrf": token}).status_code == 401
+    assert client.post("/review/login", data={"key": "boss"}).status_code == 400  # no CSRF token
+    assert client.post("/review/1", data={"action": "accept", "csrf": token}).status_code == 401
+    signed_in = client.post("/review/login", data={"key": "boss", "moderator": "ana", "csrf": token})
+    assert signed_in.status_code == 303
+    page = client.get("/review")
+    assert page.status_code == 200 and "Nothing to review" in page.get_data(as_text=True)
+    assert app.test_client().get("/review", headers={"Authorization": "Bearer boss"}).status_code == 200
+    app.config["ADMIN_KEYS"] = "rotated"  # a revoked key ends its sessions
+    assert client.get("/review").status_code == 401

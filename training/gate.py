@@ -1,0 +1,144 @@
+"""The promotion gate: a candidate goes live only if it is not worse than the live model.
+
+Both models are scored on the same frozen evaluation set: the held-out part of the shared data
+(`datasets.split`: one text in five by hash, two whole Fox News articles) plus the held-out slice of the
+moderators' labels (the same hash rule, so a label once held out is never trained on by `train
+--with-feedback`). Each model is judged at its own thresholds. The candidate is refused when any figure is
+worse than the live model's beyond its tolerance:
+
+- spam AUC (ROC AUC of the spam score): at most `AUC_TOLERANCE` lower;
+- spam caught (share of spam at or above the reject threshold): at most `CAUGHT_TOLERANCE` lower;
+- news comments rejected (share of legitimate news comments - Fox News and ham labels from moderators - at or
+  above the reject threshold): at most `NEWS_REJECTED_TOLERANCE` higher;
+- relevance AUC (off-topic score against moderators' off_topic / ham labels on comments with an article),
+  only when both models have a relevance model and the set has both labels: at most `AUC_TOLERANCE` lower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from moderation.moderator import Article, Moderator, policy_for
+from moderation.registry import LoadedModel
+from training import datasets
+
+log = logging.getLogger(__name__)
+
+AUC_TOLERANCE = 0.005
+CAUGHT_TOLERANCE = 0.02
+NEWS_REJECTED_TOLERANCE = 0.005
+FEEDBACK_SOURCE = "feedback"
+
+# name -> (higher is better, tolerance)
+CHECKS = {
+    "spam_auc": (True, AUC_TOLERANCE),
+    "spam_caught": (True, CAUGHT_TOLERANCE),
+    "news_rejected": (False, NEWS_REJECTED_TOLERANCE),
+    "relevance_auc": (True, AUC_TOLERANCE),
+}
+
+
+def feedback_examples(rows: list[dict]) -> list[datasets.Example]:
+    """Store rows (`Store.list_feedback`) as labelled examples."""
+    return [datasets.Example(
+        r["text"], r["label"], FEEDBACK_SOURCE, group=r.get("article_id") or FEEDBACK_SOURCE,
+        article_id=r.get("article_id") or "", article_title=r.get("article_title") or "",
+        article_body=r.get("article_body") or "",
+    ) for r in rows]
+
+
+def evaluation_set(shared: list[datasets.Example], feedback: list[datasets.Example]) -> list[datasets.Example]:
+    """The frozen evaluation set: held-out shared data plus the held-out slice of the feedback."""
+    return datasets.split(shared + feedback)[1]
+
+
+def fingerprint(examples: list[datasets.Example]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(f"{datasets.dedup_key(e.text)}\t{e.label}" for e in examples):
+        digest.update(key.encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def _is_news(example: datasets.Example) -> bool:
+    return example.label == "ham" and example.source in ("fox", FEEDBACK_SOURCE)
+
+
+def figures(model: LoadedModel, examples: list[datasets.Example]) -> dict:
+    """The gate's figures for one model on the evaluation set, at the model's own thresholds."""
+    moderator = Moderator(model, policy_for(model))
+    articles = [Article(e.article_id or None, e.article_title, e.article_body) if (e.article_title or e.article_body)
+                else None for e in examples]
+    verdicts = moderator.moderate_batch([e.text for e in examples], articles)
+    spam = np.array([v.spam if v.spam is not None else 0.0 for v in verdicts])
+    y = np.array([e.is_spam for e in examples])
+    reject = moderator.policy.spam_reject
+    news = np.array([_is_news(e) for e in examples])
+    out = {
+        "thresholds": {"spam_flag": moderator.policy.spam_flag, "spam_reject": reject},
+        "n": int(len(examples)), "spam_n": int(y.sum()), "news_n": int(news.sum()),
+        "spam_auc": round(float(roc_auc_score(y, spam)), 4) if len(set(y)) == 2 else None,
+        "spam_caught": round(float((spam[y == 1] >= reject).mean()), 4) if y.any() else None,
+        "spam_held_or_caught": round(float((spam[y == 1] >= moderator.policy.spam_flag).mean()), 4) if y.any() else None,
+        "news_rejected": round(float((spam[news] >= reject).mean()), 4) if news.any() else None,
+        "relevance_auc": None,
+    }
+    if model.relevance is not None:
+        rel = [i for i, e in enumerate(examples) if e.label in ("ham", "off_topic") and articles[i] is not None
+               and verdicts[i].off_topic is not None]
+        labels = [int(examples[i].label == "off_topic") for i in rel]
+        if len(set(labels)) == 2:
+            out["relevance_auc"] = round(float(roc_auc_score(labels, [verdicts[i].off_topic for i in rel])), 4)
+            out["relevance_n"] = len(rel)
+    return out
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    candidate: dict
+    live: dict | None
+    failures: list[str] = field(default_factory=list)
+    checks: dict = field(default_factory=dict)
+    dataset: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "failures": self.failures, "checks": self.checks,
+                "dataset": self.dataset, "candidate": self.candidate, "live": self.live}
+
+    def table(self) -> str:
+        lines = [f"{'figure':<16}{'live':>10}{'candidate':>11}{'tolerance':>11}  verdict"]
+        for name, check in self.checks.items():
+            live = "-" if check["live"] is None else f"{check['live']:.4f}"
+            cand = "-" if check["candidate"] is None else f"{check['candidate']:.4f}"
+            lines.append(f"{name:<16}{live:>10}{cand:>11}{check['tolerance']:>11}  {check['verdict']}")
+        return "\n".join(lines)
+
+
+def compare(candidate: LoadedModel, live: LoadedModel | None, examples: list[datasets.Example],
+            feedback_held_out: int = 0) -> GateResult:
+    """Score both models on `examples` and decide whether the candidate may go live."""
+    dataset = {"n": len(examples), "feedback_held_out": feedback_held_out, "fingerprint": fingerprint(examples)}
+    log.info("gate: scoring candidate %s on %d examples", candidate.version, len(examples))
+    cand = figures(candidate, examples)
+    if live is None:
+        return GateResult(True, cand, None, dataset=dataset)
+    log.info("gate: scoring live model %s", live.version)
+    base = figures(live, examples)
+    failures, checks = [], {}
+    for name, (higher_better, tolerance) in CHECKS.items():
+        a, b = base.get(name), cand.get(name)
+        if a is None or b is None:
+            checks[name] = {"live": a, "candidate": b, "tolerance": tolerance, "verdict": "not compared"}
+            continue
+        worse_by = (a - b) if higher_better else (b - a)
+        ok = worse_by <= tolerance + 1e-12
+        checks[name] = {"live": a, "candidate": b, "tolerance": tolerance, "verdict": "ok" if ok else "WORSE"}
+        if not ok:
+            failures.append(f"{name} {b:.4f} vs live {a:.4f} ({'-' if higher_better else '+'}{worse_by:.4f}, "
+                            f"tolerance {tolerance})")
+    return GateResult(not failures, cand, base, failures, checks, dataset)
