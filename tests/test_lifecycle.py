@@ -1,0 +1,160 @@
+"""Retraining behind the promotion gate, rollback through the history, and the live switch in a running app."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from moderation.registry import ModelRegistry
+from moderation.store import Store
+from service import create_app
+from training import datasets, gate, lifecycle
+from training.__main__ import cli
+from training.train import train_model
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture()
+def registry(tiny_registry, tmp_path):
+    """A copy of the tiny registry (one live version), so tests can promote and roll back freely."""
+    root = tmp_path / "models"
+    shutil.copytree(tiny_registry.root, root)
+    return ModelRegistry(root)
+
+
+def copy_version(registry: ModelRegistry, name: str) -> str:
+    shutil.copytree(registry.root / registry.current_version(), registry.root / name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def evaluation(data_dir):
+    examples, _ = lifecycle.evaluation_examples(None, data_dir)
+    return examples
+
+
+@pytest.fixture(scope="module")
+def flipped_version(tiny_registry, small_examples, tmp_path_factory):
+    """A model trained on the tiny training slice with every spam/ham label flipped."""
+    flip = {"spam": "ham", "ham": "spam"}
+    examples = [datasets.Example(e.text, flip.get(e.label, e.label), e.source, e.group, e.article_id,
+                                 e.article_title, e.article_body) for e in small_examples]
+    scratch = ModelRegistry(tmp_path_factory.mktemp("flipped"))
+    version = train_model(scratch, examples=examples, make_current=False)["version"]
+    return scratch.root / version
+
+
+def test_a_label_flipped_model_is_refused_with_the_figures(registry, flipped_version, evaluation):
+    shutil.copytree(flipped_version, registry.root / flipped_version.name)
+    live = registry.current_version()
+    with pytest.raises(lifecycle.GateRefused) as refused:
+        lifecycle.promote(registry, flipped_version.name, None, examples=evaluation)
+    result = refused.value.result
+    assert registry.current_version() == live
+    assert result.checks["spam_auc"]["verdict"] == "WORSE"
+    assert result.candidate["spam_auc"] < 0.5 < result.live["spam_auc"]
+    assert any(f.startswith("spam_auc") for f in result.failures)
+    assert "spam_auc" in result.table() and "WORSE" in result.table()
+
+
+def test_force_with_a_reason_overrides_the_gate_and_is_recorded(registry, flipped_version, evaluation):
+    shutil.copytree(flipped_version, registry.root / flipped_version.name)
+    result = lifecycle.promote(registry, flipped_version.name, None, force=True, reason="drill", examples=evaluation)
+    assert not result.passed and registry.current_version() == flipped_version.name
+    entry = registry.history()[-1]
+    assert entry["action"] == "force-promote" and entry["reason"] == "drill"
+    assert entry["gate"]["failures"] and entry["gate"]["checks"]["spam_auc"]["verdict"] == "WORSE"
+
+
+def test_an_equal_model_passes_and_the_gate_figures_are_recorded(registry, evaluation):
+    name = copy_version(registry, "20990101-000000-same")
+    result = lifecycle.promote(registry, name, None, examples=evaluation)
+    assert result.passed and registry.current_version() == name
+    assert result.checks["spam_auc"]["candidate"] == result.checks["spam_auc"]["live"]
+    assert result.checks["relevance_auc"]["verdict"] == "not compared"  # no relevance model on either side
+    assert registry.history()[-1]["gate"]["dataset"]["n"] == len(evaluation)
+
+
+def test_cli_promote_refuses_and_force_needs_a_reason(registry, flipped_version, tmp_path):
+    shutil.copytree(flipped_version, registry.root / flipped_version.name)
+    database = f"sqlite:///{tmp_path / 'labels.db'}"
+    live = registry.current_version()
+    refused = run("promote", "--models", registry.root, "--database", database, flipped_version.name)
+    assert refused.exit_code == 2 and "refused by the gate" in refused.stderr
+    assert "spam_auc" in refused.stderr and "WORSE" in refused.stderr
+    assert registry.current_version() == live
+    no_reason = run("promote", "--models", registry.root, "--database", database, "--force", flipped_version.name)
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr
+
+
+def test_rollback_walks_back_through_the_history(registry):
+    first = registry.current_version()
+    second, third = copy_version(registry, "20990101-000000-b"), copy_version(registry, "20990102-000000-c")
+    registry.set_current(second)
+    registry.set_current(third)
+    assert run("rollback", "--models", registry.root).stdout.strip() == second
+    assert run("rollback", "--models", registry.root).stdout.strip() == first
+    assert registry.current_version() == first
+    last = run("rollback", "--models", registry.root)
+    assert last.exit_code == 2 and "no earlier version" in last.stderr
+    registry.set_current(third)
+    assert run("rollback", "--models", registry.root).stdout.strip() == first
+
+
+def test_feedback_is_exported_and_trained_on_with_a_held_out_slice(tiny_registry, small_examples, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'labels.db'}")
+    texts = [f"Limited offer {i}: cheap watches at www.watch{i}.example, click now" for i in range(20)]
+    texts += [f"Comment {i}: the council should publish the budget figures before the vote" for i in range(20)]
+    for i, text in enumerate(texts):
+        store.add_feedback(text, "spam" if i < 20 else "ham", article_id="a1" if i % 2 else None,
+                           article_title="Budget" if i % 2 else None)
+    out = tmp_path / "labels.jsonl"
+    result = run("export-feedback", "--database", store.url, "--output", out)
+    assert result.exit_code == 0 and result.stdout.startswith("40 labels")
+    exported = datasets.load_labelled(out)
+    assert [(e.text, e.label) for e in exported] == [(t, "spam" if i < 20 else "ham") for i, t in enumerate(texts)]
+    held_out = [e for e in gate.evaluation_set([], gate.feedback_examples(store.list_feedback()))]
+    assert 0 < len(held_out) < 40  # one label in five by hash, never trained on
+    registry = ModelRegistry(tmp_path / "models")
+    metadata = train_model(registry, examples=small_examples, extra_files=(out,))
+    train_texts = metadata["data"]["train_by_source"]["labels.jsonl"]
+    assert sum(train_texts.values()) == 40 - len(held_out)
+    assert str(out) in metadata["data"]["hashes"]
+
+
+def test_a_running_app_switches_to_a_promoted_version_and_refuses_a_tampered_one(registry, tmp_path):
+    app = create_app({"TESTING": True, "MODELS_DIR": str(registry.root),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    client = app.test_client()
+    watcher = app.extensions["model_watcher"]
+    first = registry.current_version()
+    assert watcher.poll() is None and client.get("/v1/model").json["version"] == first
+    second = copy_version(registry, "20990101-000000-b")
+    registry.set_current(second)
+    held = app.extensions["moderator"]  # a request in flight keeps the Moderator it started with
+    assert watcher.poll() == second
+    assert client.get("/v1/model").json["version"] == second
+    assert client.post("/v1/moderate", json={"text": "hello"}).json["model_version"] == second
+    assert held.version == first and held.moderate("hello").model_version == first
+
+    tampered = copy_version(registry, "20990102-000000-bad")
+    with (registry.root / tampered / "model.joblib").open("ab") as handle:
+        handle.write(b"tampered")
+    (registry.root / "current").write_text(tampered + "\n")  # bypassing promote, which would refuse it
+    assert watcher.poll() is None
+    info = client.get("/v1/model").json
+    assert info["version"] == second and info["switch_error"]["version"] == tampered
+    assert "checksum" in info["switch_error"]["error"]
+    assert client.post("/v1/moderate", json={"text": "hello"}).status_code == 200
+    registry.set_current(first, action="rollback")
+    assert watcher.poll() == first and "switch_error" not in client.get("/v1/model").json
+
+
+def test_a_pinned_version_is_not_switched(registry, tmp_path):
+    app = create_app({"TESTING": True, "MODELS_DIR": str(registry.root), "MODEL_VERSION": registry.current_version(),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    assert "model_watcher" not in app.extensions
