@@ -31,7 +31,7 @@ class ModelWatcher:
         self.app = app
         self.interval = interval
         self.path = Path(app.config["MODELS_DIR"]) / CURRENT
-        self._stamp = self._stat()
+        self._stamp = None  # the first poll compares the named version with the loaded one
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
