@@ -1,26 +1,35 @@
-"""The moderation API: POST /v1/moderate and GET /v1/model."""
+"""The moderation API: POST /v1/moderate, POST /v1/moderate/batch and GET /v1/model."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from moderation.moderator import Article
 from service.auth import require_key
 from service.engine import get_moderator
 from service.errors import ApiError
+from service.observability import record_verdicts, remember_text
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 ARTICLE_FIELDS = ("id", "title", "body")
+MAX_ID_CHARS = 255
 
 
-def json_body() -> dict:
-    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it."""
+def json_body(max_bytes: int | None = None) -> dict:
+    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it.
+
+    `max_bytes` replaces the app's MAX_CONTENT_LENGTH for this request (a batch may be larger); over it, 413.
+    """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
+    if max_bytes is not None:
+        request.max_content_length = max_bytes
     raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -29,6 +38,8 @@ def json_body() -> dict:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300-digit limit
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_request", "The body must be a JSON object.")
     return body
@@ -57,9 +68,51 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
     article_id = article.get("id")
     if article_id is not None and (isinstance(article_id, bool) or not isinstance(article_id, (str, int))):
         raise ApiError(422, "invalid_request", "'article.id' must be a string or an integer.")
+    if article_id is not None:
+        article_id = _string(str(article_id), "article.id")
+        if not 1 <= len(article_id) <= MAX_ID_CHARS:
+            raise ApiError(422, "invalid_request", f"'article.id' must be 1 to {MAX_ID_CHARS} characters.")
     title = _string(article.get("title") or "", "article.title")
     content = _string(article.get("body") or "", "article.body")
-    return text, Article(None if article_id is None else str(article_id), title, content)
+    return text, Article(article_id, title, content)
+
+
+def _where(exc: ApiError, index: int) -> ApiError:
+    """The same error, saying which comment of a batch it is about."""
+    return ApiError(exc.status, exc.code, f"comments[{index}]: {exc.message}")
+
+
+def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
+    """Validate a batch: `comments`, 1 to MAX_BATCH_COMMENTS objects, each a moderation request with an optional
+    client `id` (string or integer) echoed back. One bad comment rejects the whole batch, saying which one."""
+    comments = body.get("comments")
+    limit = current_app.config["MAX_BATCH_COMMENTS"]
+    if not isinstance(comments, list):
+        raise ApiError(422, "invalid_request", "The field 'comments' is required: a list of comment objects.")
+    if not comments:
+        raise ApiError(422, "invalid_request", "'comments' is empty; send 1 to %d comments." % limit)
+    if len(comments) > limit:
+        raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} comments; this one has {len(comments)}.")
+    ids, texts, articles = [], [], []
+    for index, item in enumerate(comments):
+        if not isinstance(item, dict):
+            raise _where(ApiError(422, "invalid_request", "each comment must be a JSON object."), index)
+        comment_id = item.get("id")
+        try:
+            if comment_id is not None:
+                if isinstance(comment_id, bool) or not isinstance(comment_id, (str, int)):
+                    raise ApiError(422, "invalid_request", "'id' must be a string or an integer.")
+                if isinstance(comment_id, str):
+                    _string(comment_id, "id")
+                if len(str(comment_id)) > MAX_ID_CHARS:
+                    raise ApiError(422, "invalid_request", f"'id' must be at most {MAX_ID_CHARS} characters.")
+            text, article = parse_comment(item)
+        except ApiError as exc:
+            raise _where(exc, index) from None
+        ids.append(comment_id)
+        texts.append(text)
+        articles.append(article)
+    return ids, texts, articles
 
 
 @bp.post("/moderate")
@@ -70,7 +123,30 @@ def moderate():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    return jsonify(moderator.moderate(text, article).to_dict())
+    verdict = moderator.moderate(text, article)
+    record_verdicts([verdict])
+    remember_text([text])
+    return jsonify(verdict.to_dict())
+
+
+@bp.post("/moderate/batch")
+@require_key("api")
+def moderate_batch():
+    """Decide on up to MAX_BATCH_COMMENTS comments in one call, scored together; results in request order."""
+    ids, texts, articles = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
+    moderator = get_moderator()
+    if moderator is None:
+        raise ApiError(503, "model_unavailable", "No model is loaded.")
+    verdicts = moderator.moderate_batch(texts, articles)
+    record_verdicts(verdicts)
+    remember_text(texts)
+    results = []
+    for comment_id, verdict in zip(ids, verdicts):
+        result = verdict.to_dict()
+        if comment_id is not None:
+            result = {"id": comment_id, **result}
+        results.append(result)
+    return jsonify({"results": results, "model_version": moderator.version})
 
 
 @bp.get("/model")
