@@ -16,6 +16,7 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 ARTICLE_FIELDS = ("id", "title", "body")
 MAX_ID_CHARS = 255
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def json_body(max_bytes: int | None = None) -> dict:
@@ -55,6 +56,25 @@ def _string(value, name: str) -> str:
     return value
 
 
+def _identifier(value, name: str, min_chars: int = 0):
+    """An id: a string of at most MAX_ID_CHARS characters or a 64-bit integer (what the OpenAPI document says)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ApiError(422, "invalid_request", f"'{name}' must be a string or an integer.")
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ApiError(422, "invalid_request", f"'{name}' as an integer must fit in 64 bits.")
+        return value
+    _string(value, name)
+    if not min_chars <= len(value) <= MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"'{name}' must be {min_chars} to {MAX_ID_CHARS} characters.")
+    return value
+
+
+def _or_empty(value):
+    """A missing or null article field is empty text; anything else (0, [], {}) must be a string."""
+    return "" if value is None else value
+
+
 def parse_comment(body: dict) -> tuple[str, Article | None]:
     """Validate a moderation request: `text` (string) and an optional `article` object."""
     if "text" not in body:
@@ -66,14 +86,10 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
     if not isinstance(article, dict):
         raise ApiError(422, "invalid_request", "'article' must be an object with 'id', 'title' and 'body'.")
     article_id = article.get("id")
-    if article_id is not None and (isinstance(article_id, bool) or not isinstance(article_id, (str, int))):
-        raise ApiError(422, "invalid_request", "'article.id' must be a string or an integer.")
     if article_id is not None:
-        article_id = _string(str(article_id), "article.id")
-        if not 1 <= len(article_id) <= MAX_ID_CHARS:
-            raise ApiError(422, "invalid_request", f"'article.id' must be 1 to {MAX_ID_CHARS} characters.")
-    title = _string(article.get("title") or "", "article.title")
-    content = _string(article.get("body") or "", "article.body")
+        article_id = str(_identifier(article_id, "article.id", min_chars=1))
+    title = _string(_or_empty(article.get("title")), "article.title")
+    content = _string(_or_empty(article.get("body")), "article.body")
     return text, Article(article_id, title, content)
 
 
@@ -100,12 +116,7 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
         comment_id = item.get("id")
         try:
             if comment_id is not None:
-                if isinstance(comment_id, bool) or not isinstance(comment_id, (str, int)):
-                    raise ApiError(422, "invalid_request", "'id' must be a string or an integer.")
-                if isinstance(comment_id, str):
-                    _string(comment_id, "id")
-                if len(str(comment_id)) > MAX_ID_CHARS:
-                    raise ApiError(422, "invalid_request", f"'id' must be at most {MAX_ID_CHARS} characters.")
+                comment_id = _identifier(comment_id, "id")
             text, article = parse_comment(item)
         except ApiError as exc:
             raise _where(exc, index) from None

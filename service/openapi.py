@@ -56,7 +56,7 @@ SCHEMAS = {
         "type": "object",
         "description": "The article the comment was posted under.",
         "properties": {
-            "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255}, INT64]},
+            "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "nullable": True}, INT64]},
             "title": {"type": "string", "nullable": True},
             "body": {"type": "string", "nullable": True},
         },
@@ -97,7 +97,7 @@ SCHEMAS = {
             "type": "object",
             "properties": {"id": {
                 "description": "Your id for the comment, echoed back in its result.",
-                "oneOf": [{"type": "string", "maxLength": 255}, INT64],
+                "oneOf": [{"type": "string", "maxLength": 255, "nullable": True}, INT64],
             }},
         }],
     },
