@@ -43,8 +43,8 @@ class _Tfidf:
         self.idf = np.asarray(vectorizer.idf_, dtype=self.dtype) if vectorizer.use_idf else None
         self.norm = vectorizer.norm
 
-    def __call__(self, docs) -> sparse.csr_matrix:
-        indices, data, indptr = [], [], [0]
+    def rows(self, docs):
+        """Per document: (column indices, tf-idf weights), as the vectoriser's transform would give them."""
         vocabulary = self.vocabulary
         for doc in docs:
             counts: dict[int, int] = {}
@@ -52,24 +52,18 @@ class _Tfidf:
                 j = vocabulary.get(feature)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
-            cols = sorted(counts)
-            indices.extend(cols)
-            data.extend(counts[c] for c in cols)
-            indptr.append(len(indices))
-        x = sparse.csr_matrix((np.asarray(data, dtype=self.dtype), np.asarray(indices, dtype=np.int32),
-                               np.asarray(indptr, dtype=np.int32)), shape=(len(docs), self.size))
-        if self.sublinear:
-            np.log(x.data, x.data)
-            x.data += 1
-        if self.idf is not None:
-            x.data *= self.idf[x.indices]
-        if self.norm == "l2":
-            lengths = np.diff(x.indptr)
-            rows = np.repeat(np.arange(len(docs)), lengths)
-            norms = np.sqrt(np.bincount(rows, weights=x.data * x.data, minlength=len(docs))).astype(self.dtype)
-            norms[norms == 0] = 1
-            x.data /= np.repeat(norms, lengths)
-        return x
+            columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=self.dtype, count=len(counts))
+            if self.sublinear:
+                np.log(values, values)
+                values += 1
+            if self.idf is not None:
+                values *= self.idf[columns]
+            if self.norm == "l2" and len(values):
+                norm = np.sqrt(np.dot(values, values))
+                if norm > 0:
+                    values /= norm
+            yield columns, values
 
 
 class FastSpamScorer:
@@ -111,9 +105,23 @@ class FastSpamScorer:
         self.a, self.b = float(calibrated.calibrators[0].a_), float(calibrated.calibrators[0].b_)
 
     def __call__(self, texts) -> np.ndarray:
+        """The decision function, feature block by feature block, without building the feature matrix."""
         docs = self.normalise(list(texts))
-        x = sparse.hstack([part(docs) for part in self.parts], format="csr")
-        decision = x @ self.coef + self.intercept
+        decision = np.full(len(docs), self.intercept)
+        offset = 0
+        for part in self.parts:
+            if isinstance(part, _Tfidf):
+                weights = self.coef[offset:offset + part.size]
+                for i, (columns, values) in enumerate(part.rows(docs)):
+                    decision[i] += np.dot(values.astype(np.float64), weights[columns])
+                offset += part.size
+            else:
+                block = part(docs)
+                block = block.toarray() if sparse.issparse(block) else np.asarray(block)
+                decision += block @ self.coef[offset:offset + block.shape[1]]
+                offset += block.shape[1]
+        if offset != len(self.coef):
+            raise ValueError(f"features add up to {offset} columns, the model has {len(self.coef)}")
         return expit(-(self.a * decision + self.b))
 
 
