@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from moderation.moderator import Article
 from service.auth import require_key
@@ -29,6 +30,11 @@ def json_body(max_bytes: int | None = None) -> dict:
     if max_bytes is not None:
         request.max_content_length = max_bytes
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body is cut at the limit rather than refused: anything left unread means it was over.
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
     if not raw.strip():
         raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
     try:

@@ -56,7 +56,7 @@ preload_app = True
 timeout = 30
 graceful_timeout = 25
 keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
