@@ -338,3 +338,13 @@ def test_served_answers_match_the_pipeline(client, tiny_registry, small_examples
     assert served.spam_scorer is not None and plain.spam_scorer is None
     texts = [e.text for e in small_examples[:200]]
     assert [v.to_dict() for v in served.moderate_batch(texts)] == [v.to_dict() for v in plain.moderate_batch(texts)]
+
+
+def test_keys_from_the_environment_even_numeric(tiny_registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODERATION_API_KEYS", "123456789")
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(tiny_registry.root))
+    monkeypatch.setenv("MODERATION_DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
+    client = create_app().test_client()
+    assert client.post("/v1/moderate", json={"text": "hi"}).status_code == 401
+    ok = client.post("/v1/moderate", json={"text": "hi"}, headers={"Authorization": "Bearer 123456789"})
+    assert ok.status_code == 200
