@@ -54,9 +54,11 @@ def policy_for(model: LoadedModel, **overrides) -> PolicyConfig:
 class Moderator:
     """A loaded model and the policy it serves under."""
 
-    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None):
+    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None, spam_scorer=None):
         self.model = model
         self.policy = policy or policy_for(model)
+        # Optional faster equivalent of spam_scores(model.spam, texts), checked against it (service/fastscore.py).
+        self.spam_scorer = spam_scorer
 
     @property
     def version(self) -> str:
@@ -76,7 +78,9 @@ class Moderator:
         scored = [i for i, n in enumerate(lengths) if n > 0]
         spam = [None] * len(texts)
         if scored:
-            for i, p in zip(scored, spam_scores(self.model.spam, [texts[i][:SCORED_CHARS] for i in scored])):
+            batch = [texts[i][:SCORED_CHARS] for i in scored]
+            probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
+            for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
         verdicts = []
         for length, score in zip(lengths, spam):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -23,7 +22,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         SPAM_REJECT=None,
         OFF_TOPIC_FLAG=None,
         OFF_TOPIC_REJECT=None,
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=64 * 1024,  # body limit of a single request (413 over it)
+        MAX_BATCH_CONTENT_LENGTH=8 * 1024 * 1024,  # body limit of POST /v1/moderate/batch
+        MAX_BATCH_COMMENTS=1000,
+        ACCESS_LOG=True,  # one JSON line per request (never the comment text, unless LOG_TEXT)
+        LOG_TEXT=False,
+        LOG_LEVEL="INFO",
         DATABASE_URL=None,  # default: SQLite under var/ in the project
         API_KEYS="",  # comma-separated client keys; none configured = open service, loopback only
         ADMIN_KEYS="",  # comma-separated admin keys (feedback, review, admin endpoints)
@@ -35,15 +39,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_prefixed_env("MODERATION")
     else:
         app.config.from_mapping(test_config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from service import api, engine, errors, feedback, health, live, observability, openapi, review
 
-    from service import api, engine, errors, feedback, health, live, review
-
+    observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
     engine.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(feedback.bp)
     review.init_app(app)
     live.init_app(app)
+    app.register_blueprint(openapi.bp)
     return app

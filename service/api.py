@@ -1,27 +1,43 @@
-"""The moderation API: POST /v1/moderate and GET /v1/model."""
+"""The moderation API: POST /v1/moderate, POST /v1/moderate/batch and GET /v1/model."""
 
 from __future__ import annotations
 
 import json
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from moderation.moderator import Article
 from service.auth import require_key
 from service.engine import get_moderator
 from service.errors import ApiError
+from service.observability import record_verdicts, remember_text
 from service.review import log_flagged
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 ARTICLE_FIELDS = ("id", "title", "body")
+MAX_ID_CHARS = 255
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def json_body() -> dict:
-    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it."""
+def json_body(max_bytes: int | None = None) -> dict:
+    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it.
+
+    `max_bytes` replaces the app's MAX_CONTENT_LENGTH for this request (a batch may be larger); over it, 413.
+    """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
+    if max_bytes is not None:
+        request.max_content_length = max_bytes
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body is cut at the limit rather than refused: anything left unread means it was over.
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -30,6 +46,8 @@ def json_body() -> dict:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300-digit limit
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_request", "The body must be a JSON object.")
     return body
@@ -45,6 +63,25 @@ def _string(value, name: str) -> str:
     return value
 
 
+def _identifier(value, name: str, min_chars: int = 0):
+    """An id: a string of at most MAX_ID_CHARS characters or a 64-bit integer (what the OpenAPI document says)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ApiError(422, "invalid_request", f"'{name}' must be a string or an integer.")
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ApiError(422, "invalid_request", f"'{name}' as an integer must fit in 64 bits.")
+        return value
+    _string(value, name)
+    if not min_chars <= len(value) <= MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"'{name}' must be {min_chars} to {MAX_ID_CHARS} characters.")
+    return value
+
+
+def _or_empty(value):
+    """A missing or null article field is empty text; anything else (0, [], {}) must be a string."""
+    return "" if value is None else value
+
+
 def parse_comment(body: dict) -> tuple[str, Article | None]:
     """Validate a moderation request: `text` (string) and an optional `article` object."""
     if "text" not in body:
@@ -56,11 +93,44 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
     if not isinstance(article, dict):
         raise ApiError(422, "invalid_request", "'article' must be an object with 'id', 'title' and 'body'.")
     article_id = article.get("id")
-    if article_id is not None and (isinstance(article_id, bool) or not isinstance(article_id, (str, int))):
-        raise ApiError(422, "invalid_request", "'article.id' must be a string or an integer.")
-    title = _string(article.get("title") or "", "article.title")
-    content = _string(article.get("body") or "", "article.body")
-    return text, Article(None if article_id is None else str(article_id), title, content)
+    if article_id is not None:
+        article_id = str(_identifier(article_id, "article.id", min_chars=1))
+    title = _string(_or_empty(article.get("title")), "article.title")
+    content = _string(_or_empty(article.get("body")), "article.body")
+    return text, Article(article_id, title, content)
+
+
+def _where(exc: ApiError, index: int) -> ApiError:
+    """The same error, saying which comment of a batch it is about."""
+    return ApiError(exc.status, exc.code, f"comments[{index}]: {exc.message}")
+
+
+def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
+    """Validate a batch: `comments`, 1 to MAX_BATCH_COMMENTS objects, each a moderation request with an optional
+    client `id` (string or integer) echoed back. One bad comment rejects the whole batch, saying which one."""
+    comments = body.get("comments")
+    limit = current_app.config["MAX_BATCH_COMMENTS"]
+    if not isinstance(comments, list):
+        raise ApiError(422, "invalid_request", "The field 'comments' is required: a list of comment objects.")
+    if not comments:
+        raise ApiError(422, "invalid_request", "'comments' is empty; send 1 to %d comments." % limit)
+    if len(comments) > limit:
+        raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} comments; this one has {len(comments)}.")
+    ids, texts, articles = [], [], []
+    for index, item in enumerate(comments):
+        if not isinstance(item, dict):
+            raise _where(ApiError(422, "invalid_request", "each comment must be a JSON object."), index)
+        comment_id = item.get("id")
+        try:
+            if comment_id is not None:
+                comment_id = _identifier(comment_id, "id")
+            text, article = parse_comment(item)
+        except ApiError as exc:
+            raise _where(exc, index) from None
+        ids.append(comment_id)
+        texts.append(text)
+        articles.append(article)
+    return ids, texts, articles
 
 
 @bp.post("/moderate")
@@ -74,7 +144,31 @@ def moderate():
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     verdict = moderator.moderate(text, article)
     log_flagged(text, article, verdict, body.get("comment_id"))
+    record_verdicts([verdict])
+    remember_text([text])
     return jsonify(verdict.to_dict())
+
+
+@bp.post("/moderate/batch")
+@require_key("api")
+def moderate_batch():
+    """Decide on up to MAX_BATCH_COMMENTS comments in one call, scored together; results in request order."""
+    ids, texts, articles = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
+    moderator = get_moderator()
+    if moderator is None:
+        raise ApiError(503, "model_unavailable", "No model is loaded.")
+    verdicts = moderator.moderate_batch(texts, articles)
+    for comment_id, text, article, verdict in zip(ids, texts, articles, verdicts):
+        log_flagged(text, article, verdict, comment_id)
+    record_verdicts(verdicts)
+    remember_text(texts)
+    results = []
+    for comment_id, verdict in zip(ids, verdicts):
+        result = verdict.to_dict()
+        if comment_id is not None:
+            result = {"id": comment_id, **result}
+        results.append(result)
+    return jsonify({"results": results, "model_version": moderator.version})
 
 
 @bp.get("/model")

