@@ -35,10 +35,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from service import api, engine, errors, health
+    from service import api, articles, engine, errors, health
 
     errors.register_error_handlers(app)
     engine.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(articles.bp)
     return app

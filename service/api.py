@@ -70,7 +70,13 @@ def moderate():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    return jsonify(moderator.moderate(text, article).to_dict())
+    from service.articles import context_for, remember  # articles builds on this module
+
+    context = context_for(article)  # a stored article (and its thread), or None
+    verdict = moderator.moderate(text, article, context=context)
+    if context is not None:
+        remember(article, text, verdict)
+    return jsonify(verdict.to_dict())
 
 
 @bp.get("/model")
