@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
@@ -104,7 +106,7 @@ class Moderator:
         rows = [i for i in range(n) if lengths[i] > 0 and (given[i] is not None or articles[i] is not None)]
         if not rows:
             return out
-        built, context_of, leave_out, known = batch_contexts(
+        built, context_of, leave_out, known, counts = batch_contexts(
             [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
             [threads[i] if given[i] is None else None for i in rows], cache=self.contexts)
         for j, i in enumerate(rows):  # the service's cached contexts
@@ -114,7 +116,8 @@ class Moderator:
         chosen = [i for i, k in zip(rows, known) if k]
         if not chosen:
             return out
-        scores = model.scores([texts[i][:SCORED_CHARS] for i in chosen], built, context_of[known], leave_out[known])
+        scores = model.scores([texts[i][:SCORED_CHARS] for i in chosen], built, context_of[known], leave_out[known],
+                              comments=counts[np.flatnonzero(known)])
         for i, p in zip(chosen, scores):
             out[i] = round(float(p), 4)
         return out

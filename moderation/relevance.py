@@ -51,26 +51,34 @@ FEATURE_NAMES = (
     "unmatched_specific_share", "unmatched_idf_sum",
 )
 
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-_STOP = frozenset(ENGLISH_STOP_WORDS) | {"s", "t", "don", "didn", "doesn", "isn", "wasn", "just", "like", "im"}
+_TOKEN = re.compile(r"[^\W_]{2,}")  # words of two or more letters or digits; "don't" gives "don" (a stop word)
+_STOP = frozenset(ENGLISH_STOP_WORDS) | {"don", "didn", "doesn", "isn", "wasn", "just", "like", "im", "ll", "ve"}
 _STEMMER = SnowballStemmer("english")
-_STEMS: dict[str, str] = {}
+_STEMS: dict[str, str] = {w: "" for w in _STOP}  # word -> stem, "" for a stop word
 _MAX_STEMS = 300_000
 
 
 def stem(word: str) -> str:
+    """The word's stem ("" for a stop word), cached."""
     cached = _STEMS.get(word)
     if cached is None:
         if len(_STEMS) > _MAX_STEMS:  # hostile input cannot grow the cache without bound
             _STEMS.clear()
+            _STEMS.update((w, "") for w in _STOP)
         cached = _STEMS[word] = _STEMMER.stem(word) if len(word) < 40 else word
     return cached
 
 
 def content_words(text: str) -> list[str]:
     """The stemmed content words of a text (normalised, case-folded, stop words and 1-letter words dropped)."""
-    words = _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold().replace("\u2019", "'"))
-    return [stem(w) for w in (w.split("'", 1)[0] for w in words) if len(w) > 1 and w not in _STOP]
+    get, out = _STEMS.get, []
+    for word in _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()):
+        stemmed = get(word)
+        if stemmed is None:
+            stemmed = stem(word)
+        if stemmed:
+            out.append(stemmed)
+    return out
 
 
 _HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alternate_sign=False, norm=None,
@@ -94,12 +102,16 @@ class Context:
     thread_comments: int = 0
 
     @classmethod
-    def build(cls, title: str, body: str, thread: list[str] | None = None) -> "Context":
+    def build(cls, title: str, body: str, thread: list[str] | None = None,
+              thread_counts: sp.csr_matrix | None = None) -> "Context":
+        """From the texts; `thread_counts` (the thread's count vectors, one row each) saves vectorising again."""
         vectors = count_vectors([title or "", body or ""])
-        thread = [t for t in (thread or []) if t]
-        summed = (sp.csr_matrix(count_vectors(thread).sum(axis=0)) if thread
-                  else sp.csr_matrix((1, N_FEATURES)))
-        return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, len(thread))
+        if thread_counts is None:
+            thread = [t for t in (thread or []) if t]
+            thread_counts = count_vectors(thread) if thread else None
+        n = 0 if thread_counts is None else thread_counts.shape[0]
+        summed = sp.csr_matrix(thread_counts.sum(axis=0)) if n else sp.csr_matrix((1, N_FEATURES))
+        return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n)
 
     def add_comment(self, text: str) -> "Context":
         """The context with one more comment in its thread (a new object: cached contexts are shared)."""
@@ -311,51 +323,62 @@ class ContextCache:
 
 
 def batch_contexts(texts: list[str], articles: list, threads: list, cache: ContextCache | None = None):
-    """Contexts for a batch: (contexts, context_of, leave_out, scored mask).
+    """Contexts for a batch: (contexts, context_of, leave_out, scored mask, comment count vectors).
 
     Rows without a known article (no title, body or thread) are not scored. Each distinct article is built once;
-    a row whose thread is the article's full thread minus itself (leave-one-out) shares the full context.
+    a row whose thread is the article's full thread minus itself (leave-one-out, recognised by a sum of the
+    texts' hashes) shares the full context. Every distinct text of the batch is vectorised once.
     """
     n = len(texts)
     threads = list(threads) if threads is not None else [None] * n
-    contexts: list[Context] = []
-    index: dict = {}
+    articles = list(articles) if articles is not None else [None] * n
     context_of = np.zeros(n, dtype=np.int64)
     leave_out = np.zeros(n, dtype=bool)
     scored = np.zeros(n, dtype=bool)
-    # Group rows by article; within a group, recognise leave-one-out threads by a hash sum of their texts.
     groups: dict = {}
-    for i, article in enumerate(articles or [None] * n):
+    for i, article in enumerate(articles):
         title = getattr(article, "title", "") or ""
         body = getattr(article, "body", "") or ""
-        thread = threads[i] or []
-        if not (title.strip() or body.strip() or thread):
+        if not (title.strip() or body.strip() or threads[i]):
             continue
         scored[i] = True
         groups.setdefault((getattr(article, "id", None), title, body), []).append(i)
-    for (article_id, title, body), rows in groups.items():
-        full_key = None
+    # First pass: the context key of every row, and the thread texts of contexts not cached yet.
+    keys, sources, needed = {}, {}, []
+    for (_, title, body), rows in groups.items():
+        full_key = full = None
         if len(rows) > 1:
-            first = threads[rows[0]] or []
-            full = list(first) + [texts[rows[0]]]
-            full_hash, full_len = sum(map(hash, full)), len(full)
-            full_key = (full_hash, full_len)
+            full = [t for t in (threads[rows[0]] or []) if t] + [texts[rows[0]]]
+            full_key = (sum(map(hash, full)), len(full))
         for i in rows:
-            thread = threads[i] or []
-            key_len = len(thread)
-            if full_key is not None and key_len == full_key[1] - 1 and \
+            thread = [t for t in (threads[i] or []) if t]
+            if full_key is not None and len(thread) == full_key[1] - 1 and \
                     sum(map(hash, thread)) + hash(texts[i]) == full_key[0]:
                 key, leave_out[i], source = (title, body, full_key), True, full
             else:
-                key, source = (title, body, (sum(map(hash, thread)), key_len)), thread
-            position = index.get(key)
-            if position is None:
+                key, source = (title, body, (sum(map(hash, thread)), len(thread))), thread
+            keys[i] = key
+            if key not in sources:
                 cached = cache.get(key) if cache is not None else None
+                sources[key] = cached if cached is not None else source
                 if cached is None:
-                    cached = Context.build(title, body, source)
-                    if cache is not None:
-                        cache.put(key, cached)
-                position = index[key] = len(contexts)
-                contexts.append(cached)
-            context_of[i] = position
-    return contexts, context_of, leave_out, scored
+                    needed.extend(source)
+    distinct = list(dict.fromkeys([*texts, *needed]))
+    position = {t: j for j, t in enumerate(distinct)}
+    counts = count_vectors(distinct)
+    contexts: list[Context] = []
+    index: dict = {}
+    for i, key in keys.items():
+        j = index.get(key)
+        if j is None:
+            built = sources[key]
+            if not isinstance(built, Context):
+                rows = [position[t] for t in built]
+                built = Context.build(key[0], key[1], thread_counts=counts[rows] if rows else None)
+                if cache is not None:
+                    cache.put(key, built)
+            j = index[key] = len(contexts)
+            contexts.append(built)
+        context_of[i] = j
+    comments = counts[[position[t] for t in texts]] if n else sp.csr_matrix((0, N_FEATURES))
+    return contexts, context_of, leave_out, scored, comments
