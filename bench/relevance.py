@@ -76,7 +76,13 @@ def batch_cost(moderator: Moderator, data_dir: Path) -> dict:
             moderator.moderate_batch(texts, **kwargs)
             best = min(best, time.perf_counter() - started)
         out[name] = round(len(texts) / best)
-    out["relevance us/row"] = round((1 / out["spam + relevance"] - 1 / out["spam only"]) * 1e6, 1)
+    best = float("inf")
+    for _ in range(3):
+        moderator.contexts = type(moderator.contexts)()  # cold article cache: every context built in the batch
+        started = time.perf_counter()
+        moderator._off_topic(texts, [1] * len(texts), articles, threads, None)
+        best = min(best, time.perf_counter() - started)
+    out["relevance alone, us/row"] = round(best / len(texts) * 1e6, 1)
     return out
 
 
@@ -92,8 +98,11 @@ def latency(article: dict) -> dict:
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port),
            "MODERATION_DATABASE_URL": f"sqlite:///{ROOT / 'var' / f'bench-relevance-{port}.db'}"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    log_path = ROOT / "var" / f"bench-relevance-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = log_path.open("w")
     server = subprocess.Popen([str(gunicorn), "-c", "service/gunicorn.conf.py", "service:create_app()"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 60
         while True:
@@ -112,12 +121,20 @@ def latency(article: dict) -> dict:
         conn.request("PUT", "/v1/articles/seed", json.dumps(article), headers)
         conn.getresponse().read()
         comments = ON_TOPIC + ["Shoe level lies.", "Great article, thanks"]
-        times = []
+        times, resets = [], 0
         for i in range(REQUESTS):
             payload = json.dumps({"text": f"{comments[i % len(comments)]} ({i})", "article": {"id": "seed"}})
             started = time.perf_counter()
-            conn.request("POST", "/v1/moderate", payload, headers)
-            body = json.loads(conn.getresponse().read())
+            try:
+                conn.request("POST", "/v1/moderate", payload, headers)
+                body = json.loads(conn.getresponse().read())
+            except (ConnectionError, http.client.HTTPException):  # an idle keep-alive connection closed
+                resets += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                started = time.perf_counter()
+                conn.request("POST", "/v1/moderate", payload, headers)
+                body = json.loads(conn.getresponse().read())
             times.append(time.perf_counter() - started)
             assert body["scores"]["off_topic"] is not None, body
         conn.request("GET", "/v1/articles/seed")
@@ -125,10 +142,11 @@ def latency(article: dict) -> dict:
         ms = np.array(times[20:]) * 1000  # the first requests warm the workers up
         return {"requests": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 2),
                 "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
-                "thread_comments_at_end": thread}
+                "thread_comments_at_end": thread, "reconnects": resets}
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
         for suffix in ("", "-wal", "-shm"):
             Path(env["MODERATION_DATABASE_URL"][len("sqlite:///"):] + suffix).unlink(missing_ok=True)
 

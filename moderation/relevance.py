@@ -25,6 +25,7 @@ leave-one-out threads batch rescoring passes) is handled as the article's full t
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -302,21 +303,25 @@ class ContextCache:
     def __init__(self, size: int = 2048):
         self.size = size
         self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn threads share a worker's cache
 
     def get(self, key):
-        item = self._items.get(key)
-        if item is not None:
-            self._items.move_to_end(key)
-        return item
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
 
     def put(self, key, value) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def pop(self, key) -> None:
-        self._items.pop(key, None)
+        with self._lock:
+            self._items.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -348,10 +353,10 @@ def batch_contexts(texts: list[str], articles: list, threads: list, cache: Conte
     for (_, title, body), rows in groups.items():
         full_key = full = None
         if len(rows) > 1:
-            full = [t for t in (threads[rows[0]] or []) if t] + [texts[rows[0]]]
+            full = list(threads[rows[0]] or []) + [texts[rows[0]]]
             full_key = (sum(map(hash, full)), len(full))
         for i in rows:
-            thread = [t for t in (threads[i] or []) if t]
+            thread = threads[i] or []
             if full_key is not None and len(thread) == full_key[1] - 1 and \
                     sum(map(hash, thread)) + hash(texts[i]) == full_key[0]:
                 key, leave_out[i], source = (title, body, full_key), True, full

@@ -10,8 +10,6 @@ comment accepted by another worker counts in the next decision everywhere.
 
 from __future__ import annotations
 
-import threading
-
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select
 
@@ -84,12 +82,10 @@ class ArticleContexts:
     """Per-worker cache: article id -> (title, body, updated_at, last thread comment id, Context)."""
 
     def __init__(self, size: int = 4096):
-        self.cache = ContextCache(size)
-        self.lock = threading.Lock()
+        self.cache = ContextCache(size)  # thread-safe
 
     def forget(self, article_id: str) -> None:
-        with self.lock:
-            self.cache.pop(article_id)
+        self.cache.pop(article_id)
 
     def context(self, store, article: Article | None) -> Context | None:
         """The relevance context of a comment's article: stored text and thread, brought up to date.
@@ -111,8 +107,7 @@ class ArticleContexts:
                 row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
         if row is None:
             return None
-        with self.lock:
-            cached = self.cache.get(article_id)
+        cached = self.cache.get(article_id)
         if cached is not None and cached[:3] != (row["title"], row["body"], row["updated_at"]):
             cached = None
         if cached is None:
@@ -131,8 +126,7 @@ class ArticleContexts:
             with store.engine.connect() as conn:
                 for comment_id, text in conn.execute(query):
                     context, last_id = context.add_comment(text), comment_id
-        with self.lock:
-            self.cache.put(article_id, (row["title"], row["body"], row["updated_at"], last_id, context))
+        self.cache.put(article_id, (row["title"], row["body"], row["updated_at"], last_id, context))
         return context
 
 
