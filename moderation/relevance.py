@@ -8,14 +8,15 @@ How it works
 - A *context* is an article (title and body) plus its thread (the comments already accepted under it), kept as
   count vectors: the article's, the title's and the thread's summed counts. `Context`s are cheap to update: a new
   accepted comment is one sparse addition.
-- For a comment against a context, `pair_features` measures TF-IDF cosines to the article, the title and the
+- For a comment against a context, `RelevanceModel.features` measures TF-IDF cosines to the article, the title and the
   thread, smoothed language-model log-likelihood ratios of the comment's words under the article and under the
   thread against the background (the comment corpus the model trained on), the share of its words found in the
-  article and in the thread, and the comment's own traits (content words, specificity, question form, size of
-  the thread and article).
-- A logistic regression on the standardised features (`RelevanceModel.combiner`) learned from pairs how to combine them: a comment
-  with its own article and thread is relevant, the same comment with another article is not
-  (training/relevance.py). `off_topic` is its probability of the "other article" class.
+  article and in the thread, the idf-weighted share of its words found nowhere, and the comment's own traits
+  (content words, specificity, question form, size bins of the thread and article).
+- Two logistic regressions on the standardised features (`RelevanceModel.combiner`, one for articles with a
+  discussion, one for the article text alone) learned from pairs how to combine them: a comment with its own
+  article and thread is relevant, the same comment with another article is not (training/relevance.py).
+  `off_topic` is the probability of the "other article" class.
 
 Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
 each distinct context is built once, and a thread that is "all the rows of this article but this one" (the
@@ -40,8 +41,8 @@ N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
 MU_ARTICLE = 50.0  # Dirichlet smoothing of the article and thread language models (in words)
 MU_THREAD = 200.0
-SCORED_CHARS = 5000
-BG_SMOOTH = 1.0
+SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
+BG_SMOOTH = 1.0  # additive smoothing of the background word counts
 
 # One combiner per regime: with a discussion to compare with, and with the article text only.
 REGIMES = ("thread", "article")
