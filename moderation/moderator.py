@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
+from moderation.relevance import Context, ContextCache, batch_contexts
 from moderation.text import normalise, policy_length
 
 # A comment far over the policy limit is rejected for length anyway; scoring more than this of it only costs time.
@@ -59,20 +62,25 @@ class Moderator:
         self.policy = policy or policy_for(model)
         # Optional faster equivalent of spam_scores(model.spam, texts), checked against it (service/fastscore.py).
         self.spam_scorer = spam_scorer
+        self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
 
     @property
     def version(self) -> str:
         return self.model.version
 
-    def moderate(self, text: str, article: Article | None = None, thread: list[str] | None = None) -> Verdict:
-        return self.moderate_batch([text], [article], [thread])[0]
+    def moderate(self, text: str, article: Article | None = None, thread: list[str] | None = None,
+                 context: Context | None = None) -> Verdict:
+        return self.moderate_batch([text], [article], [thread], contexts=[context])[0]
 
     def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None,
-                       threads: list[list[str] | None] | None = None) -> list[Verdict]:
+                       threads: list[list[str] | None] | None = None,
+                       contexts: list[Context | None] | None = None) -> list[Verdict]:
         """Decide on many comments at once; the model scores them in one vectorised call.
 
         `articles[i]` is the article comment i was posted under and `threads[i]` the discussion so far under it
-        (other comments' texts, not comment i itself); both optional, used by the relevance score.
+        (other comments' texts, not comment i itself); both optional, used by the relevance score, which is None
+        for a comment without article. `contexts[i]`, when given, is the article and thread already vectorised
+        (the service's cache) and replaces articles[i] and threads[i].
         """
         lengths = [policy_length(t) if normalise(t) else 0 for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
@@ -82,8 +90,38 @@ class Moderator:
             probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
+        off_topic = self._off_topic(texts, lengths, articles, threads, contexts)
         verdicts = []
-        for length, score in zip(lengths, spam):
-            decision: Decision = decide(length, score, self.policy)
-            verdicts.append(Verdict(decision.decision, score, None, decision.reasons, self.version))
+        for length, score, relevance in zip(lengths, spam, off_topic):
+            decision: Decision = decide(length, score, self.policy, relevance)
+            verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
+
+    def _off_topic(self, texts, lengths, articles, threads, given) -> list[float | None]:
+        """Off-topic scores; None where there is no article to compare with (or no relevance model)."""
+        n = len(texts)
+        out: list[float | None] = [None] * n
+        model = self.model.relevance
+        if model is None or not (articles or given):
+            return out
+        articles = list(articles) if articles is not None else [None] * n
+        threads = list(threads) if threads is not None else [None] * n
+        given = list(given) if given is not None else [None] * n
+        rows = [i for i in range(n) if lengths[i] > 0 and (given[i] is not None or articles[i] is not None)]
+        if not rows:
+            return out
+        built, context_of, leave_out, known, counts = batch_contexts(
+            [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
+            [threads[i] if given[i] is None else None for i in rows], cache=self.contexts)
+        for j, i in enumerate(rows):  # the service's cached contexts
+            if given[i] is not None and not given[i].empty:
+                known[j], context_of[j] = True, len(built)
+                built.append(given[i])
+        chosen = [i for i, k in zip(rows, known) if k]
+        if not chosen:
+            return out
+        scores = model.scores([texts[i][:SCORED_CHARS] for i in chosen], built, context_of[known], leave_out[known],
+                              comments=counts[np.flatnonzero(known)])
+        for i, p in zip(chosen, scores):
+            out[i] = round(float(p), 4)
+        return out

@@ -142,7 +142,12 @@ def moderate():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    verdict = moderator.moderate(text, article)
+    from service.articles import context_for, remember  # articles builds on this module
+
+    context = context_for(article)  # a stored article (and its thread), or None
+    verdict = moderator.moderate(text, article, context=context)
+    if context is not None:
+        remember(article, text, verdict)
     log_flagged(text, article, verdict, body.get("comment_id"))
     record_verdicts([verdict])
     remember_text([text])
@@ -157,7 +162,13 @@ def moderate_batch():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    verdicts = moderator.moderate_batch(texts, articles)
+    from service.articles import context_for, remember
+
+    contexts = [context_for(article) for article in articles]
+    verdicts = moderator.moderate_batch(texts, articles, contexts=contexts)
+    for text, article, context, verdict in zip(texts, articles, contexts, verdicts):
+        if context is not None:
+            remember(article, text, verdict)
     for comment_id, text, article, verdict in zip(ids, texts, articles, verdicts):
         log_flagged(text, article, verdict, comment_id)
     record_verdicts(verdicts)

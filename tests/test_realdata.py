@@ -76,3 +76,45 @@ def test_must_show_cases(default_registry, seed_article, tmp_path):
     spam = client.post("/v1/moderate", json={
         "text": "Win a FREE iPhone now!!! Click http://bit.ly/free-prize and subscribe to my channel"}).get_json()
     assert spam["decision"] != "accept"
+
+
+# Relevance (issue 4) on the default model.
+SEED_ON_TOPIC = [
+    "Good news. I hope the Iraqi army retakes Mosul before the end of the year.",
+    "If ISIL leaders are already fleeing to Syria, the fighters left behind will not hold out for long.",
+    "What happens to the civilians in Mosul if ISIL takes them hostage? The army has to plan for that.",
+    "Retaking the Qayyara airbase was the turning point, now the forces can move north.",
+    "I don't trust the defence minister, they said the same thing before Fallujah.",
+    "The tribes around Mosul rising up against ISIL would change everything.",
+]
+
+
+def test_relevance_pairing_auc_on_held_out_articles(default_registry):
+    report = default_registry.metadata(default_registry.current_version())["metrics"]["relevance"]
+    assert report["train_articles"]["news"] == 8  # the two frozen evaluation articles are not trained on
+    held = report["evaluation"]
+    assert held["articles"] == 2 and held["pairs"] > 500
+    assert held["auc_thread"] >= 0.85
+    assert report["out_of_fold"]["auc_thread"] >= 0.83  # the grouped folds of the eight training articles
+
+
+def test_on_topic_comments_on_the_seed_article_are_accepted(default_registry, seed_article, tmp_path):
+    client = create_app({"MODELS_DIR": str(default_registry.root),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
+    assert client.put(f"/v1/articles/{seed_article['id']}", json=seed_article).status_code == 201
+    for text in SEED_ON_TOPIC:
+        body = client.post("/v1/moderate", json={"text": text, "article": {"id": seed_article["id"]}}).get_json()
+        assert body["decision"] == "accept" and body["scores"]["off_topic"] < 0.5, (text, body)
+    generic = client.post("/v1/moderate", json={"text": "Great article, thanks",
+                                                "article": {"id": seed_article["id"]}}).get_json()
+    assert generic["decision"] != "reject" and generic["scores"]["off_topic"] is not None
+
+
+@pytest.mark.xfail(strict=True, reason="not met: with no thread yet, 'Shoe level lies.' (which shares 'level' with "
+                                       "the article) scores below the off-topic flag threshold")
+def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article, tmp_path):
+    client = create_app({"MODELS_DIR": str(default_registry.root),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
+    shoe = client.post("/v1/moderate", json={"text": "Shoe level lies.", "article": seed_article}).get_json()
+    assert shoe["decision"] in {"flag", "reject"}
+    assert "off_topic" in [r["code"] for r in shoe["reasons"]]

@@ -18,6 +18,7 @@ from moderation.features import build_spam_pipeline, spam_scores
 from moderation.registry import ModelRegistry
 from training import datasets, sources
 from training.metrics import choose_thresholds, spam_metrics
+from training.relevance import train_relevance
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def train_model(
     if evaluation:
         scores = spam_scores(pipeline, [e.text for e in evaluation])
         metrics = spam_metrics(evaluation, scores, thresholds)
+    relevance, relevance_report = train_relevance(train, evaluation)
+    thresholds.update(relevance_report.get("thresholds", {}))
     metadata = {
         "kind": "spam-linear",
         "thresholds": thresholds,
@@ -85,9 +88,9 @@ def train_model(
             "evaluation": len(evaluation),
             "train_by_source": _count_by_source(train),
         },
-        "metrics": {"evaluation": metrics},
+        "metrics": {"evaluation": metrics, "relevance": relevance_report},
     }
-    version = registry.save({"spam": pipeline}, metadata)
+    version = registry.save({"spam": pipeline, "relevance": relevance}, metadata)
     if make_current or (make_current is None and registry.current_version() is None):
         registry.set_current(version, action="initial" if registry.current_version() is None else "promote")
     return registry.metadata(version)

@@ -1,0 +1,183 @@
+"""Relevance benchmark: Fox pairing AUC (grouped by article), the seed case, batch cost, /v1/moderate p99.
+
+`python -m bench relevance` (or `make bench BENCH=relevance`). Uses the live model (models/current) for the seed
+case, the batch timing and the latency run; the pairing AUC retrains the relevance combiner per fold, so no
+article is in both the training and the test pairs.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from moderation.moderator import Article, Moderator
+from moderation.registry import ModelRegistry
+from training import datasets, sources
+from training.relevance import article_groups, cross_validate, pairing_figures
+from training.train import load_default_examples
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
+ON_TOPIC = [
+    "Good news. I hope the Iraqi army retakes Mosul before the end of the year.",
+    "If ISIL leaders are already fleeing to Syria, the fighters left behind will not hold out for long.",
+    "What happens to the civilians in Mosul if ISIL takes them hostage? The army has to plan for that.",
+    "Retaking the Qayyara airbase was the turning point, now the forces can move north.",
+    "I don't trust the defence minister, they said the same thing before Fallujah.",
+]
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
+
+
+def seed_article(data_dir: Path) -> dict:
+    lines = [line.strip() for line in (data_dir / "seed" / "000_0e914d85ad094d08.txt").read_text("utf-8").splitlines()]
+    start, end = lines.index(SEED_TITLE) + 1, lines.index("Do you like this article?")
+    return {"title": SEED_TITLE, "body": "\n".join(line for line in lines[start:end] if line)}
+
+
+def pairing_auc(data_dir: Path) -> dict:
+    groups = article_groups(datasets.deduplicate(load_default_examples(data_dir)))
+    started = time.perf_counter()
+    with threadpool_limits(1):
+        pairs, scores = cross_validate(groups, folds=5)
+    figures = pairing_figures(pairs, scores)
+    figures["articles"] = len({a for a in pairs.article})
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def batch_cost(moderator: Moderator, data_dir: Path) -> dict:
+    """Rows/s of moderate_batch over the Fox comments with article fields and leave-one-out threads."""
+    fox = datasets.load_fox(data_dir / "fox-news-comments" / "fox-news-comments.json")
+    by_article: dict[str, list[str]] = {}
+    for e in fox:
+        by_article.setdefault(e.article_id, []).append(e.text)
+    seen: dict[str, int] = {}
+    texts, articles, threads = [], [], []
+    for e in fox:  # each row's thread: the other rows of its article, as batch rescoring passes them
+        k = seen[e.article_id] = seen.get(e.article_id, -1) + 1
+        rows = by_article[e.article_id]
+        texts.append(e.text)
+        articles.append(Article(e.article_id, e.article_title, e.article_body))
+        threads.append(rows[:k] + rows[k + 1:])
+    out = {}
+    for name, kwargs in (("spam only", {}), ("spam + relevance", {"articles": articles, "threads": threads})):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            moderator.moderate_batch(texts, **kwargs)
+            best = min(best, time.perf_counter() - started)
+        out[name] = round(len(texts) / best)
+    best, best_cpu = float("inf"), float("inf")
+    for _ in range(5):
+        moderator.contexts = type(moderator.contexts)()  # cold article cache: every context built in the batch
+        started, cpu = time.perf_counter(), time.process_time()
+        moderator._off_topic(texts, [1] * len(texts), articles, threads, None)
+        best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    out["relevance alone, us/row"] = round(best / len(texts) * 1e6, 1)
+    out["relevance alone, CPU us/row"] = round(best_cpu / len(texts) * 1e6, 1)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def latency(article: dict) -> dict:
+    """p50/p99 of single-comment /v1/moderate calls (article by id, thread growing) against gunicorn."""
+    port = _free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port),
+           "MODERATION_DATABASE_URL": f"sqlite:///{ROOT / 'var' / f'bench-relevance-{port}.db'}"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log_path = ROOT / "var" / f"bench-relevance-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = log_path.open("w")
+    server = subprocess.Popen([str(gunicorn), "-c", "service/gunicorn.conf.py", "service:create_app()"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise RuntimeError("gunicorn did not become ready")
+            time.sleep(0.3)
+        headers = {"Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("PUT", "/v1/articles/seed", json.dumps(article), headers)
+        conn.getresponse().read()
+        comments = ON_TOPIC + ["Shoe level lies.", "Great article, thanks"]
+        times, resets = [], 0
+        for i in range(REQUESTS):
+            payload = json.dumps({"text": f"{comments[i % len(comments)]} ({i})", "article": {"id": "seed"}})
+            started = time.perf_counter()
+            try:
+                conn.request("POST", "/v1/moderate", payload, headers)
+                body = json.loads(conn.getresponse().read())
+            except (ConnectionError, http.client.HTTPException):  # an idle keep-alive connection closed
+                resets += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                started = time.perf_counter()
+                conn.request("POST", "/v1/moderate", payload, headers)
+                body = json.loads(conn.getresponse().read())
+            times.append(time.perf_counter() - started)
+            assert body["scores"]["off_topic"] is not None, body
+        conn.request("GET", "/v1/articles/seed")
+        thread = json.loads(conn.getresponse().read())["thread_comments"]
+        ms = np.array(times[20:]) * 1000  # the first requests warm the workers up
+        return {"requests": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
+                "thread_comments_at_end": thread, "reconnects": resets}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(env["MODERATION_DATABASE_URL"][len("sqlite:///"):] + suffix).unlink(missing_ok=True)
+
+
+def main() -> None:
+    data_dir = sources.ensure_data()
+    model = ModelRegistry(ROOT / "models").load()
+    moderator = Moderator(model)
+    if model.relevance is None:
+        print(f"model {model.version} has no relevance model: retrain (python -m training train --promote)")
+        return
+    report = model.metadata["metrics"]["relevance"]
+    print(f"model {model.version}: off_topic_flag {model.metadata['thresholds']['off_topic_flag']}")
+    print("held-out Fox articles (frozen evaluation set):", json.dumps(report.get("evaluation")))
+
+    figures = pairing_auc(data_dir)
+    print(f"Fox pairing AUC, grouped 5-fold over {figures['articles']} articles (goal >= 0.85): "
+          f"{figures['auc_thread']} with the thread (leave-one-out), {figures['auc_article']} article only; "
+          f"{figures['pairs']} pairs in {figures['seconds']} s")
+    print("  by kind:", json.dumps({k: v for k, v in figures.items() if k.startswith("auc_")}))
+
+    article = seed_article(data_dir)
+    seed = Article("seed", article["title"], article["body"])
+    print("seed article (goal: 'Shoe level lies.' flagged or rejected with off_topic; on-topic accepted):")
+    for text in ["Shoe level lies.", "Great article, thanks"] + ON_TOPIC:
+        verdict = moderator.moderate(text, seed)
+        codes = ",".join(r.code for r in verdict.reasons) or "-"
+        print(f"  {verdict.decision:7} off_topic={verdict.off_topic:<7} reasons={codes:10} {text}")
+
+    print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
+    print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",
+          json.dumps(latency(article)))

@@ -1,0 +1,404 @@
+"""Relevance: how far a comment is from the article it was posted under and from the discussion so far.
+
+Shared by serving, batch rescoring and training, so a comment gets the same `off_topic` score everywhere.
+
+How it works
+- Every text becomes stemmed content words (NLTK SnowballStemmer, no downloads), hashed into `N_FEATURES`
+  columns, as raw counts.
+- A *context* is an article (title and body) plus its thread (the comments already accepted under it), kept as
+  count vectors: the article's, the title's and the thread's summed counts. `Context`s are cheap to update: a new
+  accepted comment is one sparse addition.
+- For a comment against a context, `RelevanceModel.features` measures TF-IDF cosines to the article, the title and the
+  thread, smoothed language-model log-likelihood ratios of the comment's words under the article and under the
+  thread against the background (the comment corpus the model trained on), the share of its words found in the
+  article and in the thread, the idf-weighted share of its words found nowhere, and the comment's own traits
+  (content words, specificity, question form, size bins of the thread and article).
+- Two logistic regressions on the standardised features (`RelevanceModel.combiner`, one for articles with a
+  discussion, one for the article text alone) learned from pairs how to combine them: a comment with its own
+  article and thread is relevant, the same comment with another article is not (training/relevance.py).
+  `off_topic` is the probability of the "other article" class.
+
+Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
+each distinct context is built once, and a thread that is "all the rows of this article but this one" (the
+leave-one-out threads batch rescoring passes) is handled as the article's full thread minus the comment itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from nltk.stem.snowball import SnowballStemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+
+from moderation.text import normalise
+
+N_FEATURES = 2 ** 18
+TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
+MU_ARTICLE = 50.0  # Dirichlet smoothing of the article and thread language models (in words)
+MU_THREAD = 200.0
+SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
+BG_SMOOTH = 1.0  # additive smoothing of the background word counts
+
+# One combiner per regime: with a discussion to compare with, and with the article text only.
+REGIMES = ("thread", "article")
+FEATURE_NAMES = (
+    "cos_article", "cos_title", "cos_thread", "llr_article", "llr_thread", "share_in_article", "share_in_thread",
+    "share_in_thread_twice", "content_words", "mean_idf", "max_idf_matched", "question", "thread_comments",
+    "article_words", "llr_article_sum", "llr_thread_sum", "llr_context", "llr_context_positive_sum",
+    "unmatched_specific_share", "unmatched_idf_sum",
+)
+
+_TOKEN = re.compile(r"[^\W_]{2,}")  # words of two or more letters or digits; "don't" gives "don" (a stop word)
+_STOP = frozenset(ENGLISH_STOP_WORDS) | {"don", "didn", "doesn", "isn", "wasn", "just", "like", "im", "ll", "ve"}
+_STEMMER = SnowballStemmer("english")
+_STEMS: dict[str, str] = {w: "" for w in _STOP}  # word -> stem, "" for a stop word
+_MAX_STEMS = 300_000
+
+
+def stem(word: str) -> str:
+    """The word's stem ("" for a stop word), cached."""
+    cached = _STEMS.get(word)
+    if cached is None:
+        if len(_STEMS) > _MAX_STEMS:  # hostile input cannot grow the cache without bound
+            _STEMS.clear()
+            _STEMS.update((w, "") for w in _STOP)
+        cached = _STEMS[word] = _STEMMER.stem(word) if len(word) < 40 else word
+    return cached
+
+
+def content_words(text: str) -> list[str]:
+    """The stemmed content words of a text (normalised, case-folded, stop words and 1-letter words dropped)."""
+    get, out = _STEMS.get, []
+    for word in _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()):
+        stemmed = get(word)
+        if stemmed is None:
+            stemmed = stem(word)
+        if stemmed:
+            out.append(stemmed)
+    return out
+
+
+_HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alternate_sign=False, norm=None,
+                            dtype=np.float64)
+
+
+def count_vectors(texts: list[str]) -> sp.csr_matrix:
+    """Hashed content-word counts, one row per text (sorted indices)."""
+    matrix = _HASHER.transform(texts)
+    matrix.sort_indices()
+    return matrix
+
+
+@dataclass
+class Context:
+    """An article and its thread as count vectors (1 x N_FEATURES rows)."""
+
+    article: sp.csr_matrix  # title (x TITLE_WEIGHT) + body
+    title: sp.csr_matrix
+    thread: sp.csr_matrix  # summed counts of the thread's comments
+    thread_comments: int = 0
+
+    @classmethod
+    def build(cls, title: str, body: str, thread: list[str] | None = None,
+              thread_counts: sp.csr_matrix | None = None) -> "Context":
+        """From the texts; `thread_counts` (the thread's count vectors, one row each) saves vectorising again."""
+        vectors = count_vectors([title or "", body or ""])
+        if thread_counts is None:
+            thread = [t for t in (thread or []) if t]
+            thread_counts = count_vectors(thread) if thread else None
+        n = 0 if thread_counts is None else thread_counts.shape[0]
+        summed = sp.csr_matrix(thread_counts.sum(axis=0)) if n else sp.csr_matrix((1, N_FEATURES))
+        return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n)
+
+    def add_comment(self, text: str) -> "Context":
+        """The context with one more comment in its thread (a new object: cached contexts are shared)."""
+        if not text:
+            return self
+        return Context(self.article, self.title, sp.csr_matrix(self.thread + count_vectors([text])),
+                       self.thread_comments + 1)
+
+    @property
+    def empty(self) -> bool:
+        return self.article.nnz == 0 and self.thread.nnz == 0
+
+
+def _lookup(table: sp.csr_matrix, table_rows: np.ndarray, counts: sp.csr_matrix) -> np.ndarray:
+    """table[table_rows[i], j] for every stored entry (i, j) of `counts`, aligned with counts.data."""
+    table = table.tocsr()
+    table.sort_indices()
+    table.sum_duplicates()
+    keys = (np.repeat(np.arange(table.shape[0], dtype=np.int64), np.diff(table.indptr)) * N_FEATURES
+            + table.indices.astype(np.int64))
+    rows = np.repeat(np.asarray(table_rows, dtype=np.int64), np.diff(counts.indptr))
+    wanted = rows * N_FEATURES + counts.indices.astype(np.int64)
+    if len(keys) == 0:
+        return np.zeros(len(wanted))
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[pos] == wanted, table.data[pos], 0.0)
+
+
+def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(indptr) - 1)
+    nonempty = np.diff(indptr) > 0
+    if len(values):
+        sums = np.add.reduceat(values, indptr[:-1][nonempty])
+        out[nonempty] = sums
+    return out
+
+
+class RelevanceModel:
+    """Word statistics of the background corpus plus the trained combiner; picklable into the model artifact."""
+
+    def __init__(self, idf: np.ndarray, log_background: np.ndarray, combiner=None):
+        self.idf = idf.astype(np.float32)
+        self.log_background = log_background.astype(np.float32)
+        self.combiner = combiner
+
+    @classmethod
+    def from_corpus(cls, texts: list[str]) -> "RelevanceModel":
+        """IDF and background word probabilities from a corpus of comments and articles."""
+        counts = count_vectors(texts)
+        df = np.bincount(counts.indices, minlength=N_FEATURES)
+        tf = np.asarray(counts.sum(axis=0)).ravel()
+        idf = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
+        vocabulary = max(int((df > 0).sum()), 1)
+        # Additive smoothing: a word seen once (in the comment being scored, say) is not much rarer than an unseen one.
+        background = (tf + BG_SMOOTH) / (tf.sum() + BG_SMOOTH * vocabulary)
+        return cls(idf, np.log(background))
+
+    def features(self, comments: sp.csr_matrix, contexts: list[Context], context_of: np.ndarray,
+                 leave_out: np.ndarray | None = None) -> np.ndarray:
+        """Pair features, one row per comment, against contexts[context_of[i]].
+
+        `leave_out[i]` true means comment i is itself counted in its context's thread and must be taken out
+        (the leave-one-out threads of training and batch rescoring).
+        """
+        n = comments.shape[0]
+        context_of = np.asarray(context_of, dtype=np.int64)
+        leave_out = np.zeros(n, bool) if leave_out is None else np.asarray(leave_out, bool)
+        idf = self.idf.astype(np.float64)
+        art = sp.vstack([c.article for c in contexts]).tocsr()
+        title = sp.vstack([c.title for c in contexts]).tocsr()
+        thread = sp.vstack([c.thread for c in contexts]).tocsr()
+        thread_n = np.array([c.thread_comments for c in contexts], dtype=np.float64)[context_of]
+
+        # Context-level norms of the TF-IDF vectors and word totals.
+        def tfidf_norms(m):
+            return np.sqrt(np.asarray(m.multiply(m).multiply(idf[None, :] ** 2).sum(axis=1)).ravel())
+
+        art_norm, title_norm = tfidf_norms(art)[context_of], tfidf_norms(title)[context_of]
+        art_total = np.asarray(art.sum(axis=1)).ravel()[context_of]
+        thread_sq = np.asarray(thread.multiply(thread).multiply(idf[None, :] ** 2).sum(axis=1)).ravel()[context_of]
+        thread_total = np.asarray(thread.sum(axis=1)).ravel()[context_of]
+
+        c = comments.tocsr()
+        c.sort_indices()
+        ptr, cols, cnt = c.indptr, c.indices, c.data
+        w = idf[cols]
+        own = cnt * w  # TF-IDF of the comment's words
+        comment_norm = np.sqrt(_row_sums(own ** 2, ptr))
+        words = _row_sums(np.ones_like(cnt), ptr)  # distinct content words
+        a = _lookup(art, context_of, c)
+        t_title = _lookup(title, context_of, c)
+        t = _lookup(thread, context_of, c)
+        row_of_entry = np.repeat(np.arange(n), np.diff(ptr))
+        lo = leave_out[row_of_entry]
+        if leave_out.any():
+            t = np.where(lo, np.maximum(t - cnt, 0.0), t)
+            own_total = _row_sums(cnt, ptr)
+            cross = _row_sums(np.where(lo, own * w * _lookup(thread, context_of, c), 0.0), ptr)
+            own_sq = _row_sums(np.where(lo, own ** 2, 0.0), ptr)
+            thread_sq = np.where(leave_out, np.maximum(thread_sq - 2 * cross + own_sq, 0.0), thread_sq)
+            thread_total = np.where(leave_out, np.maximum(thread_total - own_total, 0.0), thread_total)
+            thread_n = np.where(leave_out, np.maximum(thread_n - 1, 0.0), thread_n)
+        thread_norm = np.sqrt(thread_sq)
+
+        def cosine(values, norm):
+            dot = _row_sums(own * values * w, ptr)
+            return np.divide(dot, comment_norm * norm, out=np.zeros(n), where=(comment_norm * norm) > 0)
+
+        bg = self.log_background[cols].astype(np.float64)
+        p_bg = np.exp(bg)
+
+        def llr_terms(values, totals, mu):
+            return np.log((values + mu * p_bg) / (totals[row_of_entry] + mu)) - bg
+
+        def mean(terms):
+            return np.divide(_row_sums(terms, ptr), words, out=np.zeros(n), where=words > 0)
+
+        llr_a, llr_t = llr_terms(a, art_total, MU_ARTICLE), llr_terms(t, thread_total, MU_THREAD)
+        llr_both = llr_terms(a + t, art_total + thread_total, MU_THREAD)
+
+        def share(mask):
+            return np.divide(_row_sums(mask.astype(np.float64), ptr), words, out=np.zeros(n), where=words > 0)
+
+        matched = (a > 0) | (t > 0)
+        # Specific words (high IDF) found nowhere in the article or thread are the mark of an off-topic comment;
+        # generic ones ("great", "thanks") say little either way.
+        unmatched_specific = np.divide(_row_sums(np.where(matched, 0.0, w), ptr), _row_sums(w, ptr),
+                                       out=np.zeros(n), where=words > 0)
+        max_idf_matched = np.zeros(n)
+        if len(w):
+            np.maximum.at(max_idf_matched, row_of_entry[matched], w[matched])
+        return np.column_stack([
+            cosine(a, art_norm),
+            cosine(t_title, title_norm),
+            cosine(t, thread_norm),
+            mean(llr_a),
+            mean(llr_t),
+            share(a > 0),
+            share(t > 0),
+            share(t > 1),
+            np.log1p(words),
+            np.divide(_row_sums(w, ptr), words, out=np.zeros(n), where=words > 0),
+            max_idf_matched,
+            np.zeros(n),  # question form: filled in by the caller, which has the text
+            # Sizes in coarse bins: exact sizes would let the combiner recognise the few training articles.
+            np.floor(np.log2(thread_n + 1)),
+            np.floor(np.log2(art_total + 1)),
+            _row_sums(llr_a, ptr),
+            _row_sums(llr_t, ptr),
+            mean(llr_both),
+            _row_sums(np.maximum(llr_both, 0), ptr),
+            unmatched_specific,
+            _row_sums(np.where(matched, 0.0, w), ptr),
+        ])
+
+
+    def scores(self, texts: list[str], contexts: list[Context], context_of, leave_out=None,
+               comments: sp.csr_matrix | None = None) -> np.ndarray:
+        """P(off-topic) of each comment against its context."""
+        comments = count_vectors(texts) if comments is None else comments
+        x = self.features(comments, contexts, context_of, leave_out)
+        x[:, FEATURE_NAMES.index("question")] = [is_question(t) for t in texts]
+        return self.combine(x)
+
+    @staticmethod
+    def regimes(x: np.ndarray) -> np.ndarray:
+        """"thread" where the article already has comments, "article" where only its text is known."""
+        return np.where(x[:, FEATURE_NAMES.index("thread_comments")] > 0, "thread", "article")
+
+    def combine(self, x: np.ndarray) -> np.ndarray:
+        """P(off-topic) from pair features, each row by the combiner of its regime."""
+        out = np.zeros(len(x))
+        regime = self.regimes(x)
+        for name, combiner in self.combiner.items():
+            mask = regime == name
+            if mask.any():
+                weights = _linear(combiner)
+                if weights is None:
+                    out[mask] = combiner.predict_proba(x[mask])[:, 1]
+                else:  # the same numbers as predict_proba, without its per-call validation (a single comment)
+                    out[mask] = 1.0 / (1.0 + np.exp(-(x[mask] @ weights[0] + weights[1])))
+        return out
+
+
+def _linear(combiner) -> tuple[np.ndarray, float] | None:
+    """(w, b) of a StandardScaler + LogisticRegression pipeline folded into one linear function, else None."""
+    steps = getattr(combiner, "named_steps", {})
+    scale, logistic = steps.get("scale"), steps.get("logistic")
+    if scale is None or logistic is None or len(getattr(logistic, "classes_", [])) != 2:
+        return None
+    w = logistic.coef_[0] / scale.scale_
+    return w, float(logistic.intercept_[0] - np.dot(w, scale.mean_))
+
+
+def is_question(text: str) -> bool:
+    return "?" in text[:SCORED_CHARS]
+
+
+class ContextCache:
+    """A bounded LRU of article contexts (the article-vector cache), keyed by whatever the caller chooses."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn threads share a worker's cache
+
+    def get(self, key):
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def pop(self, key) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def batch_contexts(texts: list[str], articles: list, threads: list, cache: ContextCache | None = None):
+    """Contexts for a batch: (contexts, context_of, leave_out, scored mask, comment count vectors).
+
+    Rows without a known article (no title, body or thread) are not scored. Each distinct article is built once;
+    a row whose thread is the article's full thread minus itself (leave-one-out, recognised by a sum of the
+    texts' hashes) shares the full context. Every distinct text of the batch is vectorised once.
+    """
+    n = len(texts)
+    threads = list(threads) if threads is not None else [None] * n
+    articles = list(articles) if articles is not None else [None] * n
+    context_of = np.zeros(n, dtype=np.int64)
+    leave_out = np.zeros(n, dtype=bool)
+    scored = np.zeros(n, dtype=bool)
+    groups: dict = {}
+    for i, article in enumerate(articles):
+        title = getattr(article, "title", "") or ""
+        body = getattr(article, "body", "") or ""
+        if not (title.strip() or body.strip() or threads[i]):
+            continue
+        scored[i] = True
+        groups.setdefault((getattr(article, "id", None), title, body), []).append(i)
+    # First pass: the context key of every row, and the thread texts of contexts not cached yet.
+    keys, sources, needed = {}, {}, []
+    for (_, title, body), rows in groups.items():
+        full_key = full = None
+        if len(rows) > 1:
+            full = list(threads[rows[0]] or []) + [texts[rows[0]]]
+            full_key = (sum(map(hash, full)), len(full))
+        for i in rows:
+            thread = threads[i] or []
+            if full_key is not None and len(thread) == full_key[1] - 1 and \
+                    sum(map(hash, thread)) + hash(texts[i]) == full_key[0]:
+                key, leave_out[i], source = (title, body, full_key), True, full
+            else:
+                key, source = (title, body, (sum(map(hash, thread)), len(thread))), thread
+            keys[i] = key
+            if key not in sources:
+                cached = cache.get(key) if cache is not None else None
+                sources[key] = cached if cached is not None else source
+                if cached is None:
+                    needed.extend(source)
+    distinct = list(dict.fromkeys([*texts, *needed]))
+    position = {t: j for j, t in enumerate(distinct)}
+    counts = count_vectors(distinct)
+    contexts: list[Context] = []
+    index: dict = {}
+    for i, key in keys.items():
+        j = index.get(key)
+        if j is None:
+            built = sources[key]
+            if not isinstance(built, Context):
+                rows = [position[t] for t in built]
+                built = Context.build(key[0], key[1], thread_counts=counts[rows] if rows else None)
+                if cache is not None:
+                    cache.put(key, built)
+            j = index[key] = len(contexts)
+            contexts.append(built)
+        context_of[i] = j
+    comments = counts[[position[t] for t in texts]] if n else sp.csr_matrix((0, N_FEATURES))
+    return contexts, context_of, leave_out, scored, comments

@@ -1,0 +1,144 @@
+"""Articles and their threads: `PUT /v1/articles/<id>`, `GET /v1/articles/<id>`, and the relevance context of a
+comment posted under a known article.
+
+The CMS sends an article once (or inline with a comment, with its id) and then only its id. The store keeps the
+article's text and the comments the service accepted under it; every gunicorn worker reads the same store. Each
+worker keeps the article's vectors and its thread's summed counts in a bounded cache and brings them up to date
+with two indexed queries per request (the article row, and thread comments newer than the last one it saw), so a
+comment accepted by another worker counts in the next decision everywhere.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select
+
+from moderation.moderator import Article, Verdict
+from moderation.relevance import Context, ContextCache
+from moderation.store import articles, thread_comments
+from service.api import _string, json_body
+from service.auth import require_key
+from service.engine import get_store
+from service.errors import ApiError
+
+bp = Blueprint("articles", __name__, url_prefix="/v1")
+
+MAX_ID_CHARS = 255
+MAX_THREAD = 2000  # a new cache entry reads at most the latest comments of a thread
+
+
+def _check_id(article_id: str) -> str:
+    if not article_id.strip() or len(article_id) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"An article id must be 1 to {MAX_ID_CHARS} characters.")
+    return article_id
+
+
+def _article_json(row: dict, comments: int) -> dict:
+    return {"id": row["id"], "title": row["title"], "body": row["body"], "thread_comments": comments,
+            "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None}
+
+
+def _thread_count(article_id: str) -> int:
+    query = select(func.count()).select_from(thread_comments).where(thread_comments.c.article_id == article_id)
+    with get_store().engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+@bp.put("/articles/<path:article_id>")
+@require_key("api")
+def put_article(article_id: str):
+    """Create or replace an article's text; its thread (accepted comments) is kept."""
+    _check_id(article_id)
+    body = json_body()
+    unknown = sorted(set(body) - {"title", "body", "id"})
+    if unknown:
+        raise ApiError(422, "invalid_request", f"Unknown field(s): {', '.join(unknown)}; send 'title' and 'body'.")
+    if "id" in body and str(body["id"]) != article_id:
+        raise ApiError(422, "invalid_request", "'id' in the body does not match the article id in the URL.")
+    title = _string(body.get("title") if body.get("title") is not None else "", "title")
+    text = _string(body.get("body") if body.get("body") is not None else "", "body")
+    if not (title.strip() or text.strip()):
+        raise ApiError(422, "invalid_request", "Send at least one of 'title' and 'body' (non-empty strings).")
+    store = get_store()
+    created = store.get_article(article_id) is None
+    store.put_article(article_id, title, text)
+    contexts(current_app).forget(article_id)
+    response = jsonify(_article_json(store.get_article(article_id), _thread_count(article_id)))
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.get("/articles/<path:article_id>")
+@require_key("api")
+def get_article(article_id: str):
+    _check_id(article_id)
+    row = get_store().get_article(article_id)
+    if row is None:
+        raise ApiError(404, "article_not_found", f"No article with id {article_id!r}; send it with PUT first.")
+    return jsonify(_article_json(row, _thread_count(article_id)))
+
+
+class ArticleContexts:
+    """Per-worker cache: article id -> (title, body, updated_at, last thread comment id, Context)."""
+
+    def __init__(self, size: int = 4096):
+        self.cache = ContextCache(size)  # thread-safe
+
+    def forget(self, article_id: str) -> None:
+        self.cache.pop(article_id)
+
+    def context(self, store, article: Article | None) -> Context | None:
+        """The relevance context of a comment's article: stored text and thread, brought up to date.
+
+        An article sent inline with an id is stored (or updated) first, so later comments can send the id only.
+        None when the article is unknown (no id, or an id never seen and no text).
+        """
+        if article is None or article.id is None:
+            return None
+        article_id = article.id
+        if len(article_id) > MAX_ID_CHARS:
+            raise ApiError(422, "invalid_request", f"'article.id' must be at most {MAX_ID_CHARS} characters.")
+        with store.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+        inline = bool(article.title.strip() or article.body.strip())
+        if inline and (row is None or (row["title"], row["body"]) != (article.title, article.body)):
+            store.put_article(article_id, article.title, article.body)
+            with store.engine.connect() as conn:
+                row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+        if row is None:
+            return None
+        cached = self.cache.get(article_id)
+        if cached is not None and cached[:3] != (row["title"], row["body"], row["updated_at"]):
+            cached = None
+        if cached is None:
+            query = (select(thread_comments.c.id, thread_comments.c.text)
+                     .where(thread_comments.c.article_id == article_id)
+                     .order_by(thread_comments.c.id.desc()).limit(MAX_THREAD))
+            with store.engine.connect() as conn:
+                rows = conn.execute(query).all()[::-1]
+            context = Context.build(row["title"], row["body"], [r.text for r in rows])
+            last_id = rows[-1].id if rows else 0
+        else:
+            _, _, _, last_id, context = cached
+            query = (select(thread_comments.c.id, thread_comments.c.text)
+                     .where(thread_comments.c.article_id == article_id, thread_comments.c.id > last_id)
+                     .order_by(thread_comments.c.id))
+            with store.engine.connect() as conn:
+                for comment_id, text in conn.execute(query):
+                    context, last_id = context.add_comment(text), comment_id
+        self.cache.put(article_id, (row["title"], row["body"], row["updated_at"], last_id, context))
+        return context
+
+
+def contexts(app) -> ArticleContexts:
+    return app.extensions.setdefault("article_contexts", ArticleContexts())
+
+
+def context_for(article: Article | None) -> Context | None:
+    return contexts(current_app).context(get_store(), article)
+
+
+def remember(article: Article | None, text: str, verdict: Verdict) -> None:
+    """An accepted comment under a stored article joins its thread (committed before the answer is sent)."""
+    if article is not None and article.id is not None and verdict.decision == "accept":
+        get_store().add_thread_comment(article.id, text)

@@ -1,0 +1,147 @@
+"""Relevance: off_topic scores, the articles endpoint, threads, and the batch path."""
+
+import pytest
+
+from moderation.moderator import Article, Moderator
+from moderation.registry import ModelRegistry
+
+GERMAN = Article("de-law", "German lawmakers approve 'no means no' rape law after Cologne assaults",
+                 "German lawmakers passed a bill Thursday that will make it easier for victims of sex crimes to file "
+                 "criminal complaints if they rejected their attacker's advances with a clear no.")
+THREAD = [
+    "Merkel let all of them in and now she wants a new law to fix it.",
+    "Chancellor Merkel is finished, the voters will say no to her next year.",
+    "Merkel should resign, her open borders policy caused Cologne.",
+    "The new law is fine but the police in Cologne did nothing that night.",
+]
+
+
+@pytest.fixture(scope="module")
+def moderator(tiny_registry):
+    return Moderator(ModelRegistry(tiny_registry.root).load())
+
+
+def off_topic(client, payload):
+    response = client.post("/v1/moderate", json=payload)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["scores"]["off_topic"]
+
+
+def test_tiny_model_has_a_relevance_model(tiny_registry):
+    metadata = tiny_registry.metadata(tiny_registry.current_version())
+    assert 0.5 <= metadata["thresholds"]["off_topic_flag"] < 1
+    assert metadata["metrics"]["relevance"]["out_of_fold"]["auc_thread"] > 0.5
+
+
+def test_off_topic_is_null_without_a_known_article(client):
+    assert off_topic(client, {"text": "The vote was close."}) is None
+    assert off_topic(client, {"text": "The vote was close.", "article": {"id": "never-seen"}}) is None
+    assert off_topic(client, {"text": "The vote was close.", "article": {"title": "", "body": " "}}) is None
+
+
+def test_off_topic_is_scored_against_an_inline_article(client, seed_article):
+    article = {"title": seed_article["title"], "body": seed_article["body"]}
+    score = off_topic(client, {"text": "Iraqi forces are closing in on Mosul.", "article": article})
+    assert 0.0 <= score <= 1.0
+
+
+def test_put_get_article_then_moderate_by_id(client, seed_article):
+    response = client.put("/v1/articles/mosul-1", json={"title": seed_article["title"], "body": seed_article["body"]})
+    assert response.status_code == 201
+    assert response.get_json()["thread_comments"] == 0
+    again = client.put("/v1/articles/mosul-1", json={"title": seed_article["title"], "body": seed_article["body"]})
+    assert again.status_code == 200
+    got = client.get("/v1/articles/mosul-1").get_json()
+    assert got["title"] == seed_article["title"] and got["body"] == seed_article["body"]
+
+    on_topic = "The Iraqi army retook the airbase south of Mosul; ISIL fighters are fleeing the city."
+    body = client.post("/v1/moderate", json={"text": on_topic, "article": {"id": "mosul-1"}}).get_json()
+    assert body["scores"]["off_topic"] is not None
+    assert body["decision"] == "accept"
+    # The accepted comment joined the article's thread; an empty one (rejected) did not.
+    assert client.get("/v1/articles/mosul-1").get_json()["thread_comments"] == 1
+    client.post("/v1/moderate", json={"text": "   ", "article": {"id": "mosul-1"}})
+    assert client.get("/v1/articles/mosul-1").get_json()["thread_comments"] == 1
+
+
+def test_inline_article_with_id_is_remembered(client):
+    client.post("/v1/moderate", json={"text": "No means no.", "article": {"id": 77, "title": GERMAN.title}})
+    assert client.get("/v1/articles/77").get_json()["title"] == GERMAN.title
+    assert off_topic(client, {"text": "Merkel would never say NO", "article": {"id": 77}}) is not None
+
+
+def test_thread_is_shared_through_the_store(app, tiny_registry, tmp_path):
+    """A second app (another worker) on the same database sees the article and the comments the first accepted."""
+    from service import create_app
+    other = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root),
+                        "DATABASE_URL": app.config["DATABASE_URL"]}).test_client()
+    first = app.test_client()
+    first.put("/v1/articles/de", json={"title": GERMAN.title, "body": GERMAN.body})
+    before = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
+    for text in THREAD:
+        first.post("/v1/moderate", json={"text": text, "article": {"id": "de"}})
+    assert other.get("/v1/articles/de").get_json()["thread_comments"] == len(THREAD) + 1  # and "before"
+    after = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
+    assert after != before  # the other worker's cached context took in the new thread comments
+
+
+@pytest.mark.parametrize("kwargs,status,code", [
+    ({"json": {"title": 5}}, 422, "invalid_request"),
+    ({"json": {"title": "", "body": "  "}}, 422, "invalid_request"),
+    ({"json": {}}, 422, "invalid_request"),
+    ({"json": {"title": "x", "text": "y"}}, 422, "invalid_request"),
+    ({"json": {"id": "other", "title": "x"}}, 422, "invalid_request"),
+    ({"json": ["title"]}, 422, "invalid_request"),
+    ({"data": "{broken", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": "title=x"}, 415, "unsupported_media_type"),
+])
+def test_bad_article_input_gets_a_json_4xx_and_changes_nothing(client, kwargs, status, code):
+    response = client.put("/v1/articles/a1", **kwargs)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code and response.get_json()["error"]["message"]
+    assert client.get("/v1/articles/a1").status_code == 404
+
+
+def test_unknown_article_and_overlong_id(client):
+    response = client.get("/v1/articles/nope")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "article_not_found"
+    response = client.put("/v1/articles/" + "x" * 300, json={"title": "t"})
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_articles_need_a_key_once_configured(tiny_registry, tmp_path):
+    from service import create_app
+    app = create_app({"MODELS_DIR": str(tiny_registry.root), "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+                      "API_KEYS": "cms"})
+    client = app.test_client()
+    assert client.put("/v1/articles/a", json={"title": "t"}).status_code == 401
+    ok = client.put("/v1/articles/a", json={"title": "t"}, headers={"Authorization": "Bearer cms"})
+    assert ok.status_code == 201
+
+
+def test_thread_is_used(moderator):
+    """The same comment and article with and without a discussion get different scores."""
+    alone = moderator.moderate("Merkel would never say NO", GERMAN).off_topic
+    with_thread = moderator.moderate("Merkel would never say NO", GERMAN, THREAD).off_topic
+    assert alone is not None and with_thread is not None and alone != with_thread
+
+
+def test_batch_leave_one_out_matches_one_by_one(moderator):
+    """Rescoring passes each row the other rows of its article; the shared fast path must give the same scores."""
+    texts = THREAD + ["Merkel would never say NO", "Great article, thanks"]
+    other = Article("x", "Navy names ship after gay rights activist Harvey Milk", "The Navy will name a ship.")
+    articles = [GERMAN] * len(texts) + [other, other]
+    threads = [texts[:i] + texts[i + 1:] for i in range(len(texts))] + [["The Navy is a joke."], []]
+    all_texts = texts + ["Milk was a politician", "Whatever"]
+    batch = moderator.moderate_batch(all_texts, articles, threads)
+    single = [moderator.moderate(t, a, th) for t, a, th in zip(all_texts, articles, threads)]
+    assert [v.off_topic for v in batch] == pytest.approx([v.off_topic for v in single], abs=1e-3)
+    assert all(v.off_topic is not None for v in batch)
+
+
+def test_off_topic_alone_only_flags_by_default(moderator):
+    from moderation.policy import decide
+    assert moderator.policy.off_topic_reject is None
+    assert decide(20, 0.0, moderator.policy, off_topic=1.0).decision == "flag"
+    strict = moderator.policy.with_overrides(off_topic_reject=0.9)
+    assert decide(20, 0.0, strict, off_topic=0.95).decision == "reject"
