@@ -50,11 +50,9 @@ def put_article(article_id: str):
     """Create or replace an article's text; its thread (accepted comments) is kept."""
     _check_id(article_id)
     body = json_body()
-    unknown = sorted(set(body) - {"title", "body", "id"})
+    unknown = sorted(set(body) - {"title", "body"})
     if unknown:
         raise ApiError(422, "invalid_request", f"Unknown field(s): {', '.join(unknown)}; send 'title' and 'body'.")
-    if "id" in body and str(body["id"]) != article_id:
-        raise ApiError(422, "invalid_request", "'id' in the body does not match the article id in the URL.")
     title = _string(body.get("title") if body.get("title") is not None else "", "title")
     text = _string(body.get("body") if body.get("body") is not None else "", "body")
     if not (title.strip() or text.strip()):

@@ -129,6 +129,51 @@ SCHEMAS = {
     },
 }
 
+SCHEMAS.update({
+    "ArticleText": {
+        "type": "object",
+        "description": "An article's text; at least one of title and body must be a non-blank string.",
+        "properties": {"title": {"type": "string", "nullable": True}, "body": {"type": "string", "nullable": True}},
+        "additionalProperties": False,
+        "anyOf": [
+            {"required": ["title"], "properties": {"title": {"type": "string", "pattern": "\\S"}}},
+            {"required": ["body"], "properties": {"body": {"type": "string", "pattern": "\\S"}}},
+        ],
+    },
+    "StoredArticle": {
+        "type": "object",
+        "required": ["id", "title", "body", "thread_comments", "updated_at"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
+            "thread_comments": {"type": "integer", "minimum": 0,
+                                "description": "Comments the service accepted under the article so far."},
+            "updated_at": {"type": "string", "nullable": True},
+        },
+    },
+    "FeedbackRequest": {
+        "allOf": [ref("ModerateRequest"), {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]},
+                "comment_id": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
+                               "nullable": True},
+                "moderator": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
+                              "nullable": True},
+                "decision_id": {"type": "integer", "nullable": True,
+                                "description": "A flagged comment of the review queue this label settles."},
+            },
+        }],
+    },
+    "FeedbackStored": {
+        "type": "object",
+        "required": ["id", "label"],
+        "properties": {"id": {"type": "integer"}, "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]}},
+    },
+})
+ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
+               "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}}]
+
 OPEN = []  # no security requirement
 PATHS = {
     "/healthz": {"get": {
@@ -172,6 +217,33 @@ PATHS = {
         "responses": {"200": {"description": "One result per comment, in order.",
                               "content": {JSON: {"schema": ref("BatchResponse")}}},
                       **BAD_INPUT},
+    }},
+    "/v1/articles/{article_id}": {
+        "put": {
+            "summary": "Send an article once; comments may then give only its id.", "tags": ["articles"],
+            "parameters": ARTICLE_ID,
+            "requestBody": json_body("ArticleText", "The article's title and body."),
+            "responses": {"200": {"description": "Replaced (its thread is kept).",
+                                  "content": {JSON: {"schema": ref("StoredArticle")}}},
+                          "201": {"description": "Created.", "content": {JSON: {"schema": ref("StoredArticle")}}},
+                          **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+        },
+        "get": {
+            "summary": "A stored article and the size of its thread.", "tags": ["articles"],
+            "parameters": ARTICLE_ID,
+            "responses": {"200": {"description": "The article.", "content": {JSON: {"schema": ref("StoredArticle")}}},
+                          "401": BAD_INPUT["401"], "404": error("No such article (`article_not_found`)."),
+                          "422": BAD_INPUT["422"]},
+        },
+    },
+    "/v1/feedback": {"post": {
+        "summary": "A moderator's label for a comment (admin key); stored durably before the 201.",
+        "tags": ["moderators"],
+        "requestBody": json_body("FeedbackRequest", "The comment, its label and optional article and ids."),
+        "responses": {"201": {"description": "Stored.", "content": {JSON: {"schema": ref("FeedbackStored")}}},
+                      "404": error("`decision_id` names no flagged comment (`decision_not_found`)."),
+                      "409": error("That flagged comment was reviewed already (`already_reviewed`)."),
+                      **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
     }},
     "/v1/model": {"get": {
         "summary": "The live model's version, metadata and policy.", "tags": ["moderation"],

@@ -119,8 +119,11 @@ def test_405_keeps_the_allow_header(keyed):
 # Batch
 
 def test_batch_matches_single_answers_in_order(keyed, seed_article):
+    # The article has no id here: an accepted comment under a stored article joins its thread, which would
+    # (rightly) change the second answer; this test is about the batch and single paths agreeing.
+    article = {"title": seed_article["title"], "body": seed_article["body"]}
     comments = [{"id": 7, "text": "Win a FREE iPhone now!!! Click http://bit.ly/x"},
-                {"id": "c-2", "text": "The mayor's plan ignores the bus routes.", "article": seed_article},
+                {"id": "c-2", "text": "The mayor's plan ignores the bus routes.", "article": article},
                 {"text": "  "}]
     response = keyed.post("/v1/moderate/batch", json={"comments": comments}, headers=AUTH)
     assert response.status_code == 200
@@ -188,13 +191,13 @@ def test_metrics_count_requests_decisions_and_model_version(keyed, tiny_registry
 
 
 # Routes deliberately left out of the OpenAPI document (HTML pages for people, not API clients), by rule.
-NOT_IN_SPEC: set[str] = set()
+NOT_IN_SPEC: set[str] = {"/review", "/review/login", "/review/logout", "/review/<int:decision_id>"}
 
 
 def test_openapi_is_served_and_lists_the_routes(keyed_app):
     spec = keyed_app.test_client().get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    routes = {(r.rule, m.lower()) for r in keyed_app.url_map.iter_rules() for m in r.methods
+    routes = {(r.rule.replace("<path:", "<"), m.lower()) for r in keyed_app.url_map.iter_rules() for m in r.methods
               if m not in ("HEAD", "OPTIONS") and r.endpoint != "static" and r.rule not in NOT_IN_SPEC}
     documented = {(path.replace("{", "<").replace("}", ">"), method) for path, ops in spec["paths"].items()
                   for method in ops}
