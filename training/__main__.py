@@ -158,6 +158,9 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
     except RescoreInterrupted as exc:
         click.echo(f"interrupted: {exc}", err=True)
         sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted before the first checkpoint; rerun with --resume to carry on", err=True)
+        sys.exit(130)
     except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
     click.echo(json.dumps(summary.to_dict(), indent=2))

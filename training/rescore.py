@@ -298,9 +298,10 @@ class ProcessExecutor:
         return self.pool.submit(_worker_score, *self.args, task)
 
     def close(self, cancel: bool = False) -> None:
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
         if cancel:  # do not wait for chunks in progress: their results would be thrown away anyway
-            for process in list(getattr(self.pool, "_processes", {}).values()):
+            for process in processes:
                 process.terminate()
 
 
@@ -447,7 +448,11 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths.work.mkdir(parents=True, exist_ok=True)
 
     # First pass: a bounded sample of texts per article (the threads), and the row count for the ETA.
-    samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+    try:
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+    except KeyboardInterrupt:
+        raise RescoreInterrupted("interrupted while reading the input, before any row was scored; "
+                                 "rerun with --resume to carry on") from None
 
     if last is not None:
         summary = RescoreSummary.from_state(last["summary"])
