@@ -430,7 +430,8 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
 
     old_header, last = _read_checkpoint(paths.checkpoint) if options.resume else (None, None)
     if options.resume and old_header is not None:
-        if options.version is None:  # carry on with the version the run started with, even if `current` moved
+        if options.version is None and old_header.get("model_version") and old_header.get("policy"):
+            # carry on with the version the run started with, even if `current` moved meanwhile
             header["model_version"] = version = old_header["model_version"]
             policy = options.policy or PolicyConfig(**old_header["policy"])
             header["policy"] = policy.to_dict()
