@@ -248,6 +248,14 @@ def _worker_init(models_dir: str, version: str, policy: PolicyConfig) -> None:
     """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
+    try:  # Linux: the kernel kills this worker when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:
