@@ -456,13 +456,6 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         last = None
     paths.work.mkdir(parents=True, exist_ok=True)
 
-    # First pass: a bounded sample of texts per article (the threads), and the row count for the ETA.
-    try:
-        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
-    except KeyboardInterrupt:
-        raise RescoreInterrupted("interrupted while reading the input, before any row was scored; "
-                                 "rerun with --resume to carry on") from None
-
     if last is not None:
         summary = RescoreSummary.from_state(last["summary"])
         skip = last["records"]
@@ -483,12 +476,16 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         fsync_file(checkpoint)
         _fsync_dir(paths.work)
 
-    progress = Progress(valid_rows, summary.scored, options.progress)
+    progress = None
     executor = None
     interrupted = False
     previous_handlers = _install_interrupt_handlers()
     try:
+        # Workers start (and load the model) while this process makes the first pass over the input: a bounded
+        # sample of texts per article (the threads), and the row count for the ETA.
         executor = make_executor(options, version, policy)
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+        progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
         pending: deque = deque()
         seen: set = set()
@@ -557,7 +554,8 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         interrupted = True
     finally:
         _restore_interrupt_handlers(previous_handlers)
-        progress.close()
+        if progress is not None:
+            progress.close()
         if executor is not None:
             executor.close(cancel=interrupted)
         for handle in (*handles, checkpoint):
