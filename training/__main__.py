@@ -163,19 +163,50 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
 
 @cli.command()
 @models_option
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV, JSON lines (.jsonl/.json/.ndjson) or Parquet file with id, text [, article_id, "
+                   "article_title, article_body, decision].")
+@click.option("--input-sql", "input_sql", default=None, metavar="URL",
+              help="Read a database table instead (SQLAlchemy URL, e.g. postgresql://user@host/db).")
+@click.option("--table", default=None, help="The table to read with --input-sql.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Result: JSON lines, or CSV / Parquet by extension.")
 @click.option("--model", "version", default=None, help="Model version (default: the live one).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler (tcp://host:8786); without it --engine dask starts a local cluster.")
+@click.option("--workers", default=None, type=click.IntRange(1, 1024),
+              help="Worker processes (default: one per core; for a local Dask cluster too).")
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
-def rescore(models_dir: Path, input_path: Path, output_path: Path, version: str | None, chunk_size: int) -> None:
-    """Rescore old comments (CSV or JSON lines with id, text) into JSON lines with decisions."""
-    from training.rescore import rescore_file
+@click.option("--resume", is_flag=True, help="Carry on an interrupted run from its last checkpoint.")
+@click.option("--thread-size", default=20, show_default=True, type=click.IntRange(0, 1000),
+              help="Other comments of the same article_id given to the relevance model as the thread.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="A progress bar on a terminal, a line every 10 s otherwise.")
+def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, table: str | None,
+            output_path: Path, version: str | None, engine: str, scheduler: str | None, workers: int | None,
+            chunk_size: int, resume: bool, thread_size: int, progress: bool) -> None:
+    """Rescore old comments with a model version; print the summary (decisions, old -> new changes) as JSON."""
+    from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions
+    from training.rescore import rescore as run_rescore
+    from training.rescore_io import InputError, Source
 
+    if scheduler and engine != "dask":
+        _fail("--scheduler needs --engine dask")
     try:
-        model = ModelRegistry(models_dir).load(version)
-    except ModelLoadError as exc:
+        source = Source(input_path, input_sql, table)
+        summary = run_rescore(source, output_path, RescoreOptions(
+            models_dir=models_dir, version=version, chunk_size=chunk_size, workers=workers, engine=engine,
+            scheduler=scheduler, resume=resume, thread_size=thread_size, progress=progress,
+        ))
+    except RescoreInterrupted as exc:
+        click.echo(f"interrupted: {exc}", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted before the first checkpoint; rerun with --resume to carry on", err=True)
+        sys.exit(130)
+    except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
-    summary = rescore_file(Moderator(model, policy_for(model)), input_path, output_path, chunk_size=chunk_size)
     click.echo(json.dumps(summary.to_dict(), indent=2))
 
 

@@ -1,113 +1,605 @@
-"""Batch rescoring: run old comments through a model version and the policy, in chunks.
+"""Batch rescoring: replay old comments through a model version and the policy, in chunks, on all cores.
 
-Input is CSV or JSON lines with `id`, `text` and optional `article_id`, `article_title`, `article_body`,
-`decision` (the old one). Output is JSON lines, one per valid input row, with `id`, `decision`, `scores`,
-`reasons` and `model_version`. Rows that cannot be scored (no id, no text, a repeated id, broken JSON) go to
-the errors file with their line number and reason: never dropped silently, never a crash.
+Input is CSV, JSON lines, Parquet or a database table with `id`, `text` and optional `article_id`,
+`article_title`, `article_body`, `decision` (the old one). Output is one JSON object per valid input row (JSON
+lines, or CSV / Parquet by extension) with `id`, `decision`, `scores`, `reasons` and `model_version`. Every
+comment is decided by `Moderator.moderate_batch`, the same code the HTTP service runs.
+
+How it works:
+1. A first pass over the input keeps, for each `article_id`, the first `thread_size + 1` valid texts (cut to
+   `thread_chars`): the thread a comment is judged against is the other rows of its article, from that sample.
+   Memory is bounded by articles x thread_size, never by the number of rows.
+2. The second pass reads the input again in chunks of `chunk_size` valid rows; each chunk goes to a worker
+   process (the model is loaded once per process) or a Dask worker. Results are committed strictly in input
+   order: output, errors and changed-rows files are appended and fsynced, then a checkpoint line records the
+   number of input records consumed, the byte size of each file and the running summary, and is fsynced too.
+3. `--resume` reads the last complete checkpoint line, truncates the files to the sizes it records (dropping
+   any partial tail written after it), skips the records already consumed and carries on. The result is byte
+   for byte the result of an uninterrupted run.
+Bad rows (no id, no text, broken JSON, invalid UTF-8, text over the policy limit, a repeated id) go to the
+errors file with their line number and reason.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import os
+import shutil
+import signal
 import sys
-from collections import Counter
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from moderation.moderator import Article, Moderator
+from moderation.policy import PolicyConfig
+from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
+from moderation.text import policy_length
+from training.rescore_io import InputError, Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
 CHUNK_SIZE = 2000
+THREAD_SIZE = 20  # other comments of the same article given as its thread
+THREAD_CHARS = 500  # of each, enough for the relevance model's context
+CHECKPOINT_VERSION = 1
+DECISIONS = ("accept", "flag", "reject")
+
+
+class RescoreError(RuntimeError):
+    """The run cannot start or go on (bad options, a checkpoint that does not match, a broken worker)."""
+
+
+class RescoreInterrupted(RuntimeError):
+    """Stopped by Ctrl-C / SIGTERM after the last committed chunk; `--resume` carries on from there."""
 
 
 @dataclass
 class RescoreSummary:
-    rows: int = 0
+    rows: int = 0  # input records read (valid or not)
     scored: int = 0
     errors: int = 0
     decisions: Counter = field(default_factory=Counter)
-    changes: Counter = field(default_factory=Counter)
+    changes: Counter = field(default_factory=Counter)  # (old, new) -> n, for rows that had an old decision
+    error_reasons: Counter = field(default_factory=Counter)
+    model_version: str | None = None
+    elapsed_s: float = 0.0
+    files: dict = field(default_factory=dict)
+
+    def state(self) -> dict:
+        return {"rows": self.rows, "scored": self.scored, "errors": self.errors,
+                "decisions": dict(self.decisions), "error_reasons": dict(self.error_reasons),
+                "changes": [[old, new, n] for (old, new), n in sorted(self.changes.items())]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "RescoreSummary":
+        return cls(rows=state["rows"], scored=state["scored"], errors=state["errors"],
+                   decisions=Counter(state["decisions"]), error_reasons=Counter(state["error_reasons"]),
+                   changes=Counter({(old, new): n for old, new, n in state["changes"]}))
+
+    @property
+    def changed(self) -> int:
+        return sum(n for (old, new), n in self.changes.items() if old != new)
 
     def to_dict(self) -> dict:
+        olds = sorted({old for old, _ in self.changes})
+        matrix = {old: {new: self.changes.get((old, new), 0) for new in DECISIONS} for old in olds}
         return {
             "rows": self.rows, "scored": self.scored, "errors": self.errors,
-            "decisions": dict(self.decisions),
+            "decisions": {d: self.decisions.get(d, 0) for d in DECISIONS},
             "changes": {f"{old} -> {new}": n for (old, new), n in sorted(self.changes.items())},
+            "change_matrix": matrix, "changed": self.changed,
+            "error_reasons": dict(self.error_reasons.most_common()),
+            "model_version": self.model_version,
+            "elapsed_s": round(self.elapsed_s, 1),
+            "files": self.files,
         }
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    """Yield (line number, row, error) for every record of a CSV or JSON-lines file."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", errors="strict", newline="") as handle:
-            reader = csv.DictReader(handle)
+@dataclass
+class RescoreOptions:
+    models_dir: Path
+    version: str | None = None
+    chunk_size: int = CHUNK_SIZE
+    workers: int | None = None  # default: every core
+    engine: str = "local"  # or "dask"
+    scheduler: str | None = None
+    resume: bool = False
+    thread_size: int = THREAD_SIZE
+    thread_chars: int = THREAD_CHARS
+    progress: bool | None = None  # None: a bar on a terminal, plain lines otherwise
+    policy: PolicyConfig | None = None  # default: the model's thresholds, as the service uses
+
+
+# --- validation -----------------------------------------------------------------------------------------------
+
+
+def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple | None]:
+    """(error, None) for a bad row, (None, (id, text, article_id, title, body, old)) for a good one."""
+    rid = row.get("id")
+    if rid is None or rid == "" or isinstance(rid, bool):
+        return "missing id", None
+    if not isinstance(rid, (str, int)):
+        return "id must be a string or an integer", None
+    if isinstance(rid, str) and is_invalid_utf8(rid):
+        return "invalid UTF-8 in column id", None
+    text = row.get("text")
+    if text is None:
+        return "missing text", None
+    if not isinstance(text, str):
+        return "text must be a string", None
+    for key in ("text", "article_id", "article_title", "article_body", "decision"):
+        value = row.get(key)
+        if isinstance(value, str):
+            if is_invalid_utf8(value):
+                return f"invalid UTF-8 in column {key}", None
             try:
-                for row in reader:
-                    yield reader.line_num, row, None
-            except (UnicodeDecodeError, csv.Error) as exc:
-                yield reader.line_num, None, f"unreadable CSV: {exc}"
-        return
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"invalid text in column {key} (lone surrogate)", None
+    length = policy_length(text)
+    if length > max_chars:
+        return f"text over the policy limit ({length} > {max_chars} characters)", None
+    key = str(rid)
+    if key in seen:
+        return "repeated id", None
+    seen.add(key)
+    article = row.get("article_id")
+    article = None if article is None or article == "" else str(article)
+    old = row.get("decision")
+    old = None if old is None or old == "" else str(old)
+    return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old)
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int) -> tuple[dict, int]:
+    """First pass: {article_id: [(line, text), ...]} with the first thread_size + 1 valid texts of each article,
+    and the number of valid rows."""
+    samples: dict[str, list] = {}
+    seen: set = set()
+    valid = 0
+    for record in source.records():
+        if record.row is None:
+            continue
+        error, good = check_row(record.row, seen, max_chars)
+        if error:
+            continue
+        valid += 1
+        article = good[2]
+        if article is None:
+            continue
+        kept = samples.get(article)
+        if kept is None:
+            samples[article] = [(record.line, good[1][:thread_chars])]
+        elif len(kept) <= thread_size:
+            kept.append((record.line, good[1][:thread_chars]))
+    return samples, valid
+
+
+# --- scoring (runs in worker processes) -------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkTask:
+    index: int
+    rows: list  # (line, id, text, article_id, title, body, old)
+    samples: dict  # article_id -> [(line, text)] for the articles of these rows
+    thread_size: int
+
+
+@dataclass
+class ChunkResult:
+    index: int
+    output: bytes
+    changed: bytes
+    decisions: Counter
+    changes: Counter
+
+
+_MODERATORS: dict = {}
+
+
+def get_moderator(models_dir: str, version: str, policy: PolicyConfig) -> Moderator:
+    """The moderator for (models_dir, version, policy), loaded (and hash-checked) once per process."""
+    key = (str(models_dir), version, policy)
+    if key not in _MODERATORS:
+        _MODERATORS[key] = Moderator(ModelRegistry(models_dir).load(version), policy)
+    return _MODERATORS[key]
+
+
+def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
+    texts, articles, threads = [], [], []
+    article_cache: dict = {}
+    for line, _rid, text, article_id, title, body, _old in task.rows:
+        texts.append(text)
+        key = (article_id, title, body)
+        article = article_cache.get(key)
+        if article is None:
+            article = article_cache[key] = Article(article_id, title, body) if (article_id or title or body) else None
+        articles.append(article)
+        if article_id is None:
+            threads.append(None)
+        else:
+            threads.append([t for n, t in task.samples.get(article_id, ()) if n != line][:task.thread_size])
+    verdicts = moderator.moderate_batch(texts, articles, threads)
+    out, changed = [], []
+    decisions, changes = Counter(), Counter()
+    for (line, rid, _text, _a, _t, _b, old), verdict in zip(task.rows, verdicts):
+        result = verdict.to_dict()
+        out.append(json.dumps({"id": rid, **result}, ensure_ascii=False))
+        decisions[verdict.decision] += 1
+        if old is not None:
+            changes[(old, verdict.decision)] += 1
+            if old != verdict.decision:
+                changed.append(json.dumps({"line": line, "id": rid, "old_decision": old, **result},
+                                          ensure_ascii=False))
+    return ChunkResult(task.index, _lines(out), _lines(changed), decisions, changes)
+
+
+def _lines(items: list[str]) -> bytes:
+    return ("\n".join(items) + "\n").encode("utf-8") if items else b""
+
+
+def _worker_init(models_dir: str, version: str, policy: PolicyConfig) -> None:
+    """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:  # Linux: the kernel kills this worker when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    get_moderator(models_dir, version, policy)
+
+
+def _worker_score(models_dir: str, version: str, policy: PolicyConfig, task: ChunkTask) -> ChunkResult:
+    return score_chunk(get_moderator(models_dir, version, policy), task)
+
+
+# --- executors ---------------------------------------------------------------------------------------------------
+
+
+class InlineExecutor:
+    """One worker: score in this process (no pickling, one model in memory)."""
+
+    def __init__(self, models_dir, version, policy):
+        self.moderator = get_moderator(str(models_dir), version, policy)
+        self.workers = 1
+
+    def submit(self, task: ChunkTask) -> Future:
+        future: Future = Future()
+        future.set_result(score_chunk(self.moderator, task))
+        return future
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+class ProcessExecutor:
+    """`workers` processes (spawned: no inherited locks or threads), each loading the model once."""
+
+    def __init__(self, models_dir, version, policy, workers: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self.args = (str(models_dir), version, policy)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_init, initargs=self.args)
+
+    def submit(self, task: ChunkTask) -> Future:
+        return self.pool.submit(_worker_score, *self.args, task)
+
+    def close(self, cancel: bool = False) -> None:
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:  # do not wait for chunks in progress: their results would be thrown away anyway
+            for process in processes:
+                process.terminate()
+
+
+def make_executor(options: RescoreOptions, version: str, policy: PolicyConfig):
+    workers = options.workers or len(os.sched_getaffinity(0))
+    if options.engine == "dask":
+        from training.rescore_dask import DaskExecutor
+
+        return DaskExecutor(options.models_dir, version, policy, workers, options.scheduler)
+    if options.engine != "local":
+        raise RescoreError(f"unknown engine {options.engine!r} (local or dask)")
+    if workers <= 1:
+        return InlineExecutor(options.models_dir, version, policy)
+    return ProcessExecutor(options.models_dir, version, policy, workers)
+
+
+# --- progress ----------------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A tqdm bar (rows/s, ETA) on a terminal; a plain line every `every` seconds otherwise."""
+
+    def __init__(self, total: int, done: int, enabled: bool | None, every: float = 10.0):
+        self.total, self.done, self.every = total, done, every
+        self.start, self.start_done, self.last = time.monotonic(), done, time.monotonic()
+        self.bar = None
+        tty = sys.stderr.isatty()
+        if enabled is None:
+            enabled = True
+        self.enabled = enabled
+        if enabled and tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="rows", unit_scale=True, smoothing=0.1,
+                            desc="rescore", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.enabled and time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            print(self.line(), file=sys.stderr, flush=True)
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        rate = (self.done - self.start_done) / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left == left else "?"
+        share = 100.0 * self.done / self.total if self.total else 100.0
+        return f"rescore: {self.done:,}/{self.total:,} rows ({share:.1f}%), {rate:,.0f} rows/s, ETA {eta}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            print(self.line(), file=sys.stderr, flush=True)
+
+
+# --- the run -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Paths:
+    output: Path
+    errors: Path
+    changed: Path
+    summary: Path
+    work: Path
+    partial: Path
+    checkpoint: Path
+
+    @classmethod
+    def for_output(cls, output: Path, errors: Path | None = None) -> "_Paths":
+        output = Path(output)
+        work = output.with_name(output.name + ".rescore")
+        return cls(output, Path(errors) if errors else output.with_name(output.name + ".errors.jsonl"),
+                   output.with_name(output.name + ".changed.jsonl"), output.with_name(output.name + ".summary.json"),
+                   work, work / "output.partial.jsonl", work / "checkpoint.jsonl")
+
+
+def _resolve_model(options: RescoreOptions) -> tuple[str, PolicyConfig]:
+    from moderation.moderator import policy_for
+
+    registry = ModelRegistry(options.models_dir)
+    version = options.version or registry.current_version()
+    if version is None:
+        raise ModelLoadError(f"no live model under {registry.root}: train one or pass --model")
+    metadata = registry.verify(version)
+    policy = options.policy or policy_for(LoadedModel(version, {}, metadata))
+    return version, policy
+
+
+def _read_checkpoint(path: Path) -> tuple[dict | None, dict | None]:
+    """The header and the last complete commit line (a torn last line, from a kill mid-write, is ignored)."""
+    if not path.exists():
+        return None, None
+    header, last = None, None
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
             try:
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield number, None, "invalid UTF-8"
-                continue
-            except json.JSONDecodeError as exc:
-                yield number, None, f"invalid JSON: {exc.msg}"
-                continue
-            yield number, row, None if isinstance(row, dict) else "a line must be a JSON object"
+                entry = json.loads(raw)
+            except ValueError:
+                break
+            if entry.get("kind") == "header":
+                header = entry
+            elif entry.get("kind") == "commit":
+                last = entry
+    return header, last
 
 
-def validate(row: dict) -> str | None:
-    if row.get("id") in (None, ""):
-        return "missing id"
-    if not isinstance(row.get("text"), str):
-        return "missing text"
-    return None
+def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
+    """Rescore every record of `source` into `output`; return the summary (also written next to the output)."""
+    started = time.monotonic()
+    paths = _Paths.for_output(output, errors_path)
+    if options.chunk_size < 1:
+        raise RescoreError("chunk size must be at least 1")
+    version, policy = _resolve_model(options)
+    header = {
+        "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
+        "policy": policy.to_dict(), "thread_size": options.thread_size, "thread_chars": options.thread_chars,
+        "errors_file": str(paths.errors.resolve()),
+    }
 
+    old_header, last = _read_checkpoint(paths.checkpoint) if options.resume else (None, None)
+    if options.resume and old_header is not None:
+        if options.version is None and old_header.get("model_version") and old_header.get("policy"):
+            # carry on with the version the run started with, even if `current` moved meanwhile
+            header["model_version"] = version = old_header["model_version"]
+            policy = options.policy or PolicyConfig(**old_header["policy"])
+            header["policy"] = policy.to_dict()
+        mismatched = [k for k in ("format", "source", "model_version", "policy", "thread_size", "thread_chars",
+                                  "errors_file") if old_header.get(k) != header[k]]
+        if mismatched:
+            raise RescoreError(
+                f"cannot resume: {', '.join(mismatched)} changed since the interrupted run "
+                f"(checkpoint {paths.checkpoint}); rerun without --resume to start over"
+            )
+    resuming = options.resume and old_header is not None
+    if not resuming:
+        shutil.rmtree(paths.work, ignore_errors=True)
+        last = None
+    paths.work.mkdir(parents=True, exist_ok=True)
 
-def rescore_file(moderator: Moderator, input_path: Path, output_path: Path, errors_path: Path | None = None,
-                 chunk_size: int = CHUNK_SIZE) -> RescoreSummary:
-    """Rescore every row of `input_path` into `output_path`; return counts per decision and old -> new."""
-    errors_path = errors_path or output_path.with_name(output_path.name + ".errors.jsonl")
-    summary, seen = RescoreSummary(), set()
-    with output_path.open("w", encoding="utf-8") as out, errors_path.open("w", encoding="utf-8") as err:
-        chunk: list[dict] = []
-        for number, row, error in read_rows(input_path):
-            summary.rows += 1
-            error = error or validate(row)
-            if error is None and str(row["id"]) in seen:
-                error = "repeated id"
-            if error:
+    if last is not None:
+        summary = RescoreSummary.from_state(last["summary"])
+        skip = last["records"]
+        offsets = (last["output_bytes"], last["errors_bytes"], last["changed_bytes"])
+    else:
+        summary, skip, offsets = RescoreSummary(), 0, (0, 0, 0)
+    summary.model_version = version
+    handles = []
+    for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
+        handle = open(path, "r+b" if path.exists() else "w+b")
+        handle.truncate(size)  # drop whatever was written after the last checkpoint
+        handle.seek(size)
+        handles.append(handle)
+    out, err, chg = handles
+    checkpoint = open(paths.checkpoint, "ab")
+    if not resuming:
+        checkpoint.write((json.dumps(header) + "\n").encode())
+        fsync_file(checkpoint)
+        _fsync_dir(paths.work)
+
+    progress = None
+    executor = None
+    interrupted = False
+    previous_handlers = _install_interrupt_handlers()
+    try:
+        # Workers start (and load the model) while this process makes the first pass over the input: a bounded
+        # sample of texts per article (the threads), and the row count for the ETA.
+        executor = make_executor(options, version, policy)
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+        progress = Progress(valid_rows, summary.scored, options.progress)
+        window = 2 * getattr(executor, "workers", 1) + 1
+        pending: deque = deque()
+        seen: set = set()
+        records = 0
+        rows: list = []
+        bad: list = []
+
+        def commit(entry) -> None:
+            task_rows, bad_lines, end_records, future = entry
+            result = future.result() if future is not None else None
+            if result is not None:
+                out.write(result.output)
+                chg.write(result.changed)
+                summary.decisions.update(result.decisions)
+                summary.changes.update(result.changes)
+                summary.scored += len(task_rows)
+            for line_no, rid, reason in bad_lines:
+                err.write((json.dumps({"line": line_no, "id": rid, "error": reason}, ensure_ascii=False)
+                           + "\n").encode("utf-8"))
                 summary.errors += 1
-                err.write(json.dumps({"line": number, "id": (row or {}).get("id"), "error": error}) + "\n")
+                summary.error_reasons[reason.split(" (")[0]] += 1
+            summary.rows = end_records
+            for handle in handles:
+                fsync_file(handle)
+            entry = {"kind": "commit", "records": end_records, "output_bytes": out.tell(),
+                     "errors_bytes": err.tell(), "changed_bytes": chg.tell(), "summary": summary.state()}
+            checkpoint.write((json.dumps(entry) + "\n").encode())
+            fsync_file(checkpoint)
+            progress.update(len(task_rows))
+
+        def dispatch(index: int) -> None:
+            future = None
+            if rows:
+                articles = {r[3] for r in rows if r[3] is not None}
+                task = ChunkTask(index, rows, {a: samples[a] for a in articles if a in samples}, options.thread_size)
+                future = executor.submit(task)
+            pending.append((rows, bad, records, future))
+            while len(pending) >= window or (pending and pending[0][3] is None):
+                commit(pending.popleft())
+
+        index = 0
+        for record in source.records():
+            records += 1
+            if record.row is None:
+                if records > skip:
+                    bad.append((record.line, None, record.error))
                 continue
-            seen.add(str(row["id"]))
-            chunk.append(row)
-            if len(chunk) >= chunk_size:
-                _score_chunk(moderator, chunk, out, summary)
-                chunk = []
-        if chunk:
-            _score_chunk(moderator, chunk, out, summary)
+            error, good = check_row(record.row, seen, policy.max_chars)
+            if records <= skip:
+                continue
+            if error:
+                rid = record.row.get("id")
+                bad.append((record.line, rid if isinstance(rid, (str, int)) and not is_invalid_utf8(rid) else None,
+                            error))
+                continue
+            rows.append((record.line, *good))
+            if len(rows) >= options.chunk_size:
+                dispatch(index)
+                index += 1
+                rows, bad = [], []
+        if rows or bad or records > skip:
+            dispatch(index)
+        while pending:
+            commit(pending.popleft())
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        _restore_interrupt_handlers(previous_handlers)
+        if progress is not None:
+            progress.close()
+        if executor is not None:
+            executor.close(cancel=interrupted)
+        for handle in (*handles, checkpoint):
+            handle.close()
+    if interrupted:
+        raise RescoreInterrupted(
+            f"interrupted after {summary.scored:,} rows ({summary.rows:,} input records) were committed; "
+            f"rerun with --resume to carry on"
+        )
+
+    # Done: the partial output becomes the output (converted when CSV / Parquet was asked for).
+    if output_kind(paths.output) == "jsonl":
+        os.replace(paths.partial, paths.output)
+    else:
+        convert_output(paths.partial, paths.output)
+    _fsync_dir(paths.output.parent)
+    summary.elapsed_s = time.monotonic() - started
+    summary.files = {"output": str(paths.output), "errors": str(paths.errors), "changed": str(paths.changed),
+                     "summary": str(paths.summary)}
+    paths.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(paths.work, ignore_errors=True)
     return summary
 
 
-def _score_chunk(moderator: Moderator, rows: list[dict], out, summary: RescoreSummary) -> None:
-    articles = [
-        Article(str(r.get("article_id") or "") or None, r.get("article_title") or "", r.get("article_body") or "")
-        for r in rows
-    ]
-    verdicts = moderator.moderate_batch([r["text"] for r in rows], articles)
-    for row, verdict in zip(rows, verdicts):
-        out.write(json.dumps({"id": row["id"], **verdict.to_dict()}, ensure_ascii=False) + "\n")
-        summary.scored += 1
-        summary.decisions[verdict.decision] += 1
-        if row.get("decision"):
-            summary.changes[(str(row["decision"]), verdict.decision)] += 1
-    print(f"rescored {summary.scored} rows", file=sys.stderr)
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _install_interrupt_handlers():
+    """SIGTERM stops the run like Ctrl-C: after the last committed chunk, resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_interrupt_handlers(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
