@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path
 
 from flask import (
-    Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for,
+    Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for,
 )
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches

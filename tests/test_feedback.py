@@ -1,7 +1,5 @@
 """Moderator labels (POST /v1/feedback), the decisions log and the review page through the test client."""
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path

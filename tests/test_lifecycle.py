@@ -1,6 +1,5 @@
 """Retraining behind the promotion gate, rollback through the history, and the live switch in a running app."""
 
-import json
 import shutil
 
 import pytest

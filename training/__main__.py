@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from moderation.moderator import Moderator, policy_for
 from moderation.registry import ModelLoadError, ModelRegistry
 from training import datasets, sources
 

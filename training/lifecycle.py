@@ -12,7 +12,7 @@ from pathlib import Path
 
 from moderation.registry import ModelLoadError, ModelRegistry
 from moderation.store import Store, default_url
-from training import datasets, gate, sources
+from training import gate, sources
 
 PROMOTING_ACTIONS = ("initial", "promote", "force-promote")
 

@@ -38,7 +38,7 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
 from moderation.text import policy_length
-from training.rescore_io import InputError, Source, convert_output, fsync_file, is_invalid_utf8, output_kind
+from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
 CHUNK_SIZE = 2000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
