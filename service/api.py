@@ -6,6 +6,7 @@ import json
 
 from flask import Blueprint, jsonify, request
 
+from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from service.auth import require_key
 from service.engine import get_moderator
@@ -66,11 +67,18 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
 @require_key("api")
 def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
-    text, article = parse_comment(json_body())
+    body = json_body()
+    text, article = parse_comment(body)
+    explain = body.get("explain", False)
+    if not isinstance(explain, bool):
+        raise ApiError(422, "invalid_request", "'explain' must be true or false.")
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    return jsonify(moderator.moderate(text, article).to_dict())
+    verdict = moderator.moderate(text, article).to_dict()
+    if explain:
+        verdict["explanation"] = explain_verdict(moderator, text, verdict)
+    return jsonify(verdict)
 
 
 @bp.get("/model")
