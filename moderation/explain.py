@@ -3,7 +3,9 @@
 The spam model is linear underneath its calibration (`features.CalibratedLinear`), and the calibration is a
 monotone sigmoid, so each feature's contribution to the linear score (its value in this comment times the
 model's weight for it) says exactly how much it pushed the spam probability up (positive) or down (negative).
-Weights are in log-odds units of the uncalibrated score; their sum plus the bias is the linear score.
+Weights are in log-odds units of the uncalibrated score; their sum plus the bias is the linear score. Signals
+(length, capitals...) are measured against the average training comment, so "length" only shows up when the
+comment is unusually long or short for the training data.
 
 The features are grouped so a moderator can read them:
 - `words`: word 1-2-grams as the model sees them (`<link>`, `<email>`, `<phone>`, `<number>` placeholders);
@@ -26,6 +28,7 @@ from moderation.text import normalise
 
 PLACEHOLDERS = {"zzlink": "<link>", "zzemail": "<email>", "zzphone": "<phone>", "zznum": "<number>"}
 TOP = 8
+SIGNAL_LABELS = {"length": "length (characters)", "words": "length (words)"}
 
 
 def _linear_model(classifier):
@@ -71,6 +74,11 @@ def _char_columns(block, words: list[str]) -> dict[int, dict[str, int]]:
     return columns
 
 
+def _means(classifier, start: int, width: int) -> np.ndarray:
+    means = getattr(classifier, "feature_means_", None)
+    return np.zeros(width) if means is None else np.asarray(means[start:start + width], dtype=np.float64)
+
+
 def _identity(doc):
     return doc
 
@@ -109,8 +117,13 @@ def explain_spam(pipeline: Pipeline, text: str, top: int = TOP) -> dict:
                 for word, count in words.items():
                     contributions[("characters", word)] += float(value) * count / total
         elif name == "signals":
-            for column, value in zip(columns, effect):
-                contributions[("signal", SIGNAL_NAMES[column])] += float(value)
+            # Every comment has a length, so signals are measured against the average training comment:
+            # weight = coef * (value - average); the average's share moves into the bias.
+            values = np.asarray(row.todense()).ravel()
+            means = _means(pipeline.steps[-1][1], offset - width, width)
+            bias += float((block_coef * means).sum())
+            for column, value in enumerate((values - means) * block_coef):
+                contributions[("signal", SIGNAL_LABELS.get(SIGNAL_NAMES[column], SIGNAL_NAMES[column]))] += float(value)
     if offset != len(coef):
         raise TypeError("the feature blocks do not match the model's weights")
     items = [{"feature": label, "kind": kind, "weight": round(value, 4)}

@@ -117,6 +117,8 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         self.calibrator_ = LogisticRegression(C=1e4).fit(oof.reshape(-1, 1), y)
         self.oof_scores_ = self.calibrator_.predict_proba(oof.reshape(-1, 1))[:, 1]
         self.linear_ = self._linear().fit(X, y, sample_weight=sample_weight)
+        # The average training comment: explanations measure signals against it (see moderation.explain).
+        self.feature_means_ = np.asarray(X.mean(axis=0), dtype=np.float32).ravel()
         self.classes_ = np.array([0, 1])
         return self
 
@@ -154,7 +156,7 @@ def source_weights(sources, balance: float | None) -> np.ndarray | None:
 
 
 def build_spam_pipeline(C: float = 4.0, calibration_folds: int = 5, random_state: int = 0,
-                        char_ngrams: tuple[int, int] = (2, 5), signals: bool = True) -> Pipeline:
+                        char_ngrams: tuple[int, int] = (2, 4), signals: bool = True) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
     Character n-grams are hashed (no vocabulary to look up, 2-3x faster to transform than a vocabulary) and

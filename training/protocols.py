@@ -207,8 +207,10 @@ class PipelineScorer:
     """Our spam pipeline behind the `Scorer` interface; thresholds from its own out-of-fold training scores."""
 
     def __init__(self, source_balance: float | None = None, **params):
+        from moderation.features import SOURCE_BALANCE
+
         self.params = params
-        self.source_balance = source_balance
+        self.source_balance = SOURCE_BALANCE if source_balance is None else source_balance
 
     def fit(self, texts, y, sources):
         from moderation.features import build_spam_pipeline, source_weights
