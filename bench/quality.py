@@ -50,6 +50,9 @@ def ensure_bogofilter() -> str | None:
 class BogofilterScorer:
     """bogofilter behind the protocols' `Scorer` interface: one message file per comment, bulk mode (-B)."""
 
+    # Accuracy is measured at bogofilter's own verdict: "Spam" at or above its default spam_cutoff.
+    decision_threshold = 0.99
+
     def __init__(self, binary: str = "bogofilter", oof_folds: int = BOGOFILTER_OOF_FOLDS):
         self.binary = binary
         self.oof_folds = oof_folds

@@ -30,7 +30,7 @@ from training.metrics import expected_calibration_error
 
 FOLDS = 5
 SMS_FOLDS = 5
-DECISION = 0.5  # accuracy is measured at p >= 0.5 on the calibrated score
+DECISION = 0.5  # accuracy: a model's own spam/not-spam cut-off (ours: p >= 0.5 on the calibrated score)
 
 
 class Scorer(Protocol):
@@ -86,6 +86,7 @@ class FoldResult:
     examples: list[datasets.Example]
     scores: np.ndarray
     thresholds: dict
+    decision: float = DECISION
 
 
 def run_folds(make_scorer: Callable[[], Scorer], folds: list[Fold], log=None) -> list[FoldResult]:
@@ -94,19 +95,20 @@ def run_folds(make_scorer: Callable[[], Scorer], folds: list[Fold], log=None) ->
         scorer = make_scorer().fit([e.text for e in fold.train], np.array([e.is_spam for e in fold.train]),
                                    [e.source for e in fold.train])
         scores = np.asarray(scorer.score([e.text for e in fold.test]), dtype=float)
-        results.append(FoldResult(fold.index, fold.test, scores, scorer.thresholds()))
+        results.append(FoldResult(fold.index, fold.test, scores, scorer.thresholds(),
+                                  getattr(scorer, "decision_threshold", DECISION)))
         if log:
             log(f"fold {fold.index}: trained on {len(fold.train)}, scored {len(fold.test)}")
     return results
 
 
-def _slice_figures(y: np.ndarray, s: np.ndarray, thresholds: dict) -> dict:
+def _slice_figures(y: np.ndarray, s: np.ndarray, thresholds: dict, decision: float = DECISION) -> dict:
     spam, ham = y == 1, y == 0
     flagged = s >= thresholds["spam_flag"]
     rejected = s >= thresholds["spam_reject"]
     out = {
         "n": int(len(y)), "spam": int(spam.sum()),
-        "accuracy": round(float(((s >= DECISION).astype(int) == y).mean()), 4),
+        "accuracy": round(float(((s >= decision).astype(int) == y).mean()), 4),
         "ham_rejected": round(float(rejected[ham].mean()), 4) if ham.any() else None,
         "ham_flagged_or_rejected": round(float(flagged[ham].mean()), 4) if ham.any() else None,
         "spam_caught": round(float(flagged[spam].mean()), 4) if spam.any() else None,
@@ -133,14 +135,14 @@ def summarise(results: list[FoldResult]) -> dict:
         pooled_src.append(src)
         for video in sorted(set(groups[src == "youtube"])):
             m = (src == "youtube") & (groups == video)
-            youtube[video] = _slice_figures(y[m], r.scores[m], r.thresholds)
+            youtube[video] = _slice_figures(y[m], r.scores[m], r.thresholds, r.decision)
         m = src == "fox"
         if m.any():
-            fox[f"fold{r.fold}"] = {**_slice_figures(y[m], r.scores[m], r.thresholds),
+            fox[f"fold{r.fold}"] = {**_slice_figures(y[m], r.scores[m], r.thresholds, r.decision),
                                     "articles": sorted(set(groups[m]))}
         m = src == "sms"
         if m.any():
-            sms[f"fold{r.fold}"] = _slice_figures(y[m], r.scores[m], r.thresholds)
+            sms[f"fold{r.fold}"] = _slice_figures(y[m], r.scores[m], r.thresholds, r.decision)
     y, s, src = np.concatenate(pooled_y), np.concatenate(pooled_s), np.concatenate(pooled_src)
     fox_ham = [f for f in fox.values()]
     fox_n = sum(f["n"] for f in fox_ham)
