@@ -155,7 +155,7 @@ def source_weights(sources, balance: float | None) -> np.ndarray | None:
     return weights / weights.mean()
 
 
-def build_spam_pipeline(C: float = 4.0, calibration_folds: int = 5, random_state: int = 0,
+def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
                         char_ngrams: tuple[int, int] = (2, 4), signals: bool = True) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
