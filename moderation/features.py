@@ -58,33 +58,34 @@ def feature_text(text: str) -> str:
     return NUMBER.sub(" zznum ", text.lower())
 
 
-def _count(pattern: re.Pattern, text: str) -> int:
-    return sum(1 for _ in pattern.finditer(text))
-
-
 def signal_features(texts) -> sparse.csr_matrix:
-    """Source-independent signals of spam, each squashed into [0, 1] (one row per text, columns SIGNAL_NAMES)."""
-    rows = np.zeros((len(texts), len(SIGNAL_NAMES)), dtype=np.float64)
-    for i, text in enumerate(texts):
+    """Source-independent signals of spam, each squashed into [0, 1] (one row per text, columns SIGNAL_NAMES).
+
+    Patterns that need a digit, an "@" or a "." are only run when the text has one: the same counts, faster.
+    """
+    rows = []
+    for text in texts:
         n = max(len(text), 1)
         letters = sum(map(str.isalpha, text)) or 1
-        rows[i] = (
-            len(URL.findall(text)),
+        digits = sum(map(str.isdigit, text))
+        rows.append((
+            len(URL.findall(text)) if ("." in text or ":" in text) else 0,
             len(EMAIL.findall(text)) if "@" in text else 0,
             len(HANDLE.findall(text)) if "@" in text else 0,
-            len(PHONE.findall(text)),
-            len(MONEY.findall(text)),
+            len(PHONE.findall(text)) if digits >= 7 else 0,
+            len(MONEY.findall(text)) if digits else 0,
             len(PROMO.findall(text)),
             len(SPACED_OUT.findall(text)),
-            len(LEET.findall(text)),
+            len(LEET.findall(text)) if digits else 0,
             len(REPEAT.findall(text)),
             text.count("!"),
             sum(map(str.isupper, text)) / letters * 3,
-            sum(map(str.isdigit, text)) / n * 5,
+            digits / n * 5,
             np.log1p(len(text)) / 3,
             np.log1p(text.count(" ") + 1) / 2,
-        )
-    return sparse.csr_matrix(np.tanh(rows))
+        ))
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
+    return sparse.csr_matrix(np.tanh(values))
 
 
 class CalibratedLinear(ClassifierMixin, BaseEstimator):
