@@ -11,9 +11,10 @@ import re
 
 import numpy as np
 from scipy import sparse
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -58,51 +59,129 @@ def feature_text(text: str) -> str:
 
 
 def signal_features(texts) -> sparse.csr_matrix:
-    """Source-independent signals of spam, each squashed into [0, 1]."""
-    rows = np.zeros((len(texts), len(SIGNAL_NAMES)), dtype=np.float64)
-    for i, text in enumerate(texts):
+    """Source-independent signals of spam, each squashed into [0, 1] (one row per text, columns SIGNAL_NAMES).
+
+    Patterns that need a digit, an "@" or a "." are only run when the text has one: the same counts, faster.
+    """
+    rows = []
+    for text in texts:
         n = max(len(text), 1)
-        letters = sum(c.isalpha() for c in text) or 1
-        rows[i] = (
-            len(URL.findall(text)),
-            len(EMAIL.findall(text)),
-            len(HANDLE.findall(text)),
-            len(PHONE.findall(text)),
-            len(MONEY.findall(text)),
+        letters = sum(map(str.isalpha, text)) or 1
+        digits = sum(map(str.isdigit, text))
+        rows.append((
+            len(URL.findall(text)) if ("." in text or ":" in text) else 0,
+            len(EMAIL.findall(text)) if "@" in text else 0,
+            len(HANDLE.findall(text)) if "@" in text else 0,
+            len(PHONE.findall(text)) if digits >= 7 else 0,
+            len(MONEY.findall(text)) if digits else 0,
             len(PROMO.findall(text)),
             len(SPACED_OUT.findall(text)),
-            len(LEET.findall(text)),
+            len(LEET.findall(text)) if digits else 0,
             len(REPEAT.findall(text)),
             text.count("!"),
-            sum(c.isupper() for c in text) / letters * 3,
-            sum(c.isdigit() for c in text) / n * 5,
+            sum(map(str.isupper, text)) / letters * 3,
+            digits / n * 5,
             np.log1p(len(text)) / 3,
-            np.log1p(len(text.split())) / 2,
-        )
-    return sparse.csr_matrix(np.tanh(rows))
+            np.log1p(text.count(" ") + 1) / 2,
+        ))
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
+    return sparse.csr_matrix(np.tanh(values))
 
 
-def build_spam_pipeline(C: float = 4.0, calibration_folds: int = 5, random_state: int = 0) -> Pipeline:
-    """The default spam model: word and character n-grams plus signals, a calibrated logistic regression."""
-    features = FeatureUnion([
+class CalibratedLinear(ClassifierMixin, BaseEstimator):
+    """Logistic regression with a sigmoid (Platt) calibration fitted on its own out-of-fold scores.
+
+    Like `CalibratedClassifierCV(method="sigmoid", ensemble=False)`, but it keeps the calibrated out-of-fold
+    scores of the training data (`oof_scores_`), from which training chooses the flag and reject thresholds
+    without fitting the whole pipeline again, and it exposes the linear model (`linear_`) for explanations:
+    the calibration is monotone, so a feature that raises the linear score raises the spam probability.
+    """
+
+    def __init__(self, C: float = 4.0, folds: int = 5, class_weight="balanced", random_state: int = 0):
+        self.C = C
+        self.folds = folds
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _linear(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000,
+                                  random_state=self.random_state)
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y).astype(int)
+        cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
+        oof = np.zeros(len(y))
+        for train, test in cv.split(np.zeros(len(y)), y):
+            weights = None if sample_weight is None else sample_weight[train]
+            oof[test] = self._linear().fit(X[train], y[train], sample_weight=weights).decision_function(X[test])
+        # The calibration maps scores to frequencies as they are in the data, so it is fitted unweighted.
+        self.calibrator_ = LogisticRegression(C=1e4).fit(oof.reshape(-1, 1), y)
+        self.oof_scores_ = self.calibrator_.predict_proba(oof.reshape(-1, 1))[:, 1]
+        self.linear_ = self._linear().fit(X, y, sample_weight=sample_weight)
+        # The average training comment: explanations measure signals against it (see moderation.explain).
+        self.feature_means_ = np.asarray(X.mean(axis=0), dtype=np.float32).ravel()
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.linear_.decision_function(X)
+
+    def calibrate(self, decision: np.ndarray) -> np.ndarray:
+        a, b = float(self.calibrator_.coef_[0, 0]), float(self.calibrator_.intercept_[0])
+        return 1.0 / (1.0 + np.exp(-(a * np.asarray(decision, dtype=np.float64) + b)))
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self.calibrate(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+CHAR_FEATURES = 2 ** 20
+SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal share of the weight (see below)
+
+
+def source_weights(sources, balance: float | None) -> np.ndarray | None:
+    """Per-example weights that move each source towards an equal share of the training weight.
+
+    `balance` 0 (or None) leaves the data as it is, 1 gives every source the same total weight; in between,
+    weight = (share the source would have if balanced / share it has) ** balance, normalised to mean 1.
+    """
+    if not balance:
+        return None
+    sources = np.asarray(sources)
+    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    weights = (len(sources) / (len(names) * counts[inverse])) ** balance
+    return weights / weights.mean()
+
+
+def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
+                        char_ngrams: tuple[int, int] = (2, 4), signals: bool = True) -> Pipeline:
+    """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
+
+    Character n-grams are hashed (no vocabulary to look up, 2-3x faster to transform than a vocabulary) and
+    weighted by TF-IDF; `moderation.explain` maps a text's own n-grams back to their hashed columns.
+    """
+    blocks = [
         ("words", TfidfVectorizer(
             preprocessor=feature_text, token_pattern=r"(?u)\b\w\w+\b|[!?$£€]", ngram_range=(1, 2),
             min_df=2, max_df=0.5, sublinear_tf=True, dtype=np.float32,
         )),
-        ("chars", TfidfVectorizer(
-            analyzer="char_wb", lowercase=True, ngram_range=(2, 5), min_df=3, max_features=150_000,
-            sublinear_tf=True, dtype=np.float32,
-        )),
-        ("signals", FunctionTransformer(signal_features, accept_sparse=True)),
-    ])
-    classifier = CalibratedClassifierCV(
-        LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=random_state),
-        method="sigmoid", cv=calibration_folds, ensemble=False,
-    )
+        ("chars", Pipeline([
+            ("hash", HashingVectorizer(
+                analyzer="char_wb", lowercase=True, ngram_range=char_ngrams, n_features=CHAR_FEATURES,
+                alternate_sign=False, norm=None, dtype=np.float32,
+            )),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+        ])),
+    ]
+    if signals:
+        blocks.append(("signals", FunctionTransformer(signal_features, accept_sparse=True)))
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_all)),
-        ("features", features),
-        ("classifier", classifier),
+        ("features", FeatureUnion(blocks)),
+        ("classifier", CalibratedLinear(C=C, folds=calibration_folds, random_state=random_state)),
     ])
 
 

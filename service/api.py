@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from service.auth import require_key
 from service.engine import get_moderator
@@ -139,6 +140,9 @@ def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
     body = json_body()
     text, article = parse_comment(body)
+    explain = body.get("explain", False)
+    if not isinstance(explain, bool):
+        raise ApiError(422, "invalid_request", "'explain' must be true or false.")
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
@@ -148,10 +152,15 @@ def moderate():
     verdict = moderator.moderate(text, article, context=context)
     if context is not None:
         remember(article, text, verdict)
-    log_flagged(text, article, verdict, body.get("comment_id"))
+    result = verdict.to_dict()
+    # Flagged comments keep their explanation for the review page, whether or not the CMS asked for it.
+    explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
+    if explain:
+        result["explanation"] = explanation
+    log_flagged(text, article, verdict, body.get("comment_id"), explanation=explanation)
     record_verdicts([verdict])
     remember_text([text])
-    return jsonify(verdict.to_dict())
+    return jsonify(result)
 
 
 @bp.post("/moderate/batch")
@@ -170,7 +179,9 @@ def moderate_batch():
         if context is not None:
             remember(article, text, verdict)
     for comment_id, text, article, verdict in zip(ids, texts, articles, verdicts):
-        log_flagged(text, article, verdict, comment_id)
+        if verdict.decision == "flag":
+            log_flagged(text, article, verdict, comment_id,
+                        explanation=explain_verdict(moderator, text, verdict.to_dict()))
     record_verdicts(verdicts)
     remember_text(texts)
     results = []

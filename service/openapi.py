@@ -67,6 +67,8 @@ SCHEMAS = {
         "properties": {
             "text": {"type": "string", "description": "The comment as the reader wrote it."},
             "article": {"allOf": [ref("Article")], "nullable": True},
+            "explain": {"type": "boolean", "default": False,
+                        "description": "Add an `explanation` of the spam score to the answer."},
         },
     },
     "Reason": {
@@ -90,6 +92,17 @@ SCHEMAS = {
             },
             "reasons": {"type": "array", "items": ref("Reason")},
             "model_version": {"type": "string"},
+            "explanation": {
+                "type": "object", "nullable": True,
+                "description": "Only with `explain: true`: the word n-grams, character n-grams and signals that "
+                               "pushed the spam score up or down, with their log-odds weights (null when empty).",
+                "properties": {
+                    "spam": {"type": "number"}, "bias": {"type": "number"}, "linear_score": {"type": "number"},
+                    "method": {"type": "string"},
+                    "pushed_up": {"type": "array", "items": {"type": "object"}},
+                    "pushed_down": {"type": "array", "items": {"type": "object"}},
+                },
+            },
         },
     },
     "BatchComment": {

@@ -32,13 +32,13 @@ bp = Blueprint("review", __name__, template_folder="templates")
 PAGE_SIZE = 50
 
 
-def log_flagged(text: str, article, verdict, comment_id=None) -> None:
-    """Keep a flagged comment for review. A store failure is logged and never fails the moderation answer."""
+def log_flagged(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> None:
+    """Keep a flagged comment (with its explanation) for review.
+
+    A store failure is logged and never fails the moderation answer: the CMS holds the comment either way.
+    """
     if verdict.decision != "flag":
         return
-    explanation = getattr(verdict, "explanation", None)
-    if explanation is not None and hasattr(explanation, "to_dict"):
-        explanation = explanation.to_dict()
     if comment_id is not None and (isinstance(comment_id, bool) or not isinstance(comment_id, (str, int))):
         comment_id = None
     try:

@@ -54,6 +54,7 @@ def test_default_model_holds_on_held_out_data(default_registry):
     # Real news comments under two articles the model never trained on: almost none rejected.
     assert by_source["fox"]["n"] > 100
     assert by_source["fox"]["at_spam_reject"]["ham_rate"] <= 0.01
+    assert by_source["fox"]["at_spam_flag"]["ham_rate"] <= 0.05
 
 
 def test_evaluate_command_agrees_with_the_training_report(default_registry):
@@ -76,6 +77,10 @@ def test_must_show_cases(default_registry, seed_article, tmp_path):
     spam = client.post("/v1/moderate", json={
         "text": "Win a FREE iPhone now!!! Click http://bit.ly/free-prize and subscribe to my channel"}).get_json()
     assert spam["decision"] != "accept"
+    explained = client.post("/v1/moderate", json={
+        "text": "Win a FREE iPhone now!!! Click http://bit.ly/free-prize and subscribe to my channel",
+        "explain": True}).get_json()
+    assert explained["explanation"]["pushed_up"] and explained["decision"] == spam["decision"]
 
 
 # Relevance (issue 4) on the default model.

@@ -91,12 +91,22 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
               help="Labelled file (CSV or JSON lines); default: the frozen evaluation set.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the metrics JSON here as well as to stdout.")
-def evaluate(models_dir: Path, version: str | None, data: Path | None, output: Path | None) -> None:
+@click.option("--protocols", "run_protocols", is_flag=True,
+              help="Also run the held-out protocols (leave one video out, Fox by article, SMS 5-fold, ECE).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --protocols: write protocols.json/.md and PNG plots here "
+                   "(default: the version's folder, models/<version>/evaluation).")
+def evaluate(models_dir: Path, version: str | None, data: Path | None, output: Path | None,
+             run_protocols: bool, report_dir: Path | None) -> None:
     """Print accuracy, precision, recall, F1, MCC, ROC AUC and confusion matrices as JSON."""
-    from training.evaluate import evaluate_model
+    from training.evaluate import evaluate_model, evaluate_protocols
 
     try:
         result = evaluate_model(ModelRegistry(models_dir), version, data)
+        if run_protocols:
+            report_dir = report_dir or Path(models_dir) / result["model_version"] / "evaluation"
+            result["protocols"] = evaluate_protocols(report_dir, log=lambda m: click.echo(m, err=True))
+            result["protocols"]["report"] = str(report_dir)
     except (ModelLoadError, datasets.DataError, sources.DataUnavailable) as exc:
         _fail(str(exc))
     text = json.dumps(result, indent=2)

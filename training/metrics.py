@@ -1,8 +1,9 @@
 """Quality figures for the spam score, and the choice of the flag and reject thresholds.
 
 Thresholds are chosen from data, never by hand: `spam_reject` is the lowest score at which at most
-`REJECT_HAM_RATE` of legitimate comments would be rejected, `spam_flag` the lowest at which at most
-`FLAG_HAM_RATE` would be held for a moderator.
+`REJECT_HAM_RATE` of legitimate comments would be rejected and the rejected comments are spam with a precision
+of at least `TARGET_REJECT_PRECISION`; `spam_flag` the lowest at which at most `FLAG_HAM_RATE` would be held
+for a moderator. `threshold_table` shows what every candidate threshold would do.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sklearn.metrics import (
 
 REJECT_HAM_RATE = 0.002
 FLAG_HAM_RATE = 0.03
-MIN_REJECT, MIN_FLAG = 0.5, 0.2
+TARGET_REJECT_PRECISION = 0.99
+MIN_REJECT, MIN_FLAG = 0.5, 0.1
+THRESHOLD_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
 def _lowest_threshold(ham_scores: np.ndarray, max_rate: float, floor: float) -> float:
@@ -28,11 +31,54 @@ def _lowest_threshold(ham_scores: np.ndarray, max_rate: float, floor: float) -> 
     return round(min(max(t, floor), 0.999), 4)
 
 
-def choose_thresholds(y: np.ndarray, scores: np.ndarray) -> dict:
-    ham = scores[np.asarray(y) == 0]
-    reject = _lowest_threshold(ham, REJECT_HAM_RATE, MIN_REJECT)
+def _lowest_precise_threshold(y: np.ndarray, scores: np.ndarray, target: float, floor: float) -> float:
+    """Lowest threshold t >= floor at which every higher cut-off keeps precision >= target.
+
+    Precision is not monotone in the threshold; requiring it at every cut-off above t makes the choice stable.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, labels = scores[order], np.asarray(y)[order]
+    precision = np.cumsum(labels) / np.arange(1, len(labels) + 1)
+    # Only cut-offs between distinct scores are real thresholds.
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    bad = np.flatnonzero(last_of_tie & (precision < target))
+    if len(bad) == 0:
+        return floor
+    t = float(s[bad[0]]) + 1e-4  # just above the highest score at which precision first falls short
+    return round(min(max(t, floor), 0.999), 4)
+
+
+def choose_thresholds(y: np.ndarray, scores: np.ndarray, target_precision: float = TARGET_REJECT_PRECISION) -> dict:
+    """Flag and reject thresholds from out-of-fold scores of the training data.
+
+    Reject: the lowest score at which at most REJECT_HAM_RATE of legitimate comments are rejected *and* the
+    rejected comments are spam with precision >= target_precision. Flag: the lowest at which at most
+    FLAG_HAM_RATE of legitimate comments are held, never above the reject threshold.
+    """
+    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
+    ham = scores[y == 0]
+    reject = max(_lowest_threshold(ham, REJECT_HAM_RATE, MIN_REJECT),
+                 _lowest_precise_threshold(y, scores, target_precision, MIN_REJECT))
     flag = min(_lowest_threshold(ham, FLAG_HAM_RATE, MIN_FLAG), reject)
     return {"spam_flag": flag, "spam_reject": reject}
+
+
+def threshold_table(y: np.ndarray, scores: np.ndarray, thresholds=None) -> list[dict]:
+    """What each candidate threshold would do: precision, spam caught, legitimate comments caught."""
+    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
+    if thresholds is None:
+        thresholds = THRESHOLD_GRID
+    rows = []
+    for t in thresholds:
+        hit = scores >= t
+        tp = int((hit & (y == 1)).sum())
+        rows.append({
+            "threshold": round(float(t), 4),
+            "precision": round(tp / max(int(hit.sum()), 1), 4),
+            "spam_caught": round(tp / max(int((y == 1).sum()), 1), 4),
+            "ham_caught": round(int((hit & (y == 0)).sum()) / max(int((y == 0).sum()), 1), 4),
+        })
+    return rows
 
 
 def expected_calibration_error(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:

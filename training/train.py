@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-from moderation.features import build_spam_pipeline, spam_scores
+from moderation.features import SOURCE_BALANCE, build_spam_pipeline, source_weights, spam_scores
 from moderation.registry import ModelRegistry
 from training import datasets, sources
-from training.metrics import choose_thresholds, spam_metrics
+from training.metrics import (
+    FLAG_HAM_RATE, REJECT_HAM_RATE, TARGET_REJECT_PRECISION, choose_thresholds, spam_metrics,
+)
+from training.report import training_report
 from training.relevance import train_relevance
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def train_model(
     extra_files: tuple[Path, ...] = (),
     examples: list[datasets.Example] | None = None,
     make_current: bool | None = None,
-    threshold_folds: int = 3,
+    threshold_folds: int = 5,
 ) -> dict:
     """Train, evaluate and register a model; return its metadata (with `version`).
 
@@ -62,24 +63,29 @@ def train_model(
     log.info("training on %d examples (%d spam), %d held out", len(train), int(y.sum()), len(evaluation))
 
     started = time.monotonic()
-    log.info("step 1/3: out-of-fold scores for the thresholds (%d folds)...", threshold_folds)
-    folds = StratifiedKFold(threshold_folds, shuffle=True, random_state=0)
-    out_of_fold = cross_val_predict(build_spam_pipeline(), texts, y, cv=folds, method="predict_proba")[:, 1]
+    log.info("step 1/3: fitting the spam model with %d-fold out-of-fold calibration...", threshold_folds)
+    # Thresholds come from the calibrated out-of-fold scores the classifier computes while fitting.
+    weights = source_weights([e.source for e in train], SOURCE_BALANCE)
+    pipeline = build_spam_pipeline(calibration_folds=threshold_folds).fit(
+        texts, y, classifier__sample_weight=weights)
+    out_of_fold = pipeline[-1].oof_scores_
     thresholds = choose_thresholds(y, out_of_fold)
     log.info("thresholds from out-of-fold scores: %s", thresholds)
 
-    log.info("step 2/3: fitting the model on the training part (%.0f s so far)...", time.monotonic() - started)
-    pipeline = build_spam_pipeline().fit(texts, y)
-    log.info("step 3/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
+    log.info("step 2/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
     metrics = {}
     if evaluation:
         scores = spam_scores(pipeline, [e.text for e in evaluation])
         metrics = spam_metrics(evaluation, scores, thresholds)
+    log.info("step 3/3: training the relevance model (%.0f s so far)...", time.monotonic() - started)
     relevance, relevance_report = train_relevance(train, evaluation)
     thresholds.update(relevance_report.get("thresholds", {}))
     metadata = {
         "kind": "spam-linear",
         "thresholds": thresholds,
+        "threshold_rule": {"reject_max_ham_rate": REJECT_HAM_RATE, "reject_min_precision": TARGET_REJECT_PRECISION,
+                           "flag_max_ham_rate": FLAG_HAM_RATE, "scores": "calibrated out-of-fold, training part"},
+        "source_balance": SOURCE_BALANCE,
         "data": {
             "hashes": hashes,
             "examples": len(examples),
@@ -90,7 +96,10 @@ def train_model(
         },
         "metrics": {"evaluation": metrics, "relevance": relevance_report},
     }
-    version = registry.save({"spam": pipeline, "relevance": relevance}, metadata)
+    started = time.monotonic()
+    log.info("step 1/3: fitting the spam model with %d-fold out-of-fold calibration...", threshold_folds)
+    training_report(registry.root / version, registry.metadata(version), y, out_of_fold)
+    log.info("step 2/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
     if make_current or (make_current is None and registry.current_version() is None):
         registry.set_current(version, action="initial" if registry.current_version() is None else "promote")
     return registry.metadata(version)
