@@ -96,10 +96,9 @@ def train_model(
         },
         "metrics": {"evaluation": metrics, "relevance": relevance_report},
     }
-    started = time.monotonic()
-    log.info("step 1/3: fitting the spam model with %d-fold out-of-fold calibration...", threshold_folds)
+    version = registry.save({"spam": pipeline, "relevance": relevance}, metadata)
     training_report(registry.root / version, registry.metadata(version), y, out_of_fold)
-    log.info("step 2/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
+    log.info("saved %s (%.0f s)", version, time.monotonic() - started)
     if make_current or (make_current is None and registry.current_version() is None):
         registry.set_current(version, action="initial" if registry.current_version() is None else "promote")
     return registry.metadata(version)
