@@ -101,12 +101,19 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
     return text, Article(article_id, title, content)
 
 
+def explain_requested(body: dict) -> bool:
+    explain = body.get("explain", False)
+    if not isinstance(explain, bool):
+        raise ApiError(422, "invalid_request", "'explain' must be true or false.")
+    return explain
+
+
 def _where(exc: ApiError, index: int) -> ApiError:
     """The same error, saying which comment of a batch it is about."""
     return ApiError(exc.status, exc.code, f"comments[{index}]: {exc.message}")
 
 
-def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
+def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list[bool]]:
     """Validate a batch: `comments`, 1 to MAX_BATCH_COMMENTS objects, each a moderation request with an optional
     client `id` (string or integer) echoed back. One bad comment rejects the whole batch, saying which one."""
     comments = body.get("comments")
@@ -117,7 +124,7 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
         raise ApiError(422, "invalid_request", "'comments' is empty; send 1 to %d comments." % limit)
     if len(comments) > limit:
         raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} comments; this one has {len(comments)}.")
-    ids, texts, articles = [], [], []
+    ids, texts, articles, explains = [], [], [], []
     for index, item in enumerate(comments):
         if not isinstance(item, dict):
             raise _where(ApiError(422, "invalid_request", "each comment must be a JSON object."), index)
@@ -126,12 +133,13 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None]]:
             if comment_id is not None:
                 comment_id = _identifier(comment_id, "id")
             text, article = parse_comment(item)
+            explains.append(explain_requested(item))
         except ApiError as exc:
             raise _where(exc, index) from None
         ids.append(comment_id)
         texts.append(text)
         articles.append(article)
-    return ids, texts, articles
+    return ids, texts, articles, explains
 
 
 @bp.post("/moderate")
@@ -140,9 +148,7 @@ def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
     body = json_body()
     text, article = parse_comment(body)
-    explain = body.get("explain", False)
-    if not isinstance(explain, bool):
-        raise ApiError(422, "invalid_request", "'explain' must be true or false.")
+    explain = explain_requested(body)
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
@@ -167,7 +173,7 @@ def moderate():
 @require_key("api")
 def moderate_batch():
     """Decide on up to MAX_BATCH_COMMENTS comments in one call, scored together; results in request order."""
-    ids, texts, articles = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
+    ids, texts, articles, explains = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
@@ -178,18 +184,16 @@ def moderate_batch():
     for text, article, context, verdict in zip(texts, articles, contexts, verdicts):
         if context is not None:
             remember(article, text, verdict)
-    for comment_id, text, article, verdict in zip(ids, texts, articles, verdicts):
-        if verdict.decision == "flag":
-            log_flagged(text, article, verdict, comment_id,
-                        explanation=explain_verdict(moderator, text, verdict.to_dict()))
+    results = []
+    for comment_id, text, article, explain, verdict in zip(ids, texts, articles, explains, verdicts):
+        result = verdict.to_dict()
+        explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
+        if explain:
+            result["explanation"] = explanation
+        log_flagged(text, article, verdict, comment_id, explanation=explanation)
+        results.append(result if comment_id is None else {"id": comment_id, **result})
     record_verdicts(verdicts)
     remember_text(texts)
-    results = []
-    for comment_id, verdict in zip(ids, verdicts):
-        result = verdict.to_dict()
-        if comment_id is not None:
-            result = {"id": comment_id, **result}
-        results.append(result)
     return jsonify({"results": results, "model_version": moderator.version})
 
 

@@ -117,14 +117,25 @@ def test_an_explanation_is_stored_and_shown(flag_all):
     from service.review import log_flagged
 
     verdict = SimpleNamespace(decision="flag", spam=0.61, off_topic=None, model_version="v1",
-                              reasons=[SimpleNamespace(to_dict=lambda: {"code": "spam", "message": "Spam 0.61"})],
-                              explanation=[{"feature": "link", "weight": 1.5}])
+                              reasons=[SimpleNamespace(to_dict=lambda: {"code": "spam", "message": "Spam 0.61"})])
+    explanation = {"spam": 0.61, "method": "linear", "pushed_up": [{"feature": "<link>", "kind": "words", "weight": 1.5}],
+                   "pushed_down": [{"feature": "length", "kind": "signal", "weight": -0.25}]}
     with flag_all.app_context():
-        log_flagged("visit my site", Article("a"), verdict)
+        log_flagged("visit my site", Article("a"), verdict, explanation=explanation)
     item = flag_all.extensions["store"].review_queue()[0]
-    assert item["explanation"] == [{"feature": "link", "weight": 1.5}]
+    assert item["explanation"] == explanation
     page = flag_all.test_client().get("/review").get_data(as_text=True)
-    assert "feature: link" in page and "weight: 1.5" in page and "Spam 0.61" in page
+    assert "<code>&lt;link&gt;</code> (+1.50)" in page and "<code>length</code> (-0.25)" in page
+    assert "Spam 0.61" in page
+
+
+def test_flagged_comments_keep_the_explanation_of_their_score(flag_all):
+    client = flag_all.test_client()
+    verdict = client.post("/v1/moderate", json={"text": "I think the mayor is right about the budget"}).json
+    assert verdict["decision"] == "flag" and "explanation" not in verdict  # the CMS did not ask for it
+    item = flag_all.extensions["store"].review_queue()[0]
+    assert item["explanation"]["spam"] == verdict["scores"]["spam"]
+    assert item["explanation"]["pushed_up"] or item["explanation"]["pushed_down"]
 
 
 def _csrf(page: str) -> str:

@@ -62,6 +62,8 @@ def live_app(tiny_registry, tmp_path):
 
 def test_review_page_in_chromium(live_app):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
 
     app, base = live_app
     client = app.test_client()
@@ -91,11 +93,15 @@ def test_review_page_in_chromium(live_app):
         assert "<script>alert(1)</script>" in first.find_element(By.CLASS_NAME, "text").text  # escaped, shown
         assert "spam 0." in first.text and "Spam score" in first.text and "article a1" in first.text
 
+        flash = (By.CSS_SELECTOR, ".flash.ok")
         driver.find_element(By.ID, f"item-{ids[0]}").find_element(By.CSS_SELECTOR, "button.accept").click()
-        assert "accepted (label ham)" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
+        # Wait for the page the click loads, not the one it leaves.
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element(flash, f"Comment {ids[0]}: accepted"))
+        assert "accepted (label ham)" in driver.find_element(*flash).text
         assert not driver.find_elements(By.ID, f"item-{ids[0]}")
         driver.find_element(By.ID, f"item-{ids[1]}").find_element(By.CSS_SELECTOR, "button.reject").click()
-        assert "rejected (label spam)" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element(flash, f"Comment {ids[1]}: rejected"))
+        assert "rejected (label spam)" in driver.find_element(*flash).text
         remaining = [int(i.get_attribute("data-id")) for i in driver.find_elements(By.CSS_SELECTOR, "article.item")]
         assert remaining == [ids[2]]
         assert "1 flagged comment awaiting review" in driver.find_element(By.ID, "count").text
