@@ -77,10 +77,13 @@ def test_thread_is_shared_through_the_store(app, tiny_registry, tmp_path):
                         "DATABASE_URL": app.config["DATABASE_URL"]}).test_client()
     first = app.test_client()
     first.put("/v1/articles/de", json={"title": GERMAN.title, "body": GERMAN.body})
-    before = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
-    for text in THREAD:
-        first.post("/v1/moderate", json={"text": text, "article": {"id": "de"}})
-    assert other.get("/v1/articles/de").get_json()["thread_comments"] == len(THREAD) + 1  # and "before"
+    response = other.post("/v1/moderate", json={"text": "Merkel would never say NO", "article": {"id": "de"}})
+    before = response.get_json()["scores"]["off_topic"]
+    accepted = sum(first.post("/v1/moderate", json={"text": text, "article": {"id": "de"}}).get_json()["decision"]
+                   == "accept" for text in THREAD)
+    accepted += response.get_json()["decision"] == "accept"  # (a short comment the tiny model may flag)
+    assert accepted >= len(THREAD)
+    assert other.get("/v1/articles/de").get_json()["thread_comments"] == accepted
     after = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
     assert after != before  # the other worker's cached context took in the new thread comments
 
