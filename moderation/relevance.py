@@ -13,10 +13,15 @@ How it works
   thread against the background (the comment corpus the model trained on), the share of its words found in the
   article and in the thread, the idf-weighted share of its words found nowhere, and the comment's own traits
   (content words, specificity, question form, size bins of the thread and article).
-- Two logistic regressions on the standardised features (`RelevanceModel.combiner`, one for articles with a
-  discussion, one for the article text alone) learned from pairs how to combine them: a comment with its own
-  article and thread is relevant, the same comment with another article is not (training/relevance.py).
-  `off_topic` is the probability of the "other article" class.
+- Three logistic regressions on the standardised features (`RelevanceModel.combiner`: one for articles with a
+  discussion, one for the article text alone, one for one- to five-word comments) learned from pairs how to
+  combine them: a comment with its own article and thread is relevant, the same comment with another article is
+  not (training/relevance.py). `off_topic` is the probability of the "other article" class.
+- Short comments (`is_short`: one to SHORT_WORDS words) have their own path: a combiner that reads only
+  SHORT_FEATURES - how specific the words are (IDF discounted by the learned `generic` vocabulary: the share of
+  training articles whose comments use a word) and how much of that specificity finds no support in the article
+  or thread - trained with out-of-domain chat as extra negatives, and its own threshold and action in the policy
+  (`short_off_topic_flag`, `short_off_topic_action`).
 
 Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
 each distinct context is built once, and a thread that is "all the rows of this article but this one" (the
