@@ -21,8 +21,9 @@ from threadpoolctl import threadpool_limits
 
 from moderation.moderator import Article, Moderator
 from moderation.registry import ModelRegistry
+from moderation.relevance import is_short
 from training import datasets, sources
-from training.relevance import article_groups, cross_validate, pairing_figures
+from training.relevance import article_groups, cross_validate, foreign_texts, pairing_figures
 from training.train import load_default_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,10 @@ ON_TOPIC = [
     "Retaking the Qayyara airbase was the turning point, now the forces can move north.",
     "I don't trust the defence minister, they said the same thing before Fallujah.",
 ]
+SHORT_ON_TOPIC = ["Mosul will be free soon", "Good news for the people of Iraq", "ISIL is finished",
+                  "Go Iraqi army!", "Pray for Mosul"]
+GENERIC = ["Great article, thanks", "Thanks for sharing", "So sad", "Well said"]
+CHAT = ["My cat is sleeping", "Pizza tastes good", "Nice shoes"]  # unrelated chat: flag is the hoped-for answer
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
 
 
@@ -43,13 +48,20 @@ def seed_article(data_dir: Path) -> dict:
     return {"title": SEED_TITLE, "body": "\n".join(line for line in lines[start:end] if line)}
 
 
-def pairing_auc(data_dir: Path) -> dict:
-    groups = article_groups(datasets.deduplicate(load_default_examples(data_dir)))
+def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
+    examples = datasets.deduplicate(load_default_examples(data_dir))
+    groups = article_groups(examples)
     started = time.perf_counter()
-    with threadpool_limits(1):
-        pairs, scores = cross_validate(groups, folds=5)
+    with threadpool_limits(1):  # trained as `train` trains: with the out-of-domain short texts as negatives
+        pairs, scores = cross_validate(groups, folds=5, foreign=foreign_texts(examples))
     figures = pairing_figures(pairs, scores)
-    figures["articles"] = len({a for a in pairs.article})
+    short = np.array([is_short(t) for t in pairs.texts], bool) & (pairs.kind != "foreign")
+    chat = pairs.kind == "foreign"
+    figures["short"] = {"comments": int((short & (pairs.y == 0) & (pairs.kind == "thread")).sum()),
+                        **pairing_figures(pairs.subset(short), scores[short], short_threshold)}
+    if short_threshold is not None and chat.any():
+        figures["short"]["foreign_flagged"] = round(float((scores[chat] >= short_threshold).mean()), 4)
+    figures["articles"] = len({a for a in pairs.article if a})
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
 
@@ -164,16 +176,23 @@ def main() -> None:
     print(f"model {model.version}: off_topic_flag {model.metadata['thresholds']['off_topic_flag']}")
     print("held-out Fox articles (frozen evaluation set):", json.dumps(report.get("evaluation")))
 
-    figures = pairing_auc(data_dir)
+    figures = pairing_auc(data_dir, model.metadata["thresholds"].get("short_off_topic_flag"))
     print(f"Fox pairing AUC, grouped 5-fold over {figures['articles']} articles (goal >= 0.85): "
           f"{figures['auc_thread']} with the thread (leave-one-out), {figures['auc_article']} article only; "
           f"{figures['pairs']} pairs in {figures['seconds']} s")
     print("  by kind:", json.dumps({k: v for k, v in figures.items() if k.startswith("auc_")}))
+    short = figures["short"]
+    print(f"short comments (1-5 words, {short['comments']} Fox comments), out-of-fold at short_off_topic_flag "
+          f"{model.metadata['thresholds'].get('short_off_topic_flag')}: own article flagged "
+          f"{short.get('thread_relevant_flagged')} with the thread, {short.get('article_relevant_flagged')} article only; "
+          f"other article flagged {short.get('thread_other_article_flagged')} / {short.get('article_other_article_flagged')}; "
+          f"AUC {short.get('auc_thread')} / {short.get('auc_article')}; "
+          f"out-of-domain chat (SMS, held-out fold) flagged {short.get('foreign_flagged')}")
 
     article = seed_article(data_dir)
     seed = Article("seed", article["title"], article["body"])
     print("seed article (goal: 'Shoe level lies.' flagged or rejected with off_topic; on-topic accepted):")
-    for text in ["Shoe level lies.", "Great article, thanks"] + ON_TOPIC:
+    for text in ["Shoe level lies."] + CHAT + GENERIC + SHORT_ON_TOPIC + ON_TOPIC:
         verdict = moderator.moderate(text, seed)
         codes = ",".join(r.code for r in verdict.reasons) or "-"
         print(f"  {verdict.decision:7} off_topic={verdict.off_topic:<7} reasons={codes:10} {text}")

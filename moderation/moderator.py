@@ -13,7 +13,7 @@ import numpy as np
 from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
-from moderation.relevance import Context, ContextCache, batch_contexts
+from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.text import normalise, policy_length
 
 # A comment far over the policy limit is rejected for length anyway; scoring more than this of it only costs time.
@@ -49,7 +49,7 @@ def policy_for(model: LoadedModel, **overrides) -> PolicyConfig:
     thresholds = model.metadata.get("thresholds", {})
     base = PolicyConfig().with_overrides(
         spam_flag=thresholds.get("spam_flag"), spam_reject=thresholds.get("spam_reject"),
-        off_topic_flag=thresholds.get("off_topic_flag"),
+        off_topic_flag=thresholds.get("off_topic_flag"), short_off_topic_flag=thresholds.get("short_off_topic_flag"),
     )
     return base.with_overrides(**overrides)
 
@@ -92,8 +92,8 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts)
         verdicts = []
-        for length, score, relevance in zip(lengths, spam, off_topic):
-            decision: Decision = decide(length, score, self.policy, relevance)
+        for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
+            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text))
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 

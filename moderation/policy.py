@@ -45,14 +45,17 @@ class PolicyConfig:
     spam_reject: float = 0.9
     off_topic_flag: float = 0.8
     off_topic_reject: float | None = None  # off-topic alone never rejects unless a site configures it
+    # One- to five-word comments: their own threshold (from the short-comment combiner) and action.
+    short_off_topic_flag: float = 0.5
+    short_off_topic_action: str = FLAG
 
     def __post_init__(self):
         if self.max_chars < 1:
             raise PolicyError("max_chars must be at least 1")
-        for name in ("too_long_action", "empty_action"):
+        for name in ("too_long_action", "empty_action", "short_off_topic_action"):
             if getattr(self, name) not in ACTIONS:
                 raise PolicyError(f"{name} must be one of {', '.join(ACTIONS)}")
-        for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject"):
+        for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise PolicyError(f"{name} must be within [0, 1], not {value}")
@@ -67,11 +70,14 @@ class PolicyConfig:
         return asdict(self)
 
 
-def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None) -> Decision:
+def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
+           short: bool = False) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.
 
     `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
-    `off_topic` are calibrated probabilities, or None when not scored.
+    `off_topic` are calibrated probabilities, or None when not scored. `short` marks a one- to five-word comment
+    (moderation.relevance.is_short): its off_topic score comes from the short-comment combiner and is judged
+    against `short_off_topic_flag`, with `short_off_topic_action` (flag by default, reject by configuration).
     """
     reasons: list[Reason] = []
     if length == 0:
@@ -86,7 +92,13 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
             reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_reject:.2f}.", REJECT))
         elif spam >= policy.spam_flag:
             reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_flag:.2f}.", FLAG))
-    if off_topic is not None:
+    if off_topic is not None and short:
+        if off_topic >= policy.short_off_topic_flag:
+            reasons.append(Reason(
+                "off_topic", f"Short comment: off-topic score {off_topic:.2f} is at or above "
+                             f"{policy.short_off_topic_flag:.2f}.", policy.short_off_topic_action,
+            ))
+    elif off_topic is not None:
         if policy.off_topic_reject is not None and off_topic >= policy.off_topic_reject:
             reasons.append(Reason(
                 "off_topic", f"Off-topic score {off_topic:.2f} is at or above {policy.off_topic_reject:.2f}.", REJECT

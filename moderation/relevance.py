@@ -13,10 +13,15 @@ How it works
   thread against the background (the comment corpus the model trained on), the share of its words found in the
   article and in the thread, the idf-weighted share of its words found nowhere, and the comment's own traits
   (content words, specificity, question form, size bins of the thread and article).
-- Two logistic regressions on the standardised features (`RelevanceModel.combiner`, one for articles with a
-  discussion, one for the article text alone) learned from pairs how to combine them: a comment with its own
-  article and thread is relevant, the same comment with another article is not (training/relevance.py).
-  `off_topic` is the probability of the "other article" class.
+- Three logistic regressions on the standardised features (`RelevanceModel.combiner`: one for articles with a
+  discussion, one for the article text alone, one for one- to five-word comments) learned from pairs how to
+  combine them: a comment with its own article and thread is relevant, the same comment with another article is
+  not (training/relevance.py). `off_topic` is the probability of the "other article" class.
+- Short comments (`is_short`: one to SHORT_WORDS words) have their own path: a combiner that reads only
+  SHORT_FEATURES - how specific the words are (IDF discounted by the learned `generic` vocabulary: the share of
+  training articles whose comments use a word) and how much of that specificity finds no support in the article
+  or thread - trained with out-of-domain chat as extra negatives, and its own threshold and action in the policy
+  (`short_off_topic_flag`, `short_off_topic_action`).
 
 Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
 each distinct context is built once, and a thread that is "all the rows of this article but this one" (the
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from nltk.stem.snowball import SnowballStemmer
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
 from moderation.text import normalise
@@ -44,13 +50,15 @@ MU_THREAD = 200.0
 SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
 BG_SMOOTH = 1.0  # additive smoothing of the background word counts
 
-# One combiner per regime: with a discussion to compare with, and with the article text only.
-REGIMES = ("thread", "article")
+SHORT_WORDS = 5  # a comment of one to this many words takes the short-comment path (its own combiner and threshold)
+# One combiner per regime: short comments (any context), with a discussion to compare with, the article text only.
+REGIMES = ("short", "thread", "article")
 FEATURE_NAMES = (
     "cos_article", "cos_title", "cos_thread", "llr_article", "llr_thread", "share_in_article", "share_in_thread",
     "share_in_thread_twice", "content_words", "mean_idf", "max_idf_matched", "question", "thread_comments",
     "article_words", "llr_article_sum", "llr_thread_sum", "llr_context", "llr_context_positive_sum",
     "unmatched_specific_share", "unmatched_idf_sum",
+    "generic_mean", "unsupported_specificity_share", "max_unsupported_specificity", "unsupported_evidence", "short",
 )
 
 _TOKEN = re.compile(r"[^\W_]{2,}")  # words of two or more letters or digits; "don't" gives "don" (a stop word)
@@ -81,6 +89,14 @@ def content_words(text: str) -> list[str]:
         if stemmed:
             out.append(stemmed)
     return out
+
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # words as a reader counts them ("it's" is one word)
+
+
+def is_short(text: str) -> bool:
+    """One to SHORT_WORDS words: the short-comment path (few words to compare, so its own combiner and threshold)."""
+    return 0 < len(_WORD.findall(text[:200])) <= SHORT_WORDS
 
 
 _HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alternate_sign=False, norm=None,
@@ -154,14 +170,26 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
 class RelevanceModel:
     """Word statistics of the background corpus plus the trained combiner; picklable into the model artifact."""
 
-    def __init__(self, idf: np.ndarray, log_background: np.ndarray, combiner=None):
+    def __init__(self, idf: np.ndarray, log_background: np.ndarray, combiner=None,
+                 generic: np.ndarray | None = None):
         self.idf = idf.astype(np.float32)
         self.log_background = log_background.astype(np.float32)
         self.combiner = combiner
+        # How generic each word is in comments, in [0, 1]: the share of the training articles (beyond the first)
+        # whose comments use it. "great", "thanks", "agree", "idiot" are used under any article; "shoe" is not.
+        self.generic = np.zeros(N_FEATURES, np.float32) if generic is None else generic.astype(np.float32)
 
     @classmethod
-    def from_corpus(cls, texts: list[str]) -> "RelevanceModel":
-        """IDF and background word probabilities from a corpus of comments and articles."""
+    def from_corpus(cls, texts: list[str], comments_by_article: list[list[str]] | None = None) -> "RelevanceModel":
+        """IDF and background word probabilities from a corpus of comments and articles; with the comments
+        grouped by article, also the learned generic-comment vocabulary (`generic`)."""
+        generic = None
+        if comments_by_article and len(comments_by_article) > 1:
+            spread = np.zeros(N_FEATURES)
+            for comments in comments_by_article:
+                used = np.unique(count_vectors(comments).indices) if comments else np.array([], np.int64)
+                spread[used] += 1
+            generic = np.maximum(spread - 1, 0) / (len(comments_by_article) - 1)
         counts = count_vectors(texts)
         df = np.bincount(counts.indices, minlength=N_FEATURES)
         tf = np.asarray(counts.sum(axis=0)).ravel()
@@ -169,7 +197,7 @@ class RelevanceModel:
         vocabulary = max(int((df > 0).sum()), 1)
         # Additive smoothing: a word seen once (in the comment being scored, say) is not much rarer than an unseen one.
         background = (tf + BG_SMOOTH) / (tf.sum() + BG_SMOOTH * vocabulary)
-        return cls(idf, np.log(background))
+        return cls(idf, np.log(background), generic=generic)
 
     def features(self, comments: sp.csr_matrix, contexts: list[Context], context_of: np.ndarray,
                  leave_out: np.ndarray | None = None) -> np.ndarray:
@@ -245,6 +273,15 @@ class RelevanceModel:
         max_idf_matched = np.zeros(n)
         if len(w):
             np.maximum.at(max_idf_matched, row_of_entry[matched], w[matched])
+        # Specificity: a word's IDF discounted by how generic it is in comments. The share of a comment's specific
+        # weight that finds no support in the article or thread is the short comments' main evidence.
+        generic = getattr(self, "generic", None)
+        g = generic[cols].astype(np.float64) if generic is not None else np.zeros(len(cols))
+        spec = w * (1.0 - g)
+        unsupported = np.where(matched, 0.0, spec)
+        max_unsupported = np.zeros(n)
+        if len(w):
+            np.maximum.at(max_unsupported, row_of_entry, unsupported)
         return np.column_stack([
             cosine(a, art_norm),
             cosine(t_title, title_norm),
@@ -267,6 +304,15 @@ class RelevanceModel:
             _row_sums(np.maximum(llr_both, 0), ptr),
             unmatched_specific,
             _row_sums(np.where(matched, 0.0, w), ptr),
+            mean(g),
+            np.divide(_row_sums(unsupported, ptr), _row_sums(spec, ptr), out=np.zeros(n),
+                      where=_row_sums(spec, ptr) > 0),
+            max_unsupported,
+            # The short-comment evidence in [0, 1]: the most specific unsupported word (relative to an unseen
+            # word's IDF), times the share of the comment's specificity left unsupported.
+            np.divide(_row_sums(unsupported, ptr), _row_sums(spec, ptr), out=np.zeros(n),
+                      where=_row_sums(spec, ptr) > 0) * max_unsupported / float(self.idf.max()),
+            np.zeros(n),  # short: filled in by the caller, which has the text
         ])
 
 
@@ -275,13 +321,15 @@ class RelevanceModel:
         """P(off-topic) of each comment against its context."""
         comments = count_vectors(texts) if comments is None else comments
         x = self.features(comments, contexts, context_of, leave_out)
-        x[:, FEATURE_NAMES.index("question")] = [is_question(t) for t in texts]
+        fill_text_features(x, texts)
         return self.combine(x)
 
     @staticmethod
     def regimes(x: np.ndarray) -> np.ndarray:
-        """"thread" where the article already has comments, "article" where only its text is known."""
-        return np.where(x[:, FEATURE_NAMES.index("thread_comments")] > 0, "thread", "article")
+        """"short" for a one- to five-word comment; else "thread" where the article already has comments,
+        "article" where only its text is known."""
+        regime = np.where(x[:, FEATURE_NAMES.index("thread_comments")] > 0, "thread", "article")
+        return np.where(x[:, FEATURE_NAMES.index("short")] > 0, "short", regime)
 
     def combine(self, x: np.ndarray) -> np.ndarray:
         """P(off-topic) from pair features, each row by the combiner of its regime."""
@@ -298,18 +346,54 @@ class RelevanceModel:
         return out
 
 
+# The features the short-comment combiner reads. With one to five words the similarity features are noise, and
+# own-vs-other-article pairs cannot tell a generic comment ("Great article, thanks", which is as much "at home"
+# under any article) from an unrelated one: fitted on all features, the short combiner learned that generic words
+# mean off-topic. Reading only the unsupported-specificity evidence keeps it monotone: the more specific and the
+# less supported the words, the more off-topic; the pairs only calibrate it.
+SHORT_FEATURES = ("unsupported_evidence", "generic_mean", "share_in_article", "share_in_thread",
+                  "max_unsupported_specificity", "unsupported_specificity_share", "thread_comments")
+
+
+class Columns(BaseEstimator, TransformerMixin):
+    """Selects feature columns by name (the first step of the short-comment combiner)."""
+
+    def __init__(self, names=SHORT_FEATURES):
+        self.names = names
+
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x):
+        return np.asarray(x)[:, [FEATURE_NAMES.index(n) for n in self.names]]
+
+
 def _linear(combiner) -> tuple[np.ndarray, float] | None:
-    """(w, b) of a StandardScaler + LogisticRegression pipeline folded into one linear function, else None."""
+    """(w, b) of a [Columns +] StandardScaler + LogisticRegression pipeline folded into one linear function over
+    all FEATURE_NAMES, else None."""
     steps = getattr(combiner, "named_steps", {})
     scale, logistic = steps.get("scale"), steps.get("logistic")
     if scale is None or logistic is None or len(getattr(logistic, "classes_", [])) != 2:
         return None
     w = logistic.coef_[0] / scale.scale_
-    return w, float(logistic.intercept_[0] - np.dot(w, scale.mean_))
+    b = float(logistic.intercept_[0] - np.dot(w, scale.mean_))
+    select = steps.get("select")
+    if select is not None:
+        full = np.zeros(len(FEATURE_NAMES))
+        full[[FEATURE_NAMES.index(n) for n in select.names]] = w
+        w = full
+    return w, b
 
 
 def is_question(text: str) -> bool:
     return "?" in text[:SCORED_CHARS]
+
+
+def fill_text_features(x: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The feature columns that need the comment's text rather than its word counts (question form, short)."""
+    x[:, FEATURE_NAMES.index("question")] = [is_question(t) for t in texts]
+    x[:, FEATURE_NAMES.index("short")] = [is_short(t) for t in texts]
+    return x
 
 
 class ContextCache:

@@ -24,6 +24,8 @@ POLICY_KEYS = {
     "SPAM_REJECT": "spam_reject",
     "OFF_TOPIC_FLAG": "off_topic_flag",
     "OFF_TOPIC_REJECT": "off_topic_reject",
+    "SHORT_OFF_TOPIC_FLAG": "short_off_topic_flag",
+    "SHORT_OFF_TOPIC_ACTION": "short_off_topic_action",
 }
 
 

@@ -106,8 +106,8 @@ def test_relevance_pairing_auc_on_held_out_articles(default_registry):
 def test_on_topic_comments_on_the_seed_article_are_accepted(default_registry, seed_article, tmp_path):
     client = create_app({"MODELS_DIR": str(default_registry.root),
                          "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
-    assert client.put(f"/v1/articles/{seed_article['id']}",
-                      json={"title": seed_article["title"], "body": seed_article["body"]}).status_code == 201
+    article = {"title": seed_article["title"], "body": seed_article["body"]}  # PUT takes title and body only
+    assert client.put(f"/v1/articles/{seed_article['id']}", json=article).status_code == 201
     for text in SEED_ON_TOPIC:
         body = client.post("/v1/moderate", json={"text": text, "article": {"id": seed_article["id"]}}).get_json()
         assert body["decision"] == "accept" and body["scores"]["off_topic"] < 0.5, (text, body)
@@ -116,8 +116,32 @@ def test_on_topic_comments_on_the_seed_article_are_accepted(default_registry, se
     assert generic["decision"] != "reject" and generic["scores"]["off_topic"] is not None
 
 
-@pytest.mark.xfail(strict=True, reason="not met: with no thread yet, 'Shoe level lies.' (which shares 'level' with "
-                                       "the article) scores below the off-topic flag threshold")
+SEED_SHORT_ON_TOPIC = ["Mosul will be free soon", "Good news for the people of Iraq", "ISIL is finished",
+                       "Go Iraqi army!", "Pray for Mosul"]
+SEED_GENERIC = ["Great article, thanks", "Thanks for sharing", "Well said"]
+
+
+def test_short_comment_path_on_the_seed_article(default_registry, seed_article, tmp_path):
+    """Short on-topic comments are accepted and generic ones not flagged; the short regime has its own threshold."""
+    metadata = default_registry.metadata(default_registry.current_version())
+    short = metadata["metrics"]["relevance"]["short_out_of_fold"]
+    assert 0.5 <= metadata["thresholds"]["short_off_topic_flag"] < 1
+    assert short["thread_relevant_flagged"] <= 0.12  # own-article short comments with their discussion
+    assert short["foreign_flagged"] > short["thread_relevant_flagged"]  # out-of-domain chat is flagged more
+    client = create_app({"MODELS_DIR": str(default_registry.root),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
+    for text in SEED_SHORT_ON_TOPIC + SEED_GENERIC:
+        body = client.post("/v1/moderate", json={"text": text, "article": seed_article}).get_json()
+        assert body["decision"] == "accept", (text, body)
+    chat = client.post("/v1/moderate", json={"text": "My cat is sleeping", "article": seed_article}).get_json()
+    generic = client.post("/v1/moderate", json={"text": "Great article, thanks", "article": seed_article}).get_json()
+    assert chat["scores"]["off_topic"] > generic["scores"]["off_topic"]
+
+
+@pytest.mark.xfail(strict=True, reason="not met: 'Shoe level lies.' (one word in the article, one generic) scores "
+                                       "about 0.51 in the short regime, below short_off_topic_flag (~0.77); a "
+                                       "threshold that low would flag ~80% of real short Fox comments that have no "
+                                       "discussion yet (~47% with one)")
 def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article, tmp_path):
     client = create_app({"MODELS_DIR": str(default_registry.root),
                          "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()

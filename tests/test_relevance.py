@@ -77,10 +77,13 @@ def test_thread_is_shared_through_the_store(app, tiny_registry, tmp_path):
                         "DATABASE_URL": app.config["DATABASE_URL"]}).test_client()
     first = app.test_client()
     first.put("/v1/articles/de", json={"title": GERMAN.title, "body": GERMAN.body})
-    before = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
-    for text in THREAD:
-        first.post("/v1/moderate", json={"text": text, "article": {"id": "de"}})
-    assert other.get("/v1/articles/de").get_json()["thread_comments"] == len(THREAD) + 1  # and "before"
+    response = other.post("/v1/moderate", json={"text": "Merkel would never say NO", "article": {"id": "de"}})
+    before = response.get_json()["scores"]["off_topic"]
+    accepted = sum(first.post("/v1/moderate", json={"text": text, "article": {"id": "de"}}).get_json()["decision"]
+                   == "accept" for text in THREAD)
+    accepted += response.get_json()["decision"] == "accept"  # (a short comment the tiny model may flag)
+    assert accepted >= len(THREAD)
+    assert other.get("/v1/articles/de").get_json()["thread_comments"] == accepted
     after = off_topic(other, {"text": "Merkel would never say NO", "article": {"id": "de"}})
     assert after != before  # the other worker's cached context took in the new thread comments
 
@@ -145,3 +148,32 @@ def test_off_topic_alone_only_flags_by_default(moderator):
     assert decide(20, 0.0, moderator.policy, off_topic=1.0).decision == "flag"
     strict = moderator.policy.with_overrides(off_topic_reject=0.9)
     assert decide(20, 0.0, strict, off_topic=0.95).decision == "reject"
+
+
+def test_short_comments_have_their_own_threshold_and_action(moderator):
+    from moderation.policy import decide
+    from moderation.relevance import is_short
+    assert is_short("Shoe level lies.") and is_short("Mosul will be free soon") and not is_short("one two three four five six")
+    policy = moderator.policy.with_overrides(short_off_topic_flag=0.6, off_topic_flag=0.9)
+    assert decide(16, 0.0, policy, off_topic=0.65, short=True).decision == "flag"
+    assert decide(16, 0.0, policy, off_topic=0.65, short=False).decision == "accept"  # the long-comment threshold
+    assert decide(16, 0.0, policy, off_topic=0.55, short=True).decision == "accept"
+    strict = policy.with_overrides(short_off_topic_action="reject")
+    shoe = decide(16, 0.0, strict, off_topic=0.65, short=True)
+    assert shoe.decision == "reject" and [r.code for r in shoe.reasons] == ["off_topic"]
+
+
+def test_bad_short_policy_is_refused():
+    from moderation.policy import PolicyConfig, PolicyError
+    with pytest.raises(PolicyError):
+        PolicyConfig(short_off_topic_action="delete")
+    with pytest.raises(PolicyError):
+        PolicyConfig(short_off_topic_flag=1.5)
+
+
+def test_generic_words_are_learned_from_their_spread_over_articles():
+    from moderation.relevance import RelevanceModel, count_vectors
+    by_article = [["Great article, thanks", "Shoes on sale"], ["Great point, thanks"], ["great job thanks"]]
+    model = RelevanceModel.from_corpus([t for a in by_article for t in a], by_article)
+    generic = {w: float(model.generic[count_vectors([w]).indices[0]]) for w in ("great", "thanks", "shoes")}
+    assert generic["great"] == generic["thanks"] == 1.0 and generic["shoes"] == 0.0

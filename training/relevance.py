@@ -24,7 +24,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moderation.relevance import FEATURE_NAMES, REGIMES, Context, RelevanceModel, count_vectors, is_question
+from moderation.relevance import (FEATURE_NAMES, REGIMES, SHORT_FEATURES, Columns, Context, RelevanceModel,
+                                  count_vectors, fill_text_features, is_short)
 from training.datasets import Example
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ YOUTUBE_TITLES = {
 # Off-topic flags at most this share of relevant comments (own article, full thread) in out-of-fold scores.
 FLAG_RELEVANT_RATE = 0.05
 MIN_FLAG = 0.5
+# One- to five-word comments (their own combiner) are flagged at most this share of the time under their own
+# article with its discussion (out-of-fold); never below even odds (MIN_FLAG).
+FLAG_SHORT_RELEVANT_RATE = 0.10
 MIN_ARTICLE_COMMENTS = 5
 PARTIAL_THREADS = (3, 10, 30)  # sizes of the partial discussions comments are also paired with
 ARTICLE_BODIES = (10, 30)  # comments appended to an article's summary to stand in for a longer article text  # an article needs this many comments to give pairs (its thread is the others)
@@ -148,30 +152,61 @@ def make_pairs(groups: list[ArticleGroup], negatives_from: list[ArticleGroup] | 
                  np.array(y), np.array(kind), np.array(article))
 
 
+FOREIGN_USES = 3  # each out-of-domain short text is paired with this many random news contexts
+
+
+def foreign_texts(examples: list[Example]) -> list[str]:
+    """Short texts from outside the news-comment domain (SMS ham: personal chat), off-topic under any article.
+
+    Own-vs-other-article pairs cannot teach the short regime what off-topic means: a generic comment ("Great
+    article, thanks") is as much at home under another article, and most short news comments are replies. Chat
+    that belongs to no article is the missing negative class: specific words no article or discussion supports.
+    """
+    return sorted({e.text for e in examples if e.source == "sms" and e.label == "ham" and is_short(e.text)})
+
+
+def add_foreign(pairs: Pairs, groups: list[ArticleGroup], foreign: list[str], seed: int = 0) -> Pairs:
+    """`pairs` plus each foreign text with FOREIGN_USES random news contexts of `pairs` (label off-topic)."""
+    news = {g.key for g in groups if g.source != "youtube"}
+    candidates = sorted({int(c) for c, a in zip(pairs.context_of, pairs.article) if a in news})
+    if not foreign or not candidates:
+        return pairs
+    rng = random.Random(seed)
+    texts = [t for t in foreign for _ in range(FOREIGN_USES)]
+    contexts = np.array([rng.choice(candidates) for _ in texts], dtype=np.int64)
+    n = len(texts)
+    return Pairs(pairs.texts + texts, pairs.contexts, np.concatenate([pairs.context_of, contexts]),
+                 np.concatenate([pairs.leave_out, np.zeros(n, bool)]), np.concatenate([pairs.y, np.ones(n, int)]),
+                 np.concatenate([pairs.kind, np.full(n, "foreign")]), np.concatenate([pairs.article, np.full(n, "")]))
+
+
 def _background_texts(groups: list[ArticleGroup]) -> list[str]:
     return [t for g in groups for t in g.comments] + [f"{g.title}\n{g.body}" for g in groups]
 
 
-def build_combiner() -> Pipeline:
+def build_combiner(regime: str = "thread") -> Pipeline:
     """Standardised features into a logistic regression: measured against gradient boosting and a degree-2
-    logistic regression on grouped folds, it generalised best to unseen articles (and scores in microseconds)."""
-    return Pipeline([("scale", StandardScaler()), ("logistic", LogisticRegression(C=1.0, max_iter=2000))])
+    logistic regression on grouped folds, it generalised best to unseen articles (and scores in microseconds).
+    The short-comment regime reads SHORT_FEATURES only."""
+    steps = [("scale", StandardScaler()), ("logistic", LogisticRegression(C=1.0, max_iter=2000))]
+    if regime == "short":
+        steps.insert(0, ("select", Columns(SHORT_FEATURES)))
+    return Pipeline(steps)
 
 
-def fit(groups: list[ArticleGroup], seed: int = 0) -> RelevanceModel:
-    model = RelevanceModel.from_corpus(_background_texts(groups))
-    pairs = make_pairs(groups, seed=seed)
+def fit(groups: list[ArticleGroup], seed: int = 0, foreign: list[str] | None = None) -> RelevanceModel:
+    model = RelevanceModel.from_corpus(_background_texts(groups), [g.comments for g in groups])
+    pairs = add_foreign(make_pairs(groups, seed=seed), groups, foreign or [], seed=seed)
     x = _features(model, pairs)
     regime = model.regimes(x)
-    model.combiner = {name: build_combiner().fit(x[regime == name], pairs.y[regime == name])
+    model.combiner = {name: build_combiner(name).fit(x[regime == name], pairs.y[regime == name])
                       for name in REGIMES}
     return model
 
 
 def _features(model: RelevanceModel, pairs: Pairs) -> np.ndarray:
     x = model.features(count_vectors(pairs.texts), pairs.contexts, pairs.context_of, pairs.leave_out)
-    x[:, FEATURE_NAMES.index("question")] = [is_question(t) for t in pairs.texts]
-    return x
+    return fill_text_features(x, pairs.texts)
 
 
 def score_pairs(model: RelevanceModel, pairs: Pairs) -> np.ndarray:
@@ -192,10 +227,12 @@ def pairing_figures(pairs: Pairs, scores: np.ndarray, threshold: float | None = 
     return out
 
 
-def choose_flag_threshold(pairs: Pairs, scores: np.ndarray) -> float:
-    """Lowest threshold that flags at most FLAG_RELEVANT_RATE of relevant pairs (both kinds), never below MIN_FLAG."""
+def choose_flag_threshold(pairs: Pairs, scores: np.ndarray, rate: float = FLAG_RELEVANT_RATE) -> float:
+    """Lowest threshold that flags at most `rate` of relevant pairs (all kinds given), never below MIN_FLAG."""
     relevant = np.sort(scores[pairs.y == 0])[::-1]
-    allowed = int(np.floor(FLAG_RELEVANT_RATE * len(relevant)))
+    if len(relevant) == 0:
+        return MIN_FLAG
+    allowed = int(np.floor(rate * len(relevant)))
     t = float(relevant[allowed]) + 1e-4 if allowed < len(relevant) else MIN_FLAG
     return round(min(max(t, MIN_FLAG), 0.999), 4)
 
@@ -206,17 +243,21 @@ def grouped_folds(groups: list[ArticleGroup], folds: int) -> list[list[str]]:
     return [news[i::folds] for i in range(folds)] if len(news) >= folds else [[k] for k in news]
 
 
-def cross_validate(groups: list[ArticleGroup], folds: int = 5, seed: int = 0) -> tuple[Pairs, np.ndarray]:
-    """Out-of-fold scores of every news comment, each fold trained on the other articles only."""
+def cross_validate(groups: list[ArticleGroup], folds: int = 5, seed: int = 0,
+                   foreign: list[str] | None = None) -> tuple[Pairs, np.ndarray]:
+    """Out-of-fold scores of every news comment, each fold trained on the other articles only (and on the foreign
+    texts of the other folds; each fold's own foreign texts are scored under its articles, kind "foreign")."""
+    foreign = foreign or []
     all_scores, all_pairs = [], []
     for i, test_keys in enumerate(grouped_folds(groups, folds)):
         test = [g for g in groups if g.key in test_keys]
         train = [g for g in groups if g.key not in test_keys]
         if not test or not train:
             continue
-        model = fit(train, seed=seed)
+        model = fit(train, seed=seed, foreign=[t for j, t in enumerate(foreign) if j % folds != i])
         # Negatives for a test comment: any other news article (its own article was never trained on).
         pairs = make_pairs(test, negatives_from=[g for g in groups if g.source != "youtube"], seed=seed + 1 + i)
+        pairs = add_foreign(pairs, test, [t for j, t in enumerate(foreign) if j % folds == i], seed=seed + 1 + i)
         all_pairs.append(pairs)
         all_scores.append(score_pairs(model, pairs))
     return _concat(all_pairs), np.concatenate(all_scores) if all_scores else np.array([])
@@ -246,17 +287,27 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
     if len(groups) < 3 or len(news) < 2:
         return None, {"skipped": f"relevance needs comments under at least 3 articles, 2 of them news; "
                                  f"found {len(groups)} ({len(news)} news)"}
+    foreign = foreign_texts(train)
     with threadpool_limits(1):  # small dense algebra: threads only fight over the cores
-        oof_pairs, oof = cross_validate(groups, folds=min(folds, len(news)))
-        threshold = choose_flag_threshold(oof_pairs, oof)
-        model = fit(groups)
+        oof_pairs, oof = cross_validate(groups, folds=min(folds, len(news)), foreign=foreign)
+        short = np.array([is_short(t) for t in oof_pairs.texts], bool) & (oof_pairs.kind != "foreign")
+        threshold = choose_flag_threshold(oof_pairs.subset(~short), oof[~short])
+        served = short & (oof_pairs.kind == "thread")
+        short_threshold = choose_flag_threshold(oof_pairs.subset(served), oof[served], FLAG_SHORT_RELEVANT_RATE)
+        model = fit(groups, foreign=foreign)
+        chat = oof_pairs.kind == "foreign"
     report = {
         "kind": "relevance-logistic",
         "features": list(FEATURE_NAMES),
         "train_articles": {"news": len(news), "youtube": len(groups) - len(news)},
         "threshold_from": "out-of-fold scores, folds grouped by article",
         "out_of_fold": pairing_figures(oof_pairs, oof, threshold),
-        "thresholds": {"off_topic_flag": threshold},
+        "thresholds": {"off_topic_flag": threshold, "short_off_topic_flag": short_threshold},
+        "short_out_of_fold": {
+            **pairing_figures(oof_pairs.subset(short), oof[short], short_threshold),
+            "foreign_texts": len(foreign),
+            "foreign_flagged": round(float((oof[chat] >= short_threshold).mean()), 4) if chat.any() else None,
+        },
     }
     held = [g for g in article_groups(evaluation) if g.source != "youtube"]
     if held:
