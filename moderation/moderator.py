@@ -57,11 +57,9 @@ def policy_for(model: LoadedModel, **overrides) -> PolicyConfig:
 class Moderator:
     """A loaded model and the policy it serves under."""
 
-    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None, spam_scorer=None):
+    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None):
         self.model = model
         self.policy = policy or policy_for(model)
-        # Optional faster equivalent of spam_scores(model.spam, texts), checked against it (service/fastscore.py).
-        self.spam_scorer = spam_scorer
         self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
 
     @property
@@ -87,7 +85,7 @@ class Moderator:
         spam = [None] * len(texts)
         if scored:
             batch = [texts[i][:SCORED_CHARS] for i in scored]
-            probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
+            probabilities = spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts)
