@@ -31,6 +31,10 @@ METADATA = "metadata.json"
 CURRENT = "current"
 HISTORY = "history.jsonl"
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
+# The shape of what model.joblib holds (feature blocks, relevance features). Bump it whenever a change to
+# moderation/ makes artifacts trained before it score wrongly or fail: loading then refuses them with a clear
+# message instead of failing on the first request.
+ARTIFACT_FORMAT = 2
 
 
 class ModelLoadError(RuntimeError):
@@ -132,6 +136,7 @@ class ModelRegistry:
             "created_at": created.isoformat(timespec="seconds"),
             "sha256": digest,
             "libraries": library_versions(),
+            "artifact_format": ARTIFACT_FORMAT,
         }
         (staging / METADATA).write_text(json.dumps(full, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(staging, self.root / version)
@@ -153,6 +158,11 @@ class ModelRegistry:
         mismatched = [f"{lib} {built.get(lib)} (here {here[lib]})" for lib in PINNED_LIBRARIES if built.get(lib) != here[lib]]
         if built.get("python", "").rsplit(".", 1)[0] != here["python"].rsplit(".", 1)[0]:
             mismatched.append(f"python {built.get('python')} (here {here['python']})")
+        if metadata.get("artifact_format") != ARTIFACT_FORMAT:
+            raise ModelLoadError(
+                f"model {version} has artifact format {metadata.get('artifact_format')}, this code reads format "
+                f"{ARTIFACT_FORMAT}; retrain it here (`python -m training train --promote`)"
+            )
         if mismatched:
             raise ModelLoadError(
                 f"model {version} was built with other library versions: {', '.join(mismatched)}; "

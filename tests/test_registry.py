@@ -53,3 +53,13 @@ def test_set_current_records_history(registry_copy):
     registry_copy.set_current(version, action="promote", reason="test")
     assert registry_copy.history()[-1]["reason"] == "test"
     assert (registry_copy.root / "current").read_text().strip() == version
+
+
+def test_artifacts_of_another_format_are_refused(registry_copy):
+    version = registry_copy.current_version()
+    path = registry_copy.root / version / "metadata.json"
+    meta = json.loads(path.read_text())
+    meta["artifact_format"] = 1
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="artifact format 1"):
+        registry_copy.load()
