@@ -450,17 +450,22 @@ def batch_contexts(texts: list[str], articles: list, threads: list, cache: Conte
     # First pass: the context key of every row, and the thread texts of contexts not cached yet.
     keys, sources, needed = {}, {}, []
     for (_, title, body), rows in groups.items():
-        full_key = full = None
+        # A "full" thread of the group: the first row's thread plus the row itself (every row is in the thread,
+        # as in a leave-one-out evaluation), or the longest thread given (a sample of the article's rows, as batch
+        # rescoring passes it: rows outside the sample get all of it, rows inside it the rest of it).
+        fulls: dict = {}
         if len(rows) > 1:
-            full = list(threads[rows[0]] or []) + [texts[rows[0]]]
-            full_key = (sum(map(hash, full)), len(full))
+            for full in (list(threads[rows[0]] or []) + [texts[rows[0]]], list(max((threads[i] or [] for i in rows),
+                                                                                   key=len))):
+                fulls.setdefault((sum(map(hash, full)), len(full)), full)
         for i in rows:
             thread = threads[i] or []
-            if full_key is not None and len(thread) == full_key[1] - 1 and \
-                    sum(map(hash, thread)) + hash(texts[i]) == full_key[0]:
-                key, leave_out[i], source = (title, body, full_key), True, full
+            thread_sum = sum(map(hash, thread))
+            full_key = (thread_sum + hash(texts[i]), len(thread) + 1)
+            if full_key in fulls:
+                key, leave_out[i], source = (title, body, full_key), True, fulls[full_key]
             else:
-                key, source = (title, body, (sum(map(hash, thread)), len(thread))), thread
+                key, source = (title, body, (thread_sum, len(thread))), thread
             keys[i] = key
             if key not in sources:
                 cached = cache.get(key) if cache is not None else None

@@ -177,3 +177,23 @@ def test_generic_words_are_learned_from_their_spread_over_articles():
     model = RelevanceModel.from_corpus([t for a in by_article for t in a], by_article)
     generic = {w: float(model.generic[count_vectors([w]).indices[0]]) for w in ("great", "thanks", "shoes")}
     assert generic["great"] == generic["thanks"] == 1.0 and generic["shoes"] == 0.0
+
+
+def test_sampled_threads_share_one_context_and_score_as_each_row_alone(tiny_registry, small_examples):
+    """Batch rescoring passes each row the other rows of its article's sample; the rows inside the sample (whose
+    thread is the sample minus themselves) share the article's one context with the rows outside it."""
+    from moderation.moderator import Article, Moderator
+    from moderation.relevance import batch_contexts
+
+    fox = [e for e in small_examples if e.source == "fox"]
+    article = Article(fox[0].article_id, fox[0].article_title, fox[0].article_body)
+    rows = [e.text for e in fox if e.article_id == fox[0].article_id][:12]
+    sample = rows[:5]
+    threads = [[t for t in sample if t is not text] if text in sample else list(sample) for text in rows]
+    contexts, _, leave_out, _, _ = batch_contexts(rows, [article] * len(rows), threads)
+    assert len(contexts) == 1 and list(leave_out) == [True] * 5 + [False] * (len(rows) - 5)
+    moderator = Moderator(tiny_registry.load())
+    together = moderator.moderate_batch(rows, [article] * len(rows), threads)
+    for text, thread, verdict in zip(rows, threads, together):
+        alone = Moderator(tiny_registry.load()).moderate_batch([text], [article], [thread])[0]
+        assert verdict.off_topic is not None and verdict.off_topic == pytest.approx(alone.off_topic, abs=1e-4)

@@ -114,7 +114,7 @@ def test_threads_are_the_other_rows_of_the_same_article(tmp_path):
     score_chunk(spy, ChunkTask(0, task_rows, samples, 2))
     texts, articles, threads = spy.args
     assert threads[1] == ["text 3", "text 5"]  # id 1 (line 2): its article's others, not itself
-    assert threads[7] == ["text 1", "text 3"]
+    assert threads[7] == ["text 1", "text 3", "text 5"]  # outside the sample: all of it (one shared context)
     assert threads[0] == ["text 2", "text 4"]
     assert threads[8] is None and articles[8] is None and articles[1].id == "A"
 

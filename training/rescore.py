@@ -224,7 +224,9 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
         if article_id is None:
             threads.append(None)
         else:
-            threads.append([t for n, t in task.samples.get(article_id, ()) if n != line][:task.thread_size])
+            # The other rows of the article, from its sample: rows outside the sample get all of it (thread_size + 1
+            # texts), rows inside it the rest of it, so every row of an article shares one relevance context.
+            threads.append([t for n, t in task.samples.get(article_id, ()) if n != line])
     verdicts = moderator.moderate_batch(texts, articles, threads)
     out, changed = [], []
     decisions, changes = Counter(), Counter()
