@@ -60,7 +60,7 @@ class Moderator:
     def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None, spam_scorer=None):
         self.model = model
         self.policy = policy or policy_for(model)
-        # Optional faster equivalent of spam_scores(model.spam, texts), checked against it (service/fastscore.py).
+        # Optional replacement for spam_scores(model.spam, texts) (the pipeline is vectorised; none is used now).
         self.spam_scorer = spam_scorer
         self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
 

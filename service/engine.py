@@ -11,7 +11,6 @@ from moderation.moderator import Moderator, policy_for
 from moderation.policy import PolicyConfig
 from moderation.registry import ModelRegistry
 from moderation.store import Store, default_url
-from service.fastscore import compile_scorer
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +35,8 @@ def load_moderator(app: Flask, version: str | None = None) -> Moderator:
     registry = ModelRegistry(app.config["MODELS_DIR"])
     model = registry.load(version or app.config.get("MODEL_VERSION"))
     policy: PolicyConfig = policy_for(model, **policy_overrides(app.config))
-    scorer = compile_scorer(model.spam) if app.config.get("FAST_SCORER", True) else None
-    log.info("loaded model %s from %s%s", model.version, registry.root, " (fast scorer)" if scorer else "")
-    return Moderator(model, policy, spam_scorer=scorer)
+    log.info("loaded model %s from %s", model.version, registry.root)
+    return Moderator(model, policy)
 
 
 def init_app(app: Flask) -> None:

@@ -319,35 +319,6 @@ def test_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# The fast scorer used in serving
-
-def test_fast_scorer_gives_the_pipelines_scores(tiny_registry, small_examples):
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    from moderation.features import spam_scores
-    from service.fastscore import compile_scorer
-
-    pipeline = tiny_registry.load().spam
-    scorer = compile_scorer(pipeline)
-    assert scorer is not None
-    texts = [e.text for e in small_examples[:400]] + ["", "x" * 10_000, "\u200b\ufeff", "<b>&amp;</b>"]
-    assert np.max(np.abs(scorer(texts) - spam_scores(pipeline, texts))) < 1e-6
-    # Anything but the default structure is left to the pipeline itself.
-    assert compile_scorer(Pipeline([("clf", LogisticRegression())])) is None
-
-
-def test_served_answers_match_the_pipeline(client, tiny_registry, small_examples):
-    from moderation.moderator import Moderator
-
-    plain = Moderator(tiny_registry.load())
-    served = client.application.extensions["moderator"]
-    assert served.spam_scorer is not None and plain.spam_scorer is None
-    texts = [e.text for e in small_examples[:200]]
-    assert [v.to_dict() for v in served.moderate_batch(texts)] == [v.to_dict() for v in plain.moderate_batch(texts)]
-
-
 def test_keys_from_the_environment_even_numeric(tiny_registry, tmp_path, monkeypatch):
     monkeypatch.setenv("MODERATION_API_KEYS", "123456789")
     monkeypatch.setenv("MODERATION_MODELS_DIR", str(tiny_registry.root))

@@ -1,0 +1,47 @@
+"""The batch-vectorised features equal their per-text definitions."""
+
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from moderation.features import signal_features, signal_features_per_text
+from moderation.text import normalise_all
+from moderation.vectorised import CharNgramHasher
+
+EDGE = ["", "a", "ab cd", "x" * 3000, "\x00 ab", "a\x00\n12345", "İstanbul ÉÉ ５５５ ǅ", "aaaa!!!!", "call 555 1234",
+        "", "567 8901 www.x.com", "f r e e c4sh @handle me@x.org $5 10k", "check out my channel", "日本語 です"]
+
+
+def test_signals_equal_the_per_text_definition(small_examples):
+    texts = normalise_all([e.text for e in small_examples] + EDGE)
+    fast, slow = signal_features(texts), signal_features_per_text(texts)
+    assert fast.shape == slow.shape
+    assert abs(fast - slow).max() == 0
+    assert signal_features([]).shape == (0, slow.shape[1])
+
+
+def test_char_ngrams_are_char_wb_ngrams_hashed_differently(small_examples):
+    texts = normalise_all([e.text for e in small_examples] + EDGE)
+    hasher = CharNgramHasher(ngram_range=(2, 4), n_features=2 ** 20).fit(texts)
+    ours = hasher.transform(texts)
+    reference = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=2 ** 20,
+                                  alternate_sign=False, norm=None).transform(texts)
+    # the same n-grams per text (only the hash function differs, so a few collisions differ)
+    assert np.array_equal(np.asarray(ours.sum(axis=1)).ravel(), np.asarray(reference.sum(axis=1)).ravel())
+    assert abs(ours.nnz - reference.nnz) < 0.001 * reference.nnz
+    # a text's row does not depend on the batch it is in
+    one = hasher.transform([texts[3]])
+    assert abs(one - ours[3]).max() == 0
+    # explanations regenerate the columns of each word
+    words = texts[3].split()
+    columns = np.concatenate([hasher.word_columns(w) for w in words])
+    assert set(columns) == set(ours[3].indices)
+
+
+def test_char_hasher_pickles_and_clones():
+    hasher = CharNgramHasher(ngram_range=(2, 3), n_features=2 ** 10)
+    copy = pickle.loads(pickle.dumps(hasher.fit(["ab"])))
+    assert clone(hasher).get_params() == hasher.get_params()
+    assert abs(copy.transform(["hello world"]) - hasher.transform(["hello world"])).max() == 0
