@@ -45,3 +45,44 @@ def test_char_hasher_pickles_and_clones():
     copy = pickle.loads(pickle.dumps(hasher.fit(["ab"])))
     assert clone(hasher).get_params() == hasher.get_params()
     assert abs(copy.transform(["hello world"]) - hasher.transform(["hello world"])).max() == 0
+
+
+def test_is_blank_is_not_normalise(small_examples):
+    from moderation.text import is_blank, normalise
+
+    texts = [e.text for e in small_examples] + EDGE + [" ", "\u200b\ufeff", "<b></b>", "&nbsp;", "<p>&amp;</p>",
+                                                         "_", "\u00ad x", "&lt;b&gt;", "\u3000"]
+    assert [is_blank(t) for t in texts] == [not normalise(t) for t in texts]
+
+
+def test_lean_scorer_gives_the_pipelines_scores(tiny_registry, small_examples):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from moderation.features import spam_scores
+    from moderation.scorer import compile_scorer
+
+    pipeline = tiny_registry.load().spam
+    scorer = compile_scorer(pipeline)
+    assert scorer is not None
+    texts = [e.text for e in small_examples[:400]] + ["", "x" * 10_000, "\u200b\ufeff", "<b>&amp;</b>"] + EDGE
+    assert np.max(np.abs(scorer(texts) - spam_scores(pipeline, texts))) < 1e-6
+    for text in texts[:50]:  # one comment at a time, as the service scores them
+        assert abs(scorer([text])[0] - spam_scores(pipeline, [text])[0]) < 1e-6
+    assert compile_scorer(Pipeline([("clf", LogisticRegression())])) is None
+
+
+def test_served_answers_match_the_pipeline(client, tiny_registry, small_examples):
+    from moderation.moderator import Moderator
+
+    served = client.application.extensions["moderator"]
+    plain = Moderator(tiny_registry.load(), spam_scorer=lambda texts: spam_scores_of(tiny_registry, texts))
+    assert served.spam_scorer is not None
+    texts = [e.text for e in small_examples[:200]]
+    assert [v.to_dict() for v in served.moderate_batch(texts)] == [v.to_dict() for v in plain.moderate_batch(texts)]
+
+
+def spam_scores_of(registry, texts):
+    from moderation.features import spam_scores
+
+    return spam_scores(registry.load().spam, texts)
