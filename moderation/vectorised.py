@@ -29,9 +29,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # Between two texts: a space ends every \S+ run and every optional-separator pattern, and a NUL followed by a
 # newline starts no word, digit, letter or repeated-character match.
 SEPARATOR = " \x00\n"
-_PRIME = np.uint64(0x100000001B3)       # polynomial base of the rolling hash (FNV prime)
-_MIX = np.uint64(0x9E3779B97F4A7C15)    # Fibonacci multiplicative hashing
-_LENGTH_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 _SPACE = 32
 
 
@@ -54,32 +51,73 @@ def codepoints(texts: list[str], separator: str) -> tuple[np.ndarray, np.ndarray
     return points, text_starts(lengths, len(separator)), lengths
 
 
+_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def murmurhash3_32(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """MurmurHash3 (x86, 32 bits, seed 0) of the byte strings data[starts[i]:starts[i] + lengths[i]], all at once.
+
+    The hash scikit-learn's HashingVectorizer uses (`sklearn.utils.murmurhash3_32`), for strings of at most 16
+    bytes; `data` must have 16 bytes of padding after the last string.
+    """
+    data = data.astype(np.uint32)
+    h = np.zeros(len(starts), dtype=np.uint32)
+    lengths = lengths.astype(np.int64)
+    with np.errstate(over="ignore"):
+        for block in range(4):
+            at = starts + 4 * block
+            full = lengths >= 4 * block + 4
+            if not full.any():
+                break
+            k = data[at] | (data[at + 1] << np.uint32(8)) | (data[at + 2] << np.uint32(16)) | (data[at + 3] << np.uint32(24))
+            k = _rotl(k * _C1, 15) * _C2
+            mixed = _rotl(h ^ k, 13) * np.uint32(5) + np.uint32(0xE6546B64)
+            h = np.where(full, mixed, h)
+        rest = lengths & 3
+        tail = starts + (lengths & ~3)
+        k = np.where(rest >= 3, data[tail + 2] << np.uint32(16), 0).astype(np.uint32)
+        k ^= np.where(rest >= 2, data[tail + 1] << np.uint32(8), 0).astype(np.uint32)
+        k ^= np.where(rest >= 1, data[tail], 0).astype(np.uint32)
+        k = _rotl(k * _C1, 15) * _C2
+        h = np.where(rest > 0, h ^ k, h)
+        h ^= lengths.astype(np.uint32)
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        h ^= h >> np.uint32(16)
+    return h
+
+
 def _char_hashes(texts: list[str], min_n: int, max_n: int, n_features: int):
-    """(row of each n-gram, column of each n-gram) for all n-grams of all texts (lower-cased, padded words)."""
+    """(row of each n-gram, column of each n-gram) for all n-grams of all texts (lower-cased, padded words).
+
+    Columns are scikit-learn's: abs(murmurhash3_32(utf-8 of the n-gram) as int32) % n_features.
+    """
     # Each text becomes " word word ... " (normalised texts are single-spaced); a NUL separates texts.
     padded = [" " + t.lower() + " " if t else "" for t in texts]
     points, starts, lengths = codepoints(padded, "\x00")
     size = len(points)
     # the row owning each position (a separator belongs to the text before it; no kept n-gram starts there)
     owner = np.repeat(np.arange(-1, len(texts)), np.concatenate([[1], lengths + 1])[:len(texts) + 1])[:size]
-    values = points.astype(np.uint64) + np.uint64(1)
+    utf8 = np.frombuffer(("\x00" + "\x00".join(padded)).encode("utf-8", "surrogatepass") + bytes(16), dtype=np.uint8)
+    width = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(width, out=offsets[1:])
     is_space = points == _SPACE
     is_sep = np.zeros(size, dtype=bool)  # by position: a NUL inside a text is an ordinary character
     is_sep[starts - 1] = True
-    bits = int(np.log2(n_features))
-    if 2 ** bits != n_features:
-        raise ValueError("n_features must be a power of two")
-    shift = np.uint64(64 - bits)
     rows_out, cols_out = [], []
-    h = values.copy()                    # hash of the n-gram starting at each position, n = 1 for now
     bad = is_sep.copy()                  # the n-gram contains a separator
     inner = np.zeros(size, dtype=bool)   # the n-gram has a space strictly inside (it crosses a word boundary)
     for n in range(2, max_n + 1):
         m = size - n + 1
         if m <= 0:
             break
-        with np.errstate(over="ignore"):
-            h = h[:m] * _PRIME + values[n - 1:n - 1 + m]
         bad = bad[:m] | is_sep[n - 1:n - 1 + m]
         # the character that ended the (n-1)-gram at position i (i + n - 2) is inside the n-gram
         inner = inner[:m] | is_space[n - 2:n - 2 + m] if n > 2 else inner[:m]
@@ -89,9 +127,9 @@ def _char_hashes(texts: list[str], min_n: int, max_n: int, n_features: int):
         if n == 2:  # two spaces in a row: only an empty text padded, which is left out anyway
             keep &= ~(is_space[:m] & is_space[1:1 + m])
         positions = np.flatnonzero(keep)
-        with np.errstate(over="ignore"):
-            mixed = (h[positions] ^ (_LENGTH_SALT * np.uint64(n))) * _MIX
-        cols_out.append((mixed >> shift).astype(np.int64))
+        hashes = murmurhash3_32(utf8, offsets[positions], offsets[positions + n] - offsets[positions])
+        signed = hashes.view(np.int32).astype(np.int64)
+        cols_out.append(np.abs(signed) % n_features)
         rows_out.append(owner[positions])
     if not rows_out:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
