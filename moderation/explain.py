@@ -53,11 +53,16 @@ def _char_columns(block, words: list[str]) -> dict[int, dict[str, int]]:
         hasher = block.steps[0][1]
     else:
         hasher = block
-    analyzer = hasher.build_analyzer()
     columns: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counts: dict[str, int] = defaultdict(int)
     for word in words:
         counts[word] += 1
+    if hasattr(hasher, "word_columns"):  # moderation.vectorised.CharNgramHasher
+        for word, count in counts.items():
+            for column in hasher.word_columns(word):
+                columns[int(column)][word] += count
+        return columns
+    analyzer = hasher.build_analyzer()
     for word, count in counts.items():
         grams = analyzer(word)
         if not grams:

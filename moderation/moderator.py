@@ -14,7 +14,8 @@ from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
-from moderation.text import normalise, policy_length
+from moderation.scorer import compile_scorer
+from moderation.text import is_blank, policy_length
 
 # A comment far over the policy limit is rejected for length anyway; scoring more than this of it only costs time.
 SCORED_CHARS = 10_000
@@ -57,9 +58,12 @@ def policy_for(model: LoadedModel, **overrides) -> PolicyConfig:
 class Moderator:
     """A loaded model and the policy it serves under."""
 
-    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None):
+    def __init__(self, model: LoadedModel, policy: PolicyConfig | None = None, spam_scorer=None):
         self.model = model
         self.policy = policy or policy_for(model)
+        # spam_scores(model.spam, texts) without scikit-learn's per-call overhead, checked against it at load
+        # (moderation/scorer.py); None (the pipeline itself) for models of another structure.
+        self.spam_scorer = spam_scorer if spam_scorer is not None else compile_scorer(model.spam)
         self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
 
     @property
@@ -80,7 +84,7 @@ class Moderator:
         for a comment without article. `contexts[i]`, when given, is the article and thread already vectorised
         (the service's cache) and replaces articles[i] and threads[i].
         """
-        lengths = [policy_length(t) if normalise(t) else 0 for t in texts]
+        lengths = [0 if is_blank(t) else policy_length(t) for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
         spam = [None] * len(texts)
         if scored:

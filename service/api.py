@@ -132,6 +132,8 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list
         try:
             if comment_id is not None:
                 comment_id = _identifier(comment_id, "id")
+            if not isinstance(item.get("explain", False), bool):  # the item schema is /v1/moderate's
+                raise ApiError(422, "invalid_request", "'explain' must be true or false.")
             text, article = parse_comment(item)
             explains.append(explain_requested(item))
         except ApiError as exc:

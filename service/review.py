@@ -39,6 +39,8 @@ def log_flagged(text: str, article, verdict, comment_id=None, explanation: dict 
     """
     if verdict.decision != "flag":
         return
+    if explanation is None:  # callers may carry it on the verdict instead
+        explanation = getattr(verdict, "explanation", None)
     if comment_id is not None and (isinstance(comment_id, bool) or not isinstance(comment_id, (str, int))):
         comment_id = None
     try:

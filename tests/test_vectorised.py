@@ -1,0 +1,86 @@
+"""The batch-vectorised features equal their per-text definitions."""
+
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from moderation.features import signal_features, signal_features_per_text
+from moderation.text import normalise_all
+from moderation.vectorised import CharNgramHasher
+
+EDGE = ["", "a", "ab cd", "x" * 3000, "\x00 ab", "a\x00\n12345", "İstanbul ÉÉ ５５５ ǅ", "aaaa!!!!", "call 555 1234",
+        "", "567 8901 www.x.com", "f r e e c4sh @handle me@x.org $5 10k", "check out my channel", "日本語 です"]
+
+
+def test_signals_equal_the_per_text_definition(small_examples):
+    texts = normalise_all([e.text for e in small_examples] + EDGE)
+    fast, slow = signal_features(texts), signal_features_per_text(texts)
+    assert fast.shape == slow.shape
+    assert abs(fast - slow).max() == 0
+    assert signal_features([]).shape == (0, slow.shape[1])
+
+
+def test_char_ngrams_equal_scikit_learns_char_wb_hashing(small_examples):
+    texts = normalise_all([e.text for e in small_examples] + EDGE + ["\U0001F600 x", "\u00e9\u00e9 \u4e00\u4e01 ab"])
+    hasher = CharNgramHasher(ngram_range=(2, 4), n_features=2 ** 20).fit(texts)
+    ours = hasher.transform(texts)
+    reference = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=2 ** 20,
+                                  alternate_sign=False, norm=None, dtype=np.float32).transform(texts)
+    assert ours.shape == reference.shape and abs(ours - reference).max() == 0
+    # a text's row does not depend on the batch it is in
+    one = hasher.transform([texts[3]])
+    assert abs(one - ours[3]).max() == 0
+    # explanations regenerate the columns of each word
+    words = texts[3].split()
+    columns = np.concatenate([hasher.word_columns(w) for w in words])
+    assert set(columns) == set(ours[3].indices)
+
+
+def test_char_hasher_pickles_and_clones():
+    hasher = CharNgramHasher(ngram_range=(2, 3), n_features=2 ** 10)
+    copy = pickle.loads(pickle.dumps(hasher.fit(["ab"])))
+    assert clone(hasher).get_params() == hasher.get_params()
+    assert abs(copy.transform(["hello world"]) - hasher.transform(["hello world"])).max() == 0
+
+
+def test_is_blank_is_not_normalise(small_examples):
+    from moderation.text import is_blank, normalise
+
+    texts = [e.text for e in small_examples] + EDGE + [" ", "\u200b\ufeff", "<b></b>", "&nbsp;", "<p>&amp;</p>",
+                                                         "_", "\u00ad x", "&lt;b&gt;", "\u3000"]
+    assert [is_blank(t) for t in texts] == [not normalise(t) for t in texts]
+
+
+def test_lean_scorer_gives_the_pipelines_scores(tiny_registry, small_examples):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from moderation.features import spam_scores
+    from moderation.scorer import compile_scorer
+
+    pipeline = tiny_registry.load().spam
+    scorer = compile_scorer(pipeline)
+    assert scorer is not None
+    texts = [e.text for e in small_examples[:400]] + ["", "x" * 10_000, "\u200b\ufeff", "<b>&amp;</b>"] + EDGE
+    assert np.max(np.abs(scorer(texts) - spam_scores(pipeline, texts))) < 1e-6
+    for text in texts[:50]:  # one comment at a time, as the service scores them
+        assert abs(scorer([text])[0] - spam_scores(pipeline, [text])[0]) < 1e-6
+    assert compile_scorer(Pipeline([("clf", LogisticRegression())])) is None
+
+
+def test_served_answers_match_the_pipeline(client, tiny_registry, small_examples):
+    from moderation.moderator import Moderator
+
+    served = client.application.extensions["moderator"]
+    plain = Moderator(tiny_registry.load(), spam_scorer=lambda texts: spam_scores_of(tiny_registry, texts))
+    assert served.spam_scorer is not None
+    texts = [e.text for e in small_examples[:200]]
+    assert [v.to_dict() for v in served.moderate_batch(texts)] == [v.to_dict() for v in plain.moderate_batch(texts)]
+
+
+def spam_scores_of(registry, texts):
+    from moderation.features import spam_scores
+
+    return spam_scores(registry.load().spam, texts)
