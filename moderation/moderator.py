@@ -89,7 +89,7 @@ class Moderator:
         spam = [None] * len(texts)
         if scored:
             batch = [texts[i][:SCORED_CHARS] for i in scored]
-            probabilities = spam_scores(self.model.spam, batch)
+            probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts)
