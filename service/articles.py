@@ -28,7 +28,7 @@ MAX_THREAD = 2000  # a new cache entry reads at most the latest comments of a th
 
 
 def _check_id(article_id: str) -> str:
-    if not article_id.strip() or len(article_id) > MAX_ID_CHARS:
+    if not article_id or len(article_id) > MAX_ID_CHARS:
         raise ApiError(422, "invalid_request", f"An article id must be 1 to {MAX_ID_CHARS} characters.")
     return article_id
 

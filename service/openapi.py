@@ -185,7 +185,7 @@ SCHEMAS.update({
     },
 })
 ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
-               "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}}]
+               "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]
 
 OPEN = []  # no security requirement
 PATHS = {
