@@ -81,10 +81,13 @@ def test_review_page_in_chromium(live_app):
         driver.get(f"{base}/review")
         driver.find_element(By.ID, "key").send_keys("wrong-key")
         driver.find_element(By.ID, "sign-in").click()
-        assert "not a valid admin key" in driver.find_element(By.TAG_NAME, "body").text
+        # Each click loads a new page: wait for it rather than read the one it leaves (stale elements).
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"),
+                                                                         "not a valid admin key"))
         driver.find_element(By.ID, "key").send_keys("admin-key")
         driver.find_element(By.ID, "moderator").send_keys("Ana")
         driver.find_element(By.ID, "sign-in").click()
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "count")))
 
         items = driver.find_elements(By.CSS_SELECTOR, "article.item")
         assert [int(i.get_attribute("data-id")) for i in items] == ids == sorted(ids, reverse=True)
@@ -107,7 +110,7 @@ def test_review_page_in_chromium(live_app):
         assert "1 flagged comment awaiting review" in driver.find_element(By.ID, "count").text
 
         driver.find_element(By.ID, "sign-out").click()
-        assert driver.find_elements(By.ID, "key")  # back to the sign-in form
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "key")))  # back to the sign-in form
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
