@@ -16,6 +16,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from moderation.registry import sha256_file  # noqa: F401 - re-exported: training code hashes data files with it
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # file inside the data folder -> (SHA-256, public URL, member name when the URL is a zip archive)
@@ -44,14 +46,6 @@ SEED_ARTICLE = "seed/000_0e914d85ad094d08.txt"
 
 class DataUnavailable(RuntimeError):
     """The data is neither present nor downloadable; the message says what to do."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def candidate_dirs() -> list[Path]:
