@@ -195,6 +195,8 @@ def review_in_browser(base: str) -> dict:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
 
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = webdriver.ChromeOptions()
@@ -210,14 +212,19 @@ def review_in_browser(base: str) -> dict:
         driver.find_element(By.ID, "key").send_keys(ADMIN_KEY)
         driver.find_element(By.ID, "moderator").send_keys("bench")
         driver.find_element(By.ID, "sign-in").click()
+        # Each click loads a new page: wait for it, or the reads below see the page the click left.
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "count")))
         before = driver.find_element(By.ID, "count").text
         items = driver.find_elements(By.CSS_SELECTOR, "article.item")
         ids = [int(i.get_attribute("data-id")) for i in items]
         newest = items[0].find_element(By.CLASS_NAME, "text").text
+        flash = (By.CSS_SELECTOR, ".flash")
         items[0].find_element(By.CSS_SELECTOR, "button.accept").click()
-        accepted = driver.find_element(By.CSS_SELECTOR, ".flash").text
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element(flash, f"Comment {ids[0]}:"))
+        accepted = driver.find_element(*flash).text
         driver.find_element(By.ID, f"item-{ids[1]}").find_element(By.CSS_SELECTOR, "button.reject").click()
-        rejected = driver.find_element(By.CSS_SELECTOR, ".flash").text
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element(flash, f"Comment {ids[1]}:"))
+        rejected = driver.find_element(*flash).text
         left = [int(i.get_attribute("data-id")) for i in driver.find_elements(By.CSS_SELECTOR, "article.item")]
         return {"before": before, "newest_first": ids == sorted(ids, reverse=True), "newest_text": newest,
                 "accept": accepted, "reject": rejected, "gone_from_queue": ids[0] not in left and ids[1] not in left,
