@@ -16,14 +16,13 @@ from sqlalchemy import func, select
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
 from moderation.store import articles, thread_comments
-from service.api import _string, json_body
+from service.api import MAX_ID_CHARS, _string, json_body
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
 
 bp = Blueprint("articles", __name__, url_prefix="/v1")
 
-MAX_ID_CHARS = 255
 MAX_THREAD = 2000  # a new cache entry reads at most the latest comments of a thread
 
 

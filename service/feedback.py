@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from service.api import _string, json_body, parse_comment
+from service.api import MAX_ID_CHARS, _string, json_body, parse_comment
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -17,7 +17,6 @@ from service.errors import ApiError
 bp = Blueprint("feedback", __name__, url_prefix="/v1")
 
 LABELS = ("spam", "ham", "off_topic")
-MAX_ID_CHARS = 255
 
 
 def _optional_id(body: dict, name: str) -> str | None:
@@ -43,8 +42,6 @@ def parse_feedback(body: dict) -> dict:
     decision_id = body.get("decision_id")
     if decision_id is not None and (isinstance(decision_id, bool) or not isinstance(decision_id, int)):
         raise ApiError(422, "invalid_request", "'decision_id' must be an integer.")
-    if article is not None and article.id is not None and len(article.id) > MAX_ID_CHARS:
-        raise ApiError(422, "invalid_request", f"'article.id' must be at most {MAX_ID_CHARS} characters long.")
     return {
         "text": text, "label": label,
         "article_id": article.id if article else None,
