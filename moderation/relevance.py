@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from nltk.stem.snowball import SnowballStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
+from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features
 from moderation.text import normalise
 
 N_FEATURES = 2 ** 18
@@ -59,6 +61,7 @@ FEATURE_NAMES = (
     "article_words", "llr_article_sum", "llr_thread_sum", "llr_context", "llr_context_positive_sum",
     "unmatched_specific_share", "unmatched_idf_sum",
     "generic_mean", "unsupported_specificity_share", "max_unsupported_specificity", "unsupported_evidence", "short",
+    *SEMANTIC_FEATURES,  # word-vector relatedness to the article (moderation/semantic.py), filled in by the model
 )
 
 _TOKEN = re.compile(r"[^\W_]{2,}")  # words of two or more letters or digits; "don't" gives "don" (a stop word)
@@ -118,6 +121,7 @@ class Context:
     title: sp.csr_matrix
     thread: sp.csr_matrix  # summed counts of the thread's comments
     thread_comments: int = 0
+    words: dict | None = None  # the article's raw content words -> count (title x TITLE_WEIGHT), for the vectors
 
     @classmethod
     def build(cls, title: str, body: str, thread: list[str] | None = None,
@@ -133,18 +137,29 @@ class Context:
         # Summed as a sparse product: summing to a dense 1 x N_FEATURES row and back costs far more.
         summed = (sp.csr_matrix((np.ones(n), (np.zeros(n, dtype=np.int64), np.arange(n))), shape=(1, n))
                   @ thread_counts).tocsr() if n else sp.csr_matrix((1, N_FEATURES))
-        return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n)
+        return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n,
+                   article_words(title, body))
 
     def add_comment(self, text: str) -> "Context":
         """The context with one more comment in its thread (a new object: cached contexts are shared)."""
         if not text:
             return self
         return Context(self.article, self.title, sp.csr_matrix(self.thread + count_vectors([text])),
-                       self.thread_comments + 1)
+                       self.thread_comments + 1, self.words)
 
     @property
     def empty(self) -> bool:
         return self.article.nnz == 0 and self.thread.nnz == 0
+
+
+def article_words(title: str, body: str) -> dict:
+    """The article's raw content words with their counts, the title's TITLE_WEIGHT times."""
+    words: dict[str, int] = {}
+    for word in raw_words(title or "", _STOP):
+        words[word] = words.get(word, 0) + TITLE_WEIGHT
+    for word in raw_words(body or "", _STOP):
+        words[word] = words.get(word, 0) + 1
+    return words
 
 
 def _lookup(table: sp.csr_matrix, table_rows: np.ndarray, counts: sp.csr_matrix) -> np.ndarray:
@@ -175,13 +190,16 @@ class RelevanceModel:
     """Word statistics of the background corpus plus the trained combiner; picklable into the model artifact."""
 
     def __init__(self, idf: np.ndarray, log_background: np.ndarray, combiner=None,
-                 generic: np.ndarray | None = None):
+                 generic: np.ndarray | None = None, vectors: WordVectors | None = None):
         self.idf = idf.astype(np.float32)
         self.log_background = log_background.astype(np.float32)
         self.combiner = combiner
         # How generic each word is in comments, in [0, 1]: the share of the training articles (beyond the first)
         # whose comments use it. "great", "thanks", "agree", "idiot" are used under any article; "shoe" is not.
         self.generic = np.zeros(N_FEATURES, np.float32) if generic is None else generic.astype(np.float32)
+        # Word vectors of the most frequent words (moderation/semantic.py); None: the semantic features stay 0.
+        self.vectors = vectors
+        self.semantic_token = uuid.uuid4().hex  # keys the article representations cached on contexts
 
     @classmethod
     def from_corpus(cls, texts: list[str], comments_by_article: list[list[str]] | None = None) -> "RelevanceModel":
@@ -317,7 +335,17 @@ class RelevanceModel:
             np.divide(_row_sums(unsupported, ptr), _row_sums(spec, ptr), out=np.zeros(n),
                       where=_row_sums(spec, ptr) > 0) * max_unsupported / float(self.idf.max()),
             np.zeros(n),  # short: filled in by the caller, which has the text
+            *np.zeros((len(SEMANTIC_FEATURES), n)),  # semantic: filled in by fill_semantic, which has the text
         ])
+
+    def fill_semantic(self, x: np.ndarray, texts: list[str], contexts: list[Context], context_of) -> np.ndarray:
+        """The word-vector columns (SEMANTIC_FEATURES) of `x`, from the comments' texts and their articles."""
+        vectors = getattr(self, "vectors", None)
+        if vectors is not None:
+            start = FEATURE_NAMES.index(SEMANTIC_FEATURES[0])
+            x[:, start:start + len(SEMANTIC_FEATURES)] = semantic_features(self, vectors, texts, contexts,
+                                                                           context_of, _STOP)
+        return x
 
 
     def scores(self, texts: list[str], contexts: list[Context], context_of, leave_out=None,
@@ -326,6 +354,7 @@ class RelevanceModel:
         comments = count_vectors(texts) if comments is None else comments
         x = self.features(comments, contexts, context_of, leave_out)
         fill_text_features(x, texts)
+        self.fill_semantic(x, texts, contexts, context_of)
         return self.combine(x)
 
     @staticmethod
@@ -356,7 +385,8 @@ class RelevanceModel:
 # mean off-topic. Reading only the unsupported-specificity evidence keeps it monotone: the more specific and the
 # less supported the words, the more off-topic; the pairs only calibrate it.
 SHORT_FEATURES = ("unsupported_evidence", "generic_mean", "share_in_article", "share_in_thread",
-                  "max_unsupported_specificity", "unsupported_specificity_share", "thread_comments")
+                  "max_unsupported_specificity", "unsupported_specificity_share", "thread_comments",
+                  "llr_article", *SEMANTIC_FEATURES)
 
 
 class Columns(BaseEstimator, TransformerMixin):

@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from moderation.relevance import (FEATURE_NAMES, REGIMES, SHORT_FEATURES, Columns, Context, RelevanceModel,
                                   count_vectors, fill_text_features, is_short)
+from moderation.semantic import WordVectors
 from training.datasets import Example
 
 log = logging.getLogger(__name__)
@@ -194,19 +195,39 @@ def build_combiner(regime: str = "thread") -> Pipeline:
     return Pipeline(steps)
 
 
+_VECTORS: list = []
+
+
+def word_vectors():
+    """The word vectors every relevance model is trained with (read once from the package, then shared)."""
+    if not _VECTORS:
+        _VECTORS.append(WordVectors.from_package())
+    return _VECTORS[0]
+
+
 def fit(groups: list[ArticleGroup], seed: int = 0, foreign: list[str] | None = None) -> RelevanceModel:
     model = RelevanceModel.from_corpus(_background_texts(groups), [g.comments for g in groups])
+    model.vectors = word_vectors()
     pairs = add_foreign(make_pairs(groups, seed=seed), groups, foreign or [], seed=seed)
     x = _features(model, pairs)
     regime = model.regimes(x)
-    model.combiner = {name: build_combiner(name).fit(x[regime == name], pairs.y[regime == name])
+    # The short combiner's off-topic examples are the out-of-domain texts (and moderators' off_topic labels), not
+    # short comments under another article: those are as much "at home" there as under their own (short pairs
+    # AUC ~0.55, most short comments are replies), so as negatives they only taught it that replies are off-topic.
+    use = np.ones(len(pairs.y), bool)
+    if foreign:
+        labelled = {t for g in groups for t in g.off_topic}
+        use = ~((regime == "short") & (pairs.y == 1) & (pairs.kind != "foreign")
+                & ~np.array([t in labelled for t in pairs.texts], bool))
+    model.combiner = {name: build_combiner(name).fit(x[(regime == name) & use], pairs.y[(regime == name) & use])
                       for name in REGIMES}
     return model
 
 
 def _features(model: RelevanceModel, pairs: Pairs) -> np.ndarray:
     x = model.features(count_vectors(pairs.texts), pairs.contexts, pairs.context_of, pairs.leave_out)
-    return fill_text_features(x, pairs.texts)
+    fill_text_features(x, pairs.texts)
+    return model.fill_semantic(x, pairs.texts, pairs.contexts, pairs.context_of)
 
 
 def score_pairs(model: RelevanceModel, pairs: Pairs) -> np.ndarray:
