@@ -61,6 +61,8 @@ def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
                         **pairing_figures(pairs.subset(short), scores[short], short_threshold)}
     if short_threshold is not None and chat.any():
         figures["short"]["foreign_flagged"] = round(float((scores[chat] >= short_threshold).mean()), 4)
+    own = short & (pairs.y == 0)  # real short comments under their own article, out-of-fold
+    figures["own_short_scores"] = {kind: scores[own & (pairs.kind == kind)] for kind in ("article", "thread")}
     figures["articles"] = len({a for a in pairs.article if a})
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
@@ -196,6 +198,12 @@ def main() -> None:
         verdict = moderator.moderate(text, seed)
         codes = ",".join(r.code for r in verdict.reasons) or "-"
         print(f"  {verdict.decision:7} off_topic={verdict.off_topic:<7} reasons={codes:10} {text}")
+    shoe = moderator.moderate("Shoe level lies.", seed).off_topic
+    own = figures["own_short_scores"]
+    print(f"real short Fox comments under their own article (out-of-fold) scoring at or above 'Shoe level lies.' "
+          f"({shoe}), i.e. what a short threshold low enough to flag it would flag: "
+          f"{float((own['article'] >= shoe).mean()):.1%} with no thread ({len(own['article'])}), "
+          f"{float((own['thread'] >= shoe).mean()):.1%} with their discussion ({len(own['thread'])})")
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",
