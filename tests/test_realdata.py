@@ -138,10 +138,10 @@ def test_short_comment_path_on_the_seed_article(default_registry, seed_article, 
     assert chat["scores"]["off_topic"] > generic["scores"]["off_topic"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met: 'Shoe level lies.' (one word in the article, one generic) scores "
-                                       "about 0.51 in the short regime, below short_off_topic_flag (~0.77); a "
-                                       "threshold that low would flag ~80% of real short Fox comments that have no "
-                                       "discussion yet (~47% with one)")
+@pytest.mark.xfail(strict=True, reason="not met: with word vectors 'Shoe level lies.' scores about 0.53 in the "
+                                       "short regime, below short_off_topic_flag (~0.74); a threshold that low "
+                                       "would flag ~36% of real short Fox comments that have no discussion yet "
+                                       "(~22% with one; 80% / 49% before the vectors)")
 def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article, tmp_path):
     client = create_app({"MODELS_DIR": str(default_registry.root),
                          "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}).test_client()
