@@ -12,7 +12,8 @@ How it works
   thread, smoothed language-model log-likelihood ratios of the comment's words under the article and under the
   thread against the background (the comment corpus the model trained on), the share of its words found in the
   article and in the thread, the idf-weighted share of its words found nowhere, and the comment's own traits
-  (content words, specificity, question form, size bins of the thread and article).
+  (content words, specificity, question form, size bins of the thread and article), and the word-vector
+  relatedness of its words to the article (moderation/semantic.py: GloVe vectors kept inside the model).
 - Three logistic regressions on the standardised features (`RelevanceModel.combiner`: one for articles with a
   discussion, one for the article text alone, one for one- to five-word comments) learned from pairs how to
   combine them: a comment with its own article and thread is relevant, the same comment with another article is
@@ -20,8 +21,9 @@ How it works
 - Short comments (`is_short`: one to SHORT_WORDS words) have their own path: a combiner that reads only
   SHORT_FEATURES - how specific the words are (IDF discounted by the learned `generic` vocabulary: the share of
   training articles whose comments use a word) and how much of that specificity finds no support in the article
-  or thread - trained with out-of-domain chat as extra negatives, and its own threshold and action in the policy
-  (`short_off_topic_flag`, `short_off_topic_action`).
+  or thread, the article log-likelihood ratio and the word-vector relatedness - trained with out-of-domain chat
+  as its off-topic examples, and its own threshold and action in the policy (`short_off_topic_flag`,
+  `short_off_topic_action`).
 
 Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
 each distinct context is built once, and a thread that is "all the rows of this article but this one" (the
@@ -383,7 +385,9 @@ class RelevanceModel:
 # own-vs-other-article pairs cannot tell a generic comment ("Great article, thanks", which is as much "at home"
 # under any article) from an unrelated one: fitted on all features, the short combiner learned that generic words
 # mean off-topic. Reading only the unsupported-specificity evidence keeps it monotone: the more specific and the
-# less supported the words, the more off-topic; the pairs only calibrate it.
+# less supported the words, the more off-topic; the pairs only calibrate it. llr_article weighs a word found in
+# the article by how unusual it is there (one "level" in a long article is weak support, unlike share_in_article);
+# the semantic features say whether the unsupported words are at least related in meaning.
 SHORT_FEATURES = ("unsupported_evidence", "generic_mean", "share_in_article", "share_in_thread",
                   "max_unsupported_specificity", "unsupported_specificity_share", "thread_comments",
                   "llr_article", *SEMANTIC_FEATURES)
