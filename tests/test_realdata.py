@@ -136,6 +136,8 @@ def test_short_comment_path_on_the_seed_article(default_registry, seed_article, 
     chat = client.post("/v1/moderate", json={"text": "My cat is sleeping", "article": seed_article}).get_json()
     generic = client.post("/v1/moderate", json={"text": "Great article, thanks", "article": seed_article}).get_json()
     assert chat["scores"]["off_topic"] > generic["scores"]["off_topic"]
+    # With word meaning, short chat unrelated to the battle is held for review with reason off_topic.
+    assert chat["decision"] == "flag" and "off_topic" in [r["code"] for r in chat["reasons"]], chat
 
 
 @pytest.mark.xfail(strict=True, reason="not met: with word vectors 'Shoe level lies.' scores about 0.53 in the "
