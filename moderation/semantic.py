@@ -31,7 +31,8 @@ VOCABULARY = 50_000  # most frequent content words kept in the model
 ARTICLE_WORDS = 64  # the article is represented by its this many most specific words (long and short alike)
 TOP_K = 3  # a word's relatedness: mean cosine to its this many nearest article words
 SCORED_CHARS = 5000
-SEMANTIC_FEATURES = ("sem_mean", "sem_least", "sem_gap", "sem_centroid", "sem_coverage")
+SEMANTIC_FEATURES = ("sem_mean", "sem_least", "sem_gap", "sem_centroid", "sem_coverage", "sem_excess_mean",
+                     "sem_excess_max")
 NEUTRAL = (0.5, 0.5, 0.0, 0.0)  # sem_mean, sem_least, sem_gap, sem_centroid where nothing can be measured
 
 _TOKEN = re.compile(r"[^\W_]{2,}")
@@ -146,7 +147,7 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
         return out
     # Neutral values where there is nothing to measure (no word with a vector, or an article without any): the
     # relatedness of an average word, and no unrelated specific word. Zeros would read as "unrelated".
-    out[:, :4] = NEUTRAL
+    out[:, :4] = NEUTRAL  # (the excess features: 0 = no more related than to any article)
     context_of = np.asarray(context_of, np.int64)
     get, flat, lengths, distinct_counts = vectors.index.get, [], np.zeros(n, np.int64), np.zeros(n)
     for i, text in enumerate(texts):
@@ -188,6 +189,11 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     candidate = np.where(spec >= 0.5 * np.repeat(top_spec, counts), related, np.inf)
     out[rows, 1] = np.minimum.reduceat(candidate, starts)
     out[rows, 2] = np.maximum.reduceat(spec / idf_max * (1.0 - related), starts)
+    baseline = getattr(model, "word_baseline", None)
+    if baseline is not None:
+        excess = related - baseline[ids].astype(np.float64)
+        out[rows, 5] = np.add.reduceat(spec * excess, starts) / spec_sum
+        out[rows, 6] = np.maximum.reduceat(excess, starts)
     summed = np.add.reduceat(vectors._unit[ids] * spec[:, None], starts, axis=0)
     norms = np.linalg.norm(summed, axis=1)
     dots = np.einsum("ij,ij->i", summed, centroids[context_of[rows]])
@@ -218,3 +224,23 @@ def _cached_representation(model, vectors: WordVectors, context):
     except AttributeError:  # pragma: no cover
         pass
     return rep
+
+
+def word_baselines(model, vectors: WordVectors, contexts: list) -> np.ndarray:
+    """Each vocabulary word's mean relatedness to the given (training) articles: how close it is to any article.
+    Hub words ("said", "people") are close to every article; relatedness above this baseline is what is specific
+    to one article."""
+    reps = [r for r in (article_representation(model, vectors, getattr(c, "words", None)) for c in contexts) if r]
+    out = np.zeros(len(vectors))
+    if not reps:
+        return out.astype(np.float16)
+    with _one_blas_thread():
+        for start in range(0, len(vectors), 8192):
+            block = vectors._unit[start:start + 8192]
+            total = np.zeros(len(block))
+            for unit, _ in reps:
+                sims = block @ unit.T
+                k = min(TOP_K, sims.shape[1])
+                total += np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+            out[start:start + 8192] = total / len(reps)
+    return out.astype(np.float16)

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from moderation.relevance import (FEATURE_NAMES, REGIMES, SHORT_FEATURES, Columns, Context, RelevanceModel,
                                   count_vectors, fill_text_features, is_short)
-from moderation.semantic import WordVectors
+from moderation.semantic import WordVectors, word_baselines
 from training.datasets import Example
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,7 @@ def word_vectors():
 def fit(groups: list[ArticleGroup], seed: int = 0, foreign: list[str] | None = None) -> RelevanceModel:
     model = RelevanceModel.from_corpus(_background_texts(groups), [g.comments for g in groups])
     model.vectors = word_vectors()
+    model.word_baseline = word_baselines(model, model.vectors, [Context.build(g.title, g.body) for g in groups])
     pairs = add_foreign(make_pairs(groups, seed=seed), groups, foreign or [], seed=seed)
     x = _features(model, pairs)
     regime = model.regimes(x)
