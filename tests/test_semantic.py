@@ -80,3 +80,22 @@ def test_the_trained_model_carries_its_vectors_and_uses_them(tiny_registry, seed
     assert column(x, "sem_mean")[0] > column(x, "sem_mean")[1]
     moderator = Moderator(model)
     assert moderator.moderate("Iraqi troops", article=None, context=article).off_topic is not None
+
+
+def test_relatedness_in_excess_of_the_word_baseline(toy):
+    """A word close to every training article (a hub) gets a high baseline; only relatedness above it counts."""
+    from moderation.semantic import word_baselines
+
+    war = Context.build("Army forces enter the city", "fighters")
+    shop = Context.build("Shoes and boots", "shoe shop")
+    baseline = word_baselines(toy, toy.vectors, [war, shop])
+    assert baseline.shape == (len(WORDS),) and baseline.dtype == np.float16
+    assert np.isfinite(baseline).all() and baseline[WORDS.index("army")] > baseline[WORDS.index("great")]
+    toy_with = pickle.loads(pickle.dumps(toy))
+    toy_with.word_baseline = baseline
+    texts, context_of = ["army battle", "shoes"], np.zeros(2, int)
+    without = semantic_features(toy, toy.vectors, texts, [war], context_of, _STOP)
+    excess = semantic_features(toy_with, toy_with.vectors, texts, [war], context_of, _STOP)
+    assert not column(without, "sem_excess_mean").any()  # a model without baselines: neutral 0
+    assert column(excess, "sem_excess_mean")[0] > 0 > column(excess, "sem_excess_mean")[1]
+    np.testing.assert_allclose(excess[:, :5], without[:, :5])  # the other features do not change
