@@ -38,6 +38,7 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
 from moderation.text import policy_length
+from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
 CHUNK_SIZE = 2000
@@ -211,32 +212,67 @@ def get_moderator(models_dir: str, version: str, policy: PolicyConfig) -> Modera
     return _MODERATORS[key]
 
 
+_CONTEXTS = ThreadContexts()  # per process: the contexts of the articles seen, kept across chunks
+
+
 def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
-    texts, articles, threads = [], [], []
+    """Score a chunk: the same verdicts as `moderator.moderate_batch(texts, articles, threads)` with each row's
+    thread the other rows of its article's sample, but every row of an article shares the article's one context
+    (its whole sample, the row itself taken out when it is in it), built once per worker."""
+    texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
+    wanted: dict = {}  # context key -> (title, body, sample texts)
+    keys: list = []
     for line, _rid, text, article_id, title, body, _old in task.rows:
         texts.append(text)
-        key = (article_id, title, body)
-        article = article_cache.get(key)
-        if article is None:
-            article = article_cache[key] = Article(article_id, title, body) if (article_id or title or body) else None
-        articles.append(article)
         if article_id is None:
+            key = (None, title, body)
+            article = article_cache.get(key)
+            if article is None:
+                article = article_cache[key] = Article(None, title, body) if (title or body) else None
+            articles.append(article)
             threads.append(None)
-        else:
-            # The other rows of the article, from its sample: rows outside the sample get all of it (thread_size + 1
-            # texts), rows inside it the rest of it, so every row of an article shares one relevance context.
-            threads.append([t for n, t in task.samples.get(article_id, ()) if n != line])
-    verdicts = moderator.moderate_batch(texts, articles, threads)
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        sample = task.samples.get(article_id, ())
+        own = next((t for n, t in sample if n == line), None)
+        inside = own is not None
+        if inside and own != text:
+            # its sample text is cut: it cannot be taken out of the shared context, so it gets its own thread
+            articles.append(Article(article_id, title, body))
+            threads.append([t for n, t in sample if n != line])
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        if not (title.strip() or body.strip() or len(sample) > inside):  # nothing to compare with: not scored
+            articles.append(None)
+            threads.append(None)
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        key = article_cache.get((article_id, title, body, "sample"))
+        if key is None:
+            key = article_cache[(article_id, title, body, "sample")] = (article_id, title, body, tuple(sample))
+            wanted[key] = (title, body, [t for _, t in sample])
+        articles.append(None)
+        threads.append(None)
+        keys.append(key)
+        leave_out.append(inside)
+    built = _CONTEXTS.get_many(wanted)
+    contexts = [None if key is None else built[key] for key in keys]
+    verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
+    version_json = json.dumps(moderator.version, ensure_ascii=False)
     out, changed = [], []
     decisions, changes = Counter(), Counter()
     for (line, rid, _text, _a, _t, _b, old), verdict in zip(task.rows, verdicts):
-        result = verdict.to_dict()
-        out.append(json.dumps({"id": rid, **result}, ensure_ascii=False))
+        rid_json = json.dumps(rid, ensure_ascii=False)
+        out.append(verdict_line(rid_json, verdict, version_json))
         decisions[verdict.decision] += 1
         if old is not None:
             changes[(old, verdict.decision)] += 1
             if old != verdict.decision:
+                result = verdict.to_dict()
                 changed.append(json.dumps({"line": line, "id": rid, "old_decision": old, **result},
                                           ensure_ascii=False))
     return ChunkResult(task.index, _lines(out), _lines(changed), decisions, changes)
