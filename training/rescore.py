@@ -41,7 +41,7 @@ from moderation.text import policy_length
 from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
 THREAD_CHARS = 500  # of each, enough for the relevance model's context
 CHECKPOINT_VERSION = 1
@@ -135,6 +135,8 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
         if isinstance(value, str):
             if is_invalid_utf8(value):
                 return f"invalid UTF-8 in column {key}", None
+            if value.isascii():  # no lone surrogate possible (and isascii() costs nothing)
+                continue
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
@@ -222,6 +224,7 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
     wanted: dict = {}  # context key -> (title, body, sample texts)
+    sampled: dict = {}  # article id -> {line: text} of its sample
     keys: list = []
     for line, _rid, text, article_id, title, body, _old in task.rows:
         texts.append(text)
@@ -236,7 +239,10 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             leave_out.append(False)
             continue
         sample = task.samples.get(article_id, ())
-        own = next((t for n, t in sample if n == line), None)
+        by_line = sampled.get(article_id)
+        if by_line is None:
+            by_line = sampled[article_id] = dict(sample)
+        own = by_line.get(line)
         inside = own is not None
         if inside and own != text:
             # its sample text is cut: it cannot be taken out of the shared context, so it gets its own thread
