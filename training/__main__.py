@@ -186,7 +186,7 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
               help="Dask scheduler (tcp://host:8786); without it --engine dask starts a local cluster.")
 @click.option("--workers", default=None, type=click.IntRange(1, 1024),
               help="Worker processes (default: one per core; for a local Dask cluster too).")
-@click.option("--chunk-size", default=5000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--resume", is_flag=True, help="Carry on an interrupted run from its last checkpoint.")
 @click.option("--thread-size", default=20, show_default=True, type=click.IntRange(0, 1000),
               help="Other comments of the same article_id given to the relevance model as the thread.")

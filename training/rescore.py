@@ -41,7 +41,7 @@ from moderation.text import policy_length
 from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
-CHUNK_SIZE = 5000
+CHUNK_SIZE = 2000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
 THREAD_CHARS = 500  # of each, enough for the relevance model's context
 CHECKPOINT_VERSION = 1
