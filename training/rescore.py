@@ -159,9 +159,24 @@ def _str(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int) -> tuple[dict, int]:
+class _KnownRepeats:
+    """The second pass's "ids seen so far": the first pass already found the rows whose id repeats an earlier
+    valid row's (by line), so the second pass does not hold a second set of every id."""
+
+    def __init__(self, lines: set):
+        self.lines, self.line = lines, None
+
+    def __contains__(self, key) -> bool:
+        return self.line in self.lines
+
+    def add(self, key) -> None:
+        pass
+
+
+def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int,
+                    repeated: set | None = None) -> tuple[dict, int]:
     """First pass: {article_id: [(line, text), ...]} with the first thread_size + 1 valid texts of each article,
-    and the number of valid rows."""
+    and the number of valid rows. `repeated`, when given, receives the lines of the rows with a repeated id."""
     samples: dict[str, list] = {}
     seen: set = set()
     valid = 0
@@ -170,6 +185,8 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
             continue
         error, good = check_row(record.row, seen, max_chars)
         if error:
+            if repeated is not None and error == "repeated id":
+                repeated.add(record.line)
             continue
         valid += 1
         article = good[2]
@@ -258,8 +275,9 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             leave_out.append(False)
             continue
         key = article_cache.get((article_id, title, body, "sample"))
-        if key is None:
-            key = article_cache[(article_id, title, body, "sample")] = (article_id, title, body, tuple(sample))
+        if key is None:  # the sample by its hash: a cached context must not hold on to the sample's texts
+            key = (article_id, title, body, len(sample), hash(tuple(sample)))
+            article_cache[(article_id, title, body, "sample")] = key
             wanted[key] = (title, body, [t for _, t in sample])
         articles.append(None)
         threads.append(None)
@@ -528,11 +546,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         # Workers start (and load the model) while this process makes the first pass over the input: a bounded
         # sample of texts per article (the threads), and the row count for the ETA.
         executor = make_executor(options, version, policy)
-        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+        repeated: set = set()
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
+                                              repeated)
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
         pending: deque = deque()
-        seen: set = set()
+        seen = _KnownRepeats(repeated)
         records = 0
         rows: list = []
         bad: list = []
@@ -577,6 +597,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                 if records > skip:
                     bad.append((record.line, None, record.error))
                 continue
+            seen.line = record.line
             error, good = check_row(record.row, seen, policy.max_chars)
             if records <= skip:
                 continue
