@@ -306,10 +306,11 @@ def _lines(items: list[str]) -> bytes:
     return ("\n".join(items) + "\n").encode("utf-8") if items else b""
 
 
-def _worker_init(models_dir: str, version: str, policy: PolicyConfig) -> None:
-    """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL)."""
+def _worker_init(models_dir: str, version: str, policy: PolicyConfig, parent: int | None = None) -> None:
+    """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL), also when
+    it died while this worker was still starting (`parent` is its pid, given by the parent itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     try:  # Linux: the kernel kills this worker when the parent dies
         import ctypes
 
@@ -362,7 +363,7 @@ class ProcessExecutor:
         self.workers = workers
         self.args = (str(models_dir), version, policy)
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_init, initargs=self.args)
+                                        initializer=_worker_init, initargs=(*self.args, os.getpid()))
 
     def submit(self, task: ChunkTask) -> Future:
         return self.pool.submit(_worker_score, *self.args, task)
