@@ -76,13 +76,17 @@ class Moderator:
 
     def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None,
                        threads: list[list[str] | None] | None = None,
-                       contexts: list[Context | None] | None = None) -> list[Verdict]:
+                       contexts: list[Context | None] | None = None,
+                       leave_out: list[bool] | None = None) -> list[Verdict]:
         """Decide on many comments at once; the model scores them in one vectorised call.
 
         `articles[i]` is the article comment i was posted under and `threads[i]` the discussion so far under it
         (other comments' texts, not comment i itself); both optional, used by the relevance score, which is None
         for a comment without article. `contexts[i]`, when given, is the article and thread already vectorised
         (the service's cache) and replaces articles[i] and threads[i].
+        `leave_out[i]` true (with `contexts[i]`) says comment i is itself counted in that context's thread and is
+        taken out of it: batch rescoring gives every row of an article the one context of its thread sample. With
+        `leave_out` given, contexts are scored even when empty (the caller chose which rows have an article).
         """
         lengths = [0 if is_blank(t) else policy_length(t) for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
@@ -92,14 +96,14 @@ class Moderator:
             probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
-        off_topic = self._off_topic(texts, lengths, articles, threads, contexts)
+        off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
         for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
             decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text))
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 
-    def _off_topic(self, texts, lengths, articles, threads, given) -> list[float | None]:
+    def _off_topic(self, texts, lengths, articles, threads, given, given_leave_out=None) -> list[float | None]:
         """Off-topic scores; None where there is no article to compare with (or no relevance model)."""
         n = len(texts)
         out: list[float | None] = [None] * n
@@ -115,10 +119,15 @@ class Moderator:
         built, context_of, leave_out, known, counts = batch_contexts(
             [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
             [threads[i] if given[i] is None else None for i in rows], cache=self.contexts)
+        shared: dict = {}  # id(context) -> its index in built: a context given for many rows is stacked once
         for j, i in enumerate(rows):  # the service's cached contexts
-            if given[i] is not None and not given[i].empty:
-                known[j], context_of[j] = True, len(built)
-                built.append(given[i])
+            if given[i] is not None and (given_leave_out is not None or not given[i].empty):
+                known[j] = True
+                context_of[j] = shared.setdefault(id(given[i]), len(built))
+                if context_of[j] == len(built):
+                    built.append(given[i])
+                if given_leave_out is not None:
+                    leave_out[j] = bool(given_leave_out[i])
         chosen = [i for i, k in zip(rows, known) if k]
         if not chosen:
             return out

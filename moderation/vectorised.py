@@ -19,6 +19,7 @@ pipelines pickle and clone like stock scikit-learn ones.
 
 from __future__ import annotations
 
+import re
 from itertools import chain, repeat
 
 import numpy as np
@@ -173,6 +174,55 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _first_chars(items) -> set | None:
+    """The characters a match of the parsed regex `items` can start with, or None when that is not a small set
+    of literals (a character class, a look-behind, an empty alternative, inline flags...)."""
+    from re import _constants as C
+
+    for op, av in items:
+        if op is C.AT:  # \b, ^: zero width, the first character consumed comes after
+            continue
+        if op is C.LITERAL:
+            return {chr(av)}
+        if op is C.SUBPATTERN:
+            return _first_chars(av[-1]) if not (av[1] or av[2]) else None
+        if op is C.BRANCH:
+            out: set = set()
+            for branch in av[1]:
+                chars = _first_chars(branch)
+                if chars is None:
+                    return None
+                out |= chars
+            return out
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+            return _first_chars(av[2])
+        return None
+    return None
+
+
+_SCAN_PATTERNS: dict = {}
+
+
+def scan_pattern(pattern):
+    """`pattern` with a look-ahead for the characters its matches can start with, when those are a few literals
+    (the promotional-phrase pattern: 40 alternatives tried at every position otherwise). The same matches, found
+    two to three times faster: the regex engine skips the other positions at the first character."""
+    guarded = _SCAN_PATTERNS.get(pattern)
+    if guarded is None:
+        from re import _parser
+
+        guarded = pattern
+        try:
+            chars = _first_chars(_parser.parse(pattern.pattern, pattern.flags))
+        except Exception:  # an unusual pattern: scan it as it is
+            chars = None
+        if chars:
+            ahead = "".join(re.escape(c) for c in sorted(chars))
+            guarded = re.compile(f"(?=[{ahead}])(?:{pattern.pattern})", pattern.flags)
+        _SCAN_PATTERNS[pattern] = guarded
+    return guarded
+
+
 def match_counts(pattern, texts: list[str], where: np.ndarray | None = None) -> np.ndarray:
     """`len(pattern.findall(text))` for every text, with one `finditer` over the texts joined by SEPARATOR.
 
@@ -184,7 +234,7 @@ def match_counts(pattern, texts: list[str], where: np.ndarray | None = None) -> 
         return counts
     chosen = texts if where is None else [texts[i] for i in rows]
     joined = SEPARATOR + SEPARATOR.join(chosen)
-    positions = np.fromiter((m.start() for m in pattern.finditer(joined)), dtype=np.int64)
+    positions = np.fromiter((m.start() for m in scan_pattern(pattern).finditer(joined)), dtype=np.int64)
     if len(positions):
         starts = text_starts(np.fromiter(map(len, chosen), dtype=np.int64, count=len(chosen)), len(SEPARATOR))
         counts[rows] = np.bincount(np.searchsorted(starts, positions, side="right") - 1, minlength=len(rows))

@@ -103,20 +103,30 @@ def test_threads_are_the_other_rows_of_the_same_article(tmp_path):
     assert valid == 9
     assert samples["A"] == [(2, "text 1"), (4, "text 3"), (6, "text 5")]  # first thread_size + 1, by line
 
-    class Spy:
-        def moderate_batch(self, texts, articles, threads):
-            self.args = (texts, articles, threads)
-            from moderation.moderator import Verdict
-            return [Verdict("accept", 0.0, None, (), "v") for _ in texts]
 
-    spy = Spy()
-    task_rows = [(n + 1, r["id"], r["text"], r.get("article_id"), "", "", None) for n, r in enumerate(rows)]
-    score_chunk(spy, ChunkTask(0, task_rows, samples, 2))
-    texts, articles, threads = spy.args
-    assert threads[1] == ["text 3", "text 5"]  # id 1 (line 2): its article's others, not itself
-    assert threads[7] == ["text 1", "text 3", "text 5"]  # outside the sample: all of it (one shared context)
-    assert threads[0] == ["text 2", "text 4"]
-    assert threads[8] is None and articles[8] is None and articles[1].id == "A"
+
+def test_a_chunk_scores_each_row_as_the_service_would_with_the_other_rows_of_its_sample(tiny_registry, archive):
+    """score_chunk shares one context per article (the row itself taken out when it is in the sample); each verdict
+    must be the service's for that row alone with its thread = the other rows of the article's sample."""
+    from moderation.moderator import Article, Moderator
+
+    samples, _ = collect_threads(Source(archive), 1500, thread_size=4, thread_chars=60)  # long texts are cut
+    records = [r for r in Source(archive).records() if r.row is not None and "text" in r.row][:240]
+    task_rows = [(r.line, r.row["id"], r.row["text"], r.row["article_id"], r.row["article_title"],
+                  r.row["article_body"], None) for r in records]
+    moderator = Moderator(tiny_registry.load())
+    result = score_chunk(moderator, ChunkTask(0, task_rows, samples, 4))
+    got = [json.loads(line) for line in result.output.decode().splitlines()]
+    inside = 0
+    for (line, rid, text, article_id, title, body, _), row in zip(task_rows, got, strict=True):
+        thread = [t for n, t in samples.get(article_id, ()) if n != line]
+        inside += len(thread) < len(samples.get(article_id, ()))
+        alone = Moderator(moderator.model, moderator.policy, moderator.spam_scorer).moderate(
+            text, Article(article_id, title, body), thread)
+        assert row["id"] == rid and row["decision"] == alone.decision
+        assert row["scores"]["spam"] == alone.spam
+        assert row["scores"]["off_topic"] == pytest.approx(alone.off_topic, abs=1e-4)
+    assert inside >= 20  # rows inside their article's sample were checked too
 
 
 def test_parquet_and_sql_inputs_give_the_same_result_as_json_lines(tiny_registry, archive, tmp_path):

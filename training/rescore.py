@@ -38,6 +38,7 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
 from moderation.text import policy_length
+from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 
 CHUNK_SIZE = 2000
@@ -134,6 +135,8 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
         if isinstance(value, str):
             if is_invalid_utf8(value):
                 return f"invalid UTF-8 in column {key}", None
+            if value.isascii():  # no lone surrogate possible (and isascii() costs nothing)
+                continue
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
@@ -156,9 +159,24 @@ def _str(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int) -> tuple[dict, int]:
+class _KnownRepeats:
+    """The second pass's "ids seen so far": the first pass already found the rows whose id repeats an earlier
+    valid row's (by line), so the second pass does not hold a second set of every id."""
+
+    def __init__(self, lines: set):
+        self.lines, self.line = lines, None
+
+    def __contains__(self, key) -> bool:
+        return self.line in self.lines
+
+    def add(self, key) -> None:
+        pass
+
+
+def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int,
+                    repeated: set | None = None) -> tuple[dict, int]:
     """First pass: {article_id: [(line, text), ...]} with the first thread_size + 1 valid texts of each article,
-    and the number of valid rows."""
+    and the number of valid rows. `repeated`, when given, receives the lines of the rows with a repeated id."""
     samples: dict[str, list] = {}
     seen: set = set()
     valid = 0
@@ -167,6 +185,8 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
             continue
         error, good = check_row(record.row, seen, max_chars)
         if error:
+            if repeated is not None and error == "repeated id":
+                repeated.add(record.line)
             continue
         valid += 1
         article = good[2]
@@ -211,32 +231,72 @@ def get_moderator(models_dir: str, version: str, policy: PolicyConfig) -> Modera
     return _MODERATORS[key]
 
 
+_CONTEXTS = ThreadContexts()  # per process: the contexts of the articles seen, kept across chunks
+
+
 def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
-    texts, articles, threads = [], [], []
+    """Score a chunk: the same verdicts as `moderator.moderate_batch(texts, articles, threads)` with each row's
+    thread the other rows of its article's sample, but every row of an article shares the article's one context
+    (its whole sample, the row itself taken out when it is in it), built once per worker."""
+    texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
+    wanted: dict = {}  # context key -> (title, body, sample texts)
+    sampled: dict = {}  # article id -> {line: text} of its sample
+    keys: list = []
     for line, _rid, text, article_id, title, body, _old in task.rows:
         texts.append(text)
-        key = (article_id, title, body)
-        article = article_cache.get(key)
-        if article is None:
-            article = article_cache[key] = Article(article_id, title, body) if (article_id or title or body) else None
-        articles.append(article)
         if article_id is None:
+            key = (None, title, body)
+            article = article_cache.get(key)
+            if article is None:
+                article = article_cache[key] = Article(None, title, body) if (title or body) else None
+            articles.append(article)
             threads.append(None)
-        else:
-            # The other rows of the article, from its sample: rows outside the sample get all of it (thread_size + 1
-            # texts), rows inside it the rest of it, so every row of an article shares one relevance context.
-            threads.append([t for n, t in task.samples.get(article_id, ()) if n != line])
-    verdicts = moderator.moderate_batch(texts, articles, threads)
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        sample = task.samples.get(article_id, ())
+        by_line = sampled.get(article_id)
+        if by_line is None:
+            by_line = sampled[article_id] = dict(sample)
+        own = by_line.get(line)
+        inside = own is not None
+        if inside and own != text:
+            # its sample text is cut: it cannot be taken out of the shared context, so it gets its own thread
+            articles.append(Article(article_id, title, body))
+            threads.append([t for n, t in sample if n != line])
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        if not (title.strip() or body.strip() or len(sample) > inside):  # nothing to compare with: not scored
+            articles.append(None)
+            threads.append(None)
+            keys.append(None)
+            leave_out.append(False)
+            continue
+        key = article_cache.get((article_id, title, body, "sample"))
+        if key is None:  # the sample by its hash: a cached context must not hold on to the sample's texts
+            key = (article_id, title, body, len(sample), hash(tuple(sample)))
+            article_cache[(article_id, title, body, "sample")] = key
+            wanted[key] = (title, body, [t for _, t in sample])
+        articles.append(None)
+        threads.append(None)
+        keys.append(key)
+        leave_out.append(inside)
+    built = _CONTEXTS.get_many(wanted)
+    contexts = [None if key is None else built[key] for key in keys]
+    verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
+    version_json = json.dumps(moderator.version, ensure_ascii=False)
     out, changed = [], []
     decisions, changes = Counter(), Counter()
     for (line, rid, _text, _a, _t, _b, old), verdict in zip(task.rows, verdicts):
-        result = verdict.to_dict()
-        out.append(json.dumps({"id": rid, **result}, ensure_ascii=False))
+        rid_json = json.dumps(rid, ensure_ascii=False)
+        out.append(verdict_line(rid_json, verdict, version_json))
         decisions[verdict.decision] += 1
         if old is not None:
             changes[(old, verdict.decision)] += 1
             if old != verdict.decision:
+                result = verdict.to_dict()
                 changed.append(json.dumps({"line": line, "id": rid, "old_decision": old, **result},
                                           ensure_ascii=False))
     return ChunkResult(task.index, _lines(out), _lines(changed), decisions, changes)
@@ -246,10 +306,11 @@ def _lines(items: list[str]) -> bytes:
     return ("\n".join(items) + "\n").encode("utf-8") if items else b""
 
 
-def _worker_init(models_dir: str, version: str, policy: PolicyConfig) -> None:
-    """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL)."""
+def _worker_init(models_dir: str, version: str, policy: PolicyConfig, parent: int | None = None) -> None:
+    """Worker process start: Ctrl-C is the parent's business; exit if the parent dies (even by SIGKILL), also when
+    it died while this worker was still starting (`parent` is its pid, given by the parent itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     try:  # Linux: the kernel kills this worker when the parent dies
         import ctypes
 
@@ -302,7 +363,7 @@ class ProcessExecutor:
         self.workers = workers
         self.args = (str(models_dir), version, policy)
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_init, initargs=self.args)
+                                        initializer=_worker_init, initargs=(*self.args, os.getpid()))
 
     def submit(self, task: ChunkTask) -> Future:
         return self.pool.submit(_worker_score, *self.args, task)
@@ -486,11 +547,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         # Workers start (and load the model) while this process makes the first pass over the input: a bounded
         # sample of texts per article (the threads), and the row count for the ETA.
         executor = make_executor(options, version, policy)
-        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars)
+        repeated: set = set()
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
+                                              repeated)
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
         pending: deque = deque()
-        seen: set = set()
+        seen = _KnownRepeats(repeated)
         records = 0
         rows: list = []
         bad: list = []
@@ -535,6 +598,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                 if records > skip:
                     bad.append((record.line, None, record.error))
                 continue
+            seen.line = record.line
             error, good = check_row(record.row, seen, policy.max_chars)
             if records <= skip:
                 continue
