@@ -37,6 +37,7 @@ def test_contexts_built_together_equal_context_build():
         _same(context.title, reference.title)
         _same(context.thread, reference.thread)
         assert context.thread_comments == reference.thread_comments == len(thread)
+        assert context.words == reference.words  # the article's words, for the word-vector features
 
 
 def test_contexts_are_kept_and_bounded():

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 import scipy.sparse as sp
 
-from moderation.relevance import N_FEATURES, TITLE_WEIGHT, Context, count_vectors
+from moderation.relevance import N_FEATURES, TITLE_WEIGHT, Context, article_words, count_vectors
 
 CONTEXTS_KEPT = 8192  # articles whose context a worker keeps between chunks (a few KiB each)
 
@@ -53,7 +53,8 @@ def build_contexts(items: list[tuple[str, str, list[str]]]) -> list[Context]:
     for k in range(len(items)):
         title, body = _row(heads, 2 * k), _row(heads, 2 * k + 1)
         thread = _row(threads, k) if sizes[k] else sp.csr_matrix((1, N_FEATURES))
-        out.append(Context(sp.csr_matrix(title * TITLE_WEIGHT + body), title, thread, int(sizes[k])))
+        out.append(Context(sp.csr_matrix(title * TITLE_WEIGHT + body), title, thread, int(sizes[k]),
+                           article_words(items[k][0], items[k][1])))
     return out
 
 
