@@ -162,6 +162,15 @@ def _lookup(table: sp.csr_matrix, table_rows: np.ndarray, counts: sp.csr_matrix)
     return np.where(keys[pos] == wanted, table.data[pos], 0.0)
 
 
+def _stack(rows: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """Context rows as one matrix, in canonical form (one context, the common single-comment case, as it is)."""
+    m = rows[0].tocsr() if len(rows) == 1 else sp.vstack(rows).tocsr()
+    if not m.has_canonical_format:
+        m = m.copy()  # cached contexts are shared between threads: never sort one in place
+        m.sum_duplicates()
+    return m
+
+
 def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     out = np.zeros(len(indptr) - 1)
     nonempty = np.diff(indptr) > 0
@@ -213,25 +222,23 @@ class RelevanceModel:
         n = comments.shape[0]
         context_of = np.asarray(context_of, dtype=np.int64)
         leave_out = np.zeros(n, bool) if leave_out is None else np.asarray(leave_out, bool)
-        idf = self.idf.astype(np.float64)
-        art = sp.vstack([c.article for c in contexts]).tocsr()
-        title = sp.vstack([c.title for c in contexts]).tocsr()
-        thread = sp.vstack([c.thread for c in contexts]).tocsr()
+        art = _stack([c.article for c in contexts])
+        title = _stack([c.title for c in contexts])
+        thread = _stack([c.thread for c in contexts])
         thread_n = np.array([c.thread_comments for c in contexts], dtype=np.float64)[context_of]
 
-        # Context-level norms of the TF-IDF vectors and word totals.
-        def tfidf_norms(m):
-            return np.sqrt(np.asarray(m.multiply(m).multiply(idf[None, :] ** 2).sum(axis=1)).ravel())
-
-        art_norm, title_norm = tfidf_norms(art)[context_of], tfidf_norms(title)[context_of]
-        art_total = np.asarray(art.sum(axis=1)).ravel()[context_of]
-        thread_sq = np.asarray(thread.multiply(thread).multiply(idf[None, :] ** 2).sum(axis=1)).ravel()[context_of]
-        thread_total = np.asarray(thread.sum(axis=1)).ravel()[context_of]
+        # Context-level norms of the TF-IDF vectors and word totals, from the stored entries only: nothing here
+        # may cost O(N_FEATURES), or scoring one comment costs milliseconds.
+        art_norm = np.sqrt(self._tfidf_sq(art))[context_of]
+        title_norm = np.sqrt(self._tfidf_sq(title))[context_of]
+        art_total = _row_sums(art.data, art.indptr)[context_of]
+        thread_sq = self._tfidf_sq(thread)[context_of]
+        thread_total = _row_sums(thread.data, thread.indptr)[context_of]
 
         c = comments.tocsr()
         c.sort_indices()
         ptr, cols, cnt = c.indptr, c.indices, c.data
-        w = idf[cols]
+        w = self.idf[cols].astype(np.float64)
         own = cnt * w  # TF-IDF of the comment's words
         comment_norm = np.sqrt(_row_sums(own ** 2, ptr))
         words = _row_sums(np.ones_like(cnt), ptr)  # distinct content words
@@ -319,6 +326,10 @@ class RelevanceModel:
             np.zeros(n),  # short: filled in by the caller, which has the text
         ])
 
+
+    def _tfidf_sq(self, m: sp.csr_matrix) -> np.ndarray:
+        """Squared norm of each row's TF-IDF vector (counts times idf)."""
+        return _row_sums(m.data.astype(np.float64) ** 2 * self.idf[m.indices].astype(np.float64) ** 2, m.indptr)
 
     def scores(self, texts: list[str], contexts: list[Context], context_of, leave_out=None,
                comments: sp.csr_matrix | None = None) -> np.ndarray:
