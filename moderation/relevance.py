@@ -133,6 +133,8 @@ class Context:
         # Summed as a sparse product: summing to a dense 1 x N_FEATURES row and back costs far more.
         summed = (sp.csr_matrix((np.ones(n), (np.zeros(n, dtype=np.int64), np.arange(n))), shape=(1, n))
                   @ thread_counts).tocsr() if n else sp.csr_matrix((1, N_FEATURES))
+        # A product's indices come out unsorted; sorted, each add_comment is O(entries) instead of O(N_FEATURES).
+        summed.sort_indices()
         return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n)
 
     def add_comment(self, text: str) -> "Context":

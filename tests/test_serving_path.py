@@ -162,3 +162,30 @@ def test_relevance_features_match_dense_norms(tiny_registry):
     odd = Context(raw, raw, raw, 1)
     relevance.features(comments[:1], [odd], np.zeros(1, np.int64))
     assert raw.nnz == 2
+
+
+def test_one_comment_scores_as_in_a_batch(tiny_registry, small_examples):
+    """The scorer's single-comment path (dict word n-grams, cached word char n-grams, per-text signals) gives
+    the batch path's counts exactly and predict_proba's scores."""
+    from moderation.features import spam_scores
+    from moderation.scorer import CharColumns, WordColumns, compile_scorer
+    from moderation.text import normalise_all
+    from tests.test_vectorised import EDGE
+
+    pipeline = tiny_registry.load().spam
+    scorer = compile_scorer(pipeline)
+    assert scorer is not None
+    texts = [e.text for e in small_examples[:300]] + EDGE + ["\U0001F600 x", "é é 一丁 ab", "a  b", " lead", "x" * 70]
+    docs = normalise_all(texts)
+    words = next(b for _, b in pipeline.named_steps["features"].transformer_list if hasattr(b, "_counts"))
+    hasher = pipeline.named_steps["features"].transformer_list[1][1].steps[0][1]
+    word_columns, char_columns = WordColumns(words), CharColumns(hasher)
+    for doc in docs * 2:  # the second round reads every word's char n-grams from the cache
+        for single, batch in ((word_columns, words._counts([doc])), (char_columns, hasher.transform([doc]))):
+            columns, counts = np.unique(single(doc), return_counts=True)
+            row = batch.tocsr()
+            row.sum_duplicates()
+            assert columns.tolist() == row.indices.tolist() and counts.tolist() == row.data.astype(int).tolist()
+    one_by_one = np.array([scorer([t])[0] for t in texts])
+    assert np.max(np.abs(one_by_one - spam_scores(pipeline, texts))) < 1e-6
+    assert np.max(np.abs(one_by_one - scorer(texts))) < 1e-9
