@@ -152,12 +152,15 @@ class Context:
 def _lookup(table: sp.csr_matrix, table_rows: np.ndarray, counts: sp.csr_matrix) -> np.ndarray:
     """table[table_rows[i], j] for every stored entry (i, j) of `counts`, aligned with counts.data."""
     table = table.tocsr()
-    table.sort_indices()
-    table.sum_duplicates()
-    keys = (np.repeat(np.arange(table.shape[0], dtype=np.int64), np.diff(table.indptr)) * N_FEATURES
-            + table.indices.astype(np.int64))
-    rows = np.repeat(np.asarray(table_rows, dtype=np.int64), np.diff(counts.indptr))
-    wanted = rows * N_FEATURES + counts.indices.astype(np.int64)
+    if not table.has_canonical_format:
+        table.sum_duplicates()  # sorts too
+    if table.shape[0] == 1:  # one context (the single-comment case): its columns are the keys
+        keys, wanted = table.indices.astype(np.int64), counts.indices.astype(np.int64)
+    else:
+        keys = (np.repeat(np.arange(table.shape[0], dtype=np.int64), np.diff(table.indptr)) * N_FEATURES
+                + table.indices.astype(np.int64))
+        rows = np.repeat(np.asarray(table_rows, dtype=np.int64), np.diff(counts.indptr))
+        wanted = rows * N_FEATURES + counts.indices.astype(np.int64)
     if len(keys) == 0:
         return np.zeros(len(wanted))
     pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
@@ -173,9 +176,14 @@ def _stack(rows: list[sp.csr_matrix]) -> sp.csr_matrix:
     return m
 
 
+_FIRST = np.zeros(1, dtype=np.intp)
+
+
 def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    if len(indptr) == 2 and len(values):  # one row (one comment, one context): the same sum in one call
+        return np.add.reduceat(values, _FIRST).astype(np.float64, copy=False)
     out = np.zeros(len(indptr) - 1)
-    nonempty = np.diff(indptr) > 0
+    nonempty = indptr[1:] > indptr[:-1]
     if len(values):
         sums = np.add.reduceat(values, indptr[:-1][nonempty])
         out[nonempty] = sums
@@ -324,10 +332,16 @@ class RelevanceModel:
             # The short-comment evidence in [0, 1]: the most specific unsupported word (relative to an unseen
             # word's IDF), times the share of the comment's specificity left unsupported.
             np.divide(_row_sums(unsupported, ptr), _row_sums(spec, ptr), out=np.zeros(n),
-                      where=_row_sums(spec, ptr) > 0) * max_unsupported / float(self.idf.max()),
+                      where=_row_sums(spec, ptr) > 0) * max_unsupported / self._idf_max(),
             np.zeros(n),  # short: filled in by the caller, which has the text
         ])
 
+
+    def _idf_max(self) -> float:
+        """The largest idf (an unseen word's), computed once: a max over N_FEATURES on every call costs."""
+        if getattr(self, "_idf_max_", None) is None:
+            self._idf_max_ = float(self.idf.max())
+        return self._idf_max_
 
     def _tfidf_sq(self, m: sp.csr_matrix) -> np.ndarray:
         """Squared norm of each row's TF-IDF vector (counts times idf)."""
