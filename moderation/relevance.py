@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from nltk.stem.snowball import SnowballStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from moderation.text import normalise
 
@@ -105,9 +106,33 @@ _HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alter
 
 def count_vectors(texts: list[str]) -> sp.csr_matrix:
     """Hashed content-word counts, one row per text (sorted indices)."""
+    if len(texts) == 1:
+        return _count_vector(texts[0])
     matrix = _HASHER.transform(texts)
     matrix.sort_indices()
     return matrix
+
+
+_COLUMNS: dict[str, int] = {}  # stem -> hashed column, bounded like _STEMS
+
+
+def _count_vector(text: str) -> sp.csr_matrix:
+    """`_HASHER.transform([text])` (the same matrix, tested) without its per-call overhead: one comment is the
+    service's case, and each request vectorises a few (the comment, new thread comments)."""
+    counts: dict[int, int] = {}
+    for word in content_words(text):
+        column = _COLUMNS.get(word)
+        if column is None:
+            if len(_COLUMNS) > _MAX_STEMS:
+                _COLUMNS.clear()
+            h = murmurhash3_32(word, seed=0)  # FeatureHasher's hash and column, its abs(INT_MIN) case included
+            column = _COLUMNS[word] = (2147483647 - (N_FEATURES - 1)) % N_FEATURES if h == -2147483648 \
+                else abs(h) % N_FEATURES
+        counts[column] = counts.get(column, 0) + 1
+    columns = sorted(counts)
+    return sp.csr_matrix((np.array([counts[c] for c in columns], dtype=np.float64),
+                          np.array(columns, dtype=np.int32), np.array([0, len(columns)], dtype=np.int32)),
+                         shape=(1, N_FEATURES))
 
 
 @dataclass

@@ -13,7 +13,8 @@ One comment (the HTTP service's case) takes its own path, because the batch code
 numpy calls) is most of a single comment's time: word n-grams are looked up in dicts, character n-grams come
 from a per-worker cache of each word's n-gram columns (character n-grams never cross a space, so a text's are
 the union of its words'; the words not cached yet are hashed together by the batch hasher), and the signals of
-`moderation.features.signal_features` come from its per-text reference definition (equal to it, tested).
+`moderation.features.signal_features` come from its per-text reference definition (`signal_rows`, equal to it,
+tested).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class LeanSpamScorer:
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import FunctionTransformer
 
-        from moderation.features import CalibratedLinear, signal_features, signal_features_per_text
+        from moderation.features import CalibratedLinear, signal_features, signal_rows
         from moderation.vectorised import BatchTfidfVectorizer, CharNgramHasher
 
         steps = dict(pipeline.steps)
@@ -159,7 +160,7 @@ class LeanSpamScorer:
                 self.single.append(CharColumns(hasher))
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
-                self.single.append(signal_features_per_text if block.func is signal_features else block.func)
+                self.single.append(signal_rows if block.func is signal_features else block.func)
             else:
                 raise ValueError(f"unsupported feature block {type(block).__name__}")
         linear = classifier.linear_

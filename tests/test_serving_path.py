@@ -189,3 +189,15 @@ def test_one_comment_scores_as_in_a_batch(tiny_registry, small_examples):
     one_by_one = np.array([scorer([t])[0] for t in texts])
     assert np.max(np.abs(one_by_one - spam_scores(pipeline, texts))) < 1e-6
     assert np.max(np.abs(one_by_one - scorer(texts))) < 1e-9
+
+
+def test_one_text_count_vector_is_the_hashers(small_examples):
+    from moderation.relevance import _HASHER
+
+    texts = [e.text for e in small_examples[:500]] + ["", "the and of", "Mosul Mosul mosul", "İstanbul ǅ 日本語 です",
+                                                      "x" * 60 + " " + "y" * 30, "don't won't isn't"]
+    for text in texts + texts:  # the second round reads the stem columns from the cache
+        ours, reference = count_vectors([text]), _HASHER.transform([text])
+        reference.sort_indices()
+        assert ours.shape == reference.shape and ours.dtype == reference.dtype
+        assert ours.indices.tolist() == reference.indices.tolist() and ours.data.tolist() == reference.data.tolist()
