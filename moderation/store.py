@@ -78,6 +78,9 @@ decisions = Table(
 )
 
 
+_ADD_THREAD_COMMENT = insert(thread_comments)  # built once: one per accepted comment
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -155,7 +158,7 @@ class Store:
 
     def add_thread_comment(self, article_id: str, text: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(thread_comments).values(article_id=article_id, text=text, created_at=now()))
+            conn.execute(_ADD_THREAD_COMMENT, {"article_id": article_id, "text": text, "created_at": now()})
 
     def thread(self, article_id: str, limit: int = 200) -> list[str]:
         """The most recent accepted comments under an article, oldest first."""
