@@ -97,6 +97,11 @@ def signal_features(texts) -> sparse.csr_matrix:
 
 def signal_features_per_text(texts) -> sparse.csr_matrix:
     """The reference definition of `signal_features`, one text at a time (kept for tests and older models)."""
+    return sparse.csr_matrix(signal_rows(texts))
+
+
+def signal_rows(texts) -> np.ndarray:
+    """`signal_features_per_text` as a dense array (the single-comment scorer reads it; no sparse round trip)."""
     rows = []
     for text in texts:
         n = max(len(text), 1)
@@ -113,7 +118,7 @@ def signal_features_per_text(texts) -> sparse.csr_matrix:
             np.log1p(text.count(" ") + 1) / 2,
         ))
     values = np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
-    return sparse.csr_matrix(np.tanh(values))
+    return np.tanh(values)
 
 
 class CalibratedLinear(ClassifierMixin, BaseEstimator):

@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from nltk.stem.snowball import SnowballStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features
 from moderation.text import normalise
@@ -110,9 +111,33 @@ _HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alter
 
 def count_vectors(texts: list[str]) -> sp.csr_matrix:
     """Hashed content-word counts, one row per text (sorted indices)."""
+    if len(texts) == 1:
+        return _count_vector(texts[0])
     matrix = _HASHER.transform(texts)
     matrix.sort_indices()
     return matrix
+
+
+_COLUMNS: dict[str, int] = {}  # stem -> hashed column, bounded like _STEMS
+
+
+def _count_vector(text: str) -> sp.csr_matrix:
+    """`_HASHER.transform([text])` (the same matrix, tested) without its per-call overhead: one comment is the
+    service's case, and each request vectorises a few (the comment, new thread comments)."""
+    counts: dict[int, int] = {}
+    for word in content_words(text):
+        column = _COLUMNS.get(word)
+        if column is None:
+            if len(_COLUMNS) > _MAX_STEMS:
+                _COLUMNS.clear()
+            h = murmurhash3_32(word, seed=0)  # FeatureHasher's hash and column, its abs(INT_MIN) case included
+            column = _COLUMNS[word] = (2147483647 - (N_FEATURES - 1)) % N_FEATURES if h == -2147483648 \
+                else abs(h) % N_FEATURES
+        counts[column] = counts.get(column, 0) + 1
+    columns = sorted(counts)
+    return sp.csr_matrix((np.array([counts[c] for c in columns], dtype=np.float64),
+                          np.array(columns, dtype=np.int32), np.array([0, len(columns)], dtype=np.int32)),
+                         shape=(1, N_FEATURES))
 
 
 @dataclass
@@ -139,6 +164,8 @@ class Context:
         # Summed as a sparse product: summing to a dense 1 x N_FEATURES row and back costs far more.
         summed = (sp.csr_matrix((np.ones(n), (np.zeros(n, dtype=np.int64), np.arange(n))), shape=(1, n))
                   @ thread_counts).tocsr() if n else sp.csr_matrix((1, N_FEATURES))
+        # A product's indices come out unsorted; sorted, each add_comment is O(entries) instead of O(N_FEATURES).
+        summed.sort_indices()
         return cls(sp.csr_matrix(vectors[0] * TITLE_WEIGHT + vectors[1]), vectors[0], summed, n,
                    article_words(title, body))
 
@@ -167,21 +194,38 @@ def article_words(title: str, body: str) -> dict:
 def _lookup(table: sp.csr_matrix, table_rows: np.ndarray, counts: sp.csr_matrix) -> np.ndarray:
     """table[table_rows[i], j] for every stored entry (i, j) of `counts`, aligned with counts.data."""
     table = table.tocsr()
-    table.sort_indices()
-    table.sum_duplicates()
-    keys = (np.repeat(np.arange(table.shape[0], dtype=np.int64), np.diff(table.indptr)) * N_FEATURES
-            + table.indices.astype(np.int64))
-    rows = np.repeat(np.asarray(table_rows, dtype=np.int64), np.diff(counts.indptr))
-    wanted = rows * N_FEATURES + counts.indices.astype(np.int64)
+    if not table.has_canonical_format:
+        table.sum_duplicates()  # sorts too
+    if table.shape[0] == 1:  # one context (the single-comment case): its columns are the keys
+        keys, wanted = table.indices.astype(np.int64), counts.indices.astype(np.int64)
+    else:
+        keys = (np.repeat(np.arange(table.shape[0], dtype=np.int64), np.diff(table.indptr)) * N_FEATURES
+                + table.indices.astype(np.int64))
+        rows = np.repeat(np.asarray(table_rows, dtype=np.int64), np.diff(counts.indptr))
+        wanted = rows * N_FEATURES + counts.indices.astype(np.int64)
     if len(keys) == 0:
         return np.zeros(len(wanted))
     pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     return np.where(keys[pos] == wanted, table.data[pos], 0.0)
 
 
+def _stack(rows: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """Context rows as one matrix, in canonical form (one context, the common single-comment case, as it is)."""
+    m = rows[0].tocsr() if len(rows) == 1 else sp.vstack(rows).tocsr()
+    if not m.has_canonical_format:
+        m = m.copy()  # cached contexts are shared between threads: never sort one in place
+        m.sum_duplicates()
+    return m
+
+
+_FIRST = np.zeros(1, dtype=np.intp)
+
+
 def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    if len(indptr) == 2 and len(values):  # one row (one comment, one context): the same sum in one call
+        return np.add.reduceat(values, _FIRST).astype(np.float64, copy=False)
     out = np.zeros(len(indptr) - 1)
-    nonempty = np.diff(indptr) > 0
+    nonempty = indptr[1:] > indptr[:-1]
     if len(values):
         sums = np.add.reduceat(values, indptr[:-1][nonempty])
         out[nonempty] = sums
@@ -233,25 +277,23 @@ class RelevanceModel:
         n = comments.shape[0]
         context_of = np.asarray(context_of, dtype=np.int64)
         leave_out = np.zeros(n, bool) if leave_out is None else np.asarray(leave_out, bool)
-        idf = self.idf.astype(np.float64)
-        art = sp.vstack([c.article for c in contexts]).tocsr()
-        title = sp.vstack([c.title for c in contexts]).tocsr()
-        thread = sp.vstack([c.thread for c in contexts]).tocsr()
+        art = _stack([c.article for c in contexts])
+        title = _stack([c.title for c in contexts])
+        thread = _stack([c.thread for c in contexts])
         thread_n = np.array([c.thread_comments for c in contexts], dtype=np.float64)[context_of]
 
-        # Context-level norms of the TF-IDF vectors and word totals.
-        def tfidf_norms(m):
-            return np.sqrt(np.asarray(m.multiply(m).multiply(idf[None, :] ** 2).sum(axis=1)).ravel())
-
-        art_norm, title_norm = tfidf_norms(art)[context_of], tfidf_norms(title)[context_of]
-        art_total = np.asarray(art.sum(axis=1)).ravel()[context_of]
-        thread_sq = np.asarray(thread.multiply(thread).multiply(idf[None, :] ** 2).sum(axis=1)).ravel()[context_of]
-        thread_total = np.asarray(thread.sum(axis=1)).ravel()[context_of]
+        # Context-level norms of the TF-IDF vectors and word totals, from the stored entries only: nothing here
+        # may cost O(N_FEATURES), or scoring one comment costs milliseconds.
+        art_norm = np.sqrt(self._tfidf_sq(art))[context_of]
+        title_norm = np.sqrt(self._tfidf_sq(title))[context_of]
+        art_total = _row_sums(art.data, art.indptr)[context_of]
+        thread_sq = self._tfidf_sq(thread)[context_of]
+        thread_total = _row_sums(thread.data, thread.indptr)[context_of]
 
         c = comments.tocsr()
         c.sort_indices()
         ptr, cols, cnt = c.indptr, c.indices, c.data
-        w = idf[cols]
+        w = self.idf[cols].astype(np.float64)
         own = cnt * w  # TF-IDF of the comment's words
         comment_norm = np.sqrt(_row_sums(own ** 2, ptr))
         words = _row_sums(np.ones_like(cnt), ptr)  # distinct content words
@@ -335,7 +377,7 @@ class RelevanceModel:
             # The short-comment evidence in [0, 1]: the most specific unsupported word (relative to an unseen
             # word's IDF), times the share of the comment's specificity left unsupported.
             np.divide(_row_sums(unsupported, ptr), _row_sums(spec, ptr), out=np.zeros(n),
-                      where=_row_sums(spec, ptr) > 0) * max_unsupported / float(self.idf.max()),
+                      where=_row_sums(spec, ptr) > 0) * max_unsupported / self._idf_max(),
             np.zeros(n),  # short: filled in by the caller, which has the text
             *np.zeros((len(SEMANTIC_FEATURES), n)),  # semantic: filled in by fill_semantic, which has the text
         ])
@@ -349,6 +391,16 @@ class RelevanceModel:
                                                                            context_of, _STOP)
         return x
 
+
+    def _idf_max(self) -> float:
+        """The largest idf (an unseen word's), computed once: a max over N_FEATURES on every call costs."""
+        if getattr(self, "_idf_max_", None) is None:
+            self._idf_max_ = float(self.idf.max())
+        return self._idf_max_
+
+    def _tfidf_sq(self, m: sp.csr_matrix) -> np.ndarray:
+        """Squared norm of each row's TF-IDF vector (counts times idf)."""
+        return _row_sums(m.data.astype(np.float64) ** 2 * self.idf[m.indices].astype(np.float64) ** 2, m.indptr)
 
     def scores(self, texts: list[str], contexts: list[Context], context_of, leave_out=None,
                comments: sp.csr_matrix | None = None) -> np.ndarray:
@@ -534,5 +586,9 @@ def batch_contexts(texts: list[str], articles: list, threads: list, cache: Conte
             j = index[key] = len(contexts)
             contexts.append(built)
         context_of[i] = j
-    comments = counts[[position[t] for t in texts]] if n else sp.csr_matrix((0, N_FEATURES))
+    rows = [position[t] for t in texts]
+    if rows == list(range(len(distinct))):  # distinct texts and nothing else vectorised (one comment, say)
+        comments = counts  # the same rows, without a sparse row selection (~100 us)
+    else:
+        comments = counts[rows] if n else sp.csr_matrix((0, N_FEATURES))
     return contexts, context_of, leave_out, scored, comments

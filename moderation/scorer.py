@@ -6,12 +6,22 @@ pipeline `moderation.features.build_spam_pipeline` makes (normalise -> words + c
 CalibratedLinear) and computes the decision function block by block: each block's counts come from the fitted
 vectoriser itself (`moderation.vectorised`), TF-IDF weighting and the dot product with the model's weights are a
 few numpy operations. `compile_scorer` only returns it after it reproduces `predict_proba` on probe texts (to
-1e-6; scores are served rounded to 4 decimals); any other model is scored by the pipeline.
+1e-6; scores are served rounded to 4 decimals), as a batch and one text at a time; any other model is scored by
+the pipeline.
+
+One comment (the HTTP service's case) takes its own path, because the batch code's fixed cost (a few hundred
+numpy calls) is most of a single comment's time: word n-grams are looked up in dicts, character n-grams come
+from a per-worker cache of each word's n-gram columns (character n-grams never cross a space, so a text's are
+the union of its words'; the words not cached yet are hashed together by the batch hasher), and the signals of
+`moderation.features.signal_features` come from its per-text reference definition (`signal_rows`, equal to it,
+tested).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -42,13 +52,89 @@ def _weighted(counts, tfidf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, counts.indices, data
 
 
+def _tfidf_dot(columns: np.ndarray, tfidf, coef: np.ndarray) -> float:
+    """One text's TF-IDF row (its n-gram columns, with repeats) dotted with the model's weights of the block."""
+    if not len(columns):
+        return 0.0
+    columns, counts = np.unique(columns, return_counts=True)
+    data = counts.astype(np.float64)
+    if tfidf.sublinear_tf:
+        data = np.log(data) + 1.0
+    if tfidf.use_idf:
+        data = data * tfidf.idf_[columns]
+    if tfidf.norm == "l2":
+        norm = np.sqrt(np.dot(data, data))
+        data = data / (norm if norm > 0 else 1.0)
+    return float(np.dot(data, coef[columns]))
+
+
+class WordColumns:
+    """The vocabulary columns of one text's word 1-2-grams (BatchTfidfVectorizer._counts for a single text)."""
+
+    def __init__(self, vectorizer):
+        self.preprocess, self.tokenize = vectorizer.preprocessor, vectorizer.build_tokenizer()
+        self.token_ids = vectorizer.token_ids_
+        self.unigrams = vectorizer.unigram_columns_.tolist()
+        self.bigrams = (dict(zip(vectorizer.bigram_keys_.tolist(), vectorizer.bigram_columns_.tolist()))
+                        if vectorizer.ngram_range[1] == 2 else {})
+        self.size = len(self.token_ids)
+
+    def __call__(self, doc: str) -> np.ndarray:
+        get = self.token_ids.get
+        ids = [get(token, -1) for token in self.tokenize(self.preprocess(doc))]
+        columns = [self.unigrams[i] for i in ids if i >= 0 and self.unigrams[i] >= 0]
+        if self.bigrams:
+            find, size = self.bigrams.get, self.size
+            for a, b in zip(ids, ids[1:]):
+                if a >= 0 and b >= 0:
+                    column = find(a * size + b)
+                    if column is not None:
+                        columns.append(column)
+        return np.array(columns, dtype=np.int64)
+
+
+class CharColumns:
+    """The hashed columns of one text's character n-grams, as CharNgramHasher.transform gives them, from a
+    bounded per-process cache of each word's columns."""
+
+    MAX_WORDS, MAX_WORD_CHARS = 50_000, 64
+
+    def __init__(self, hasher):
+        from moderation.vectorised import _char_hashes
+
+        self.hashes = _char_hashes
+        self.low, self.high = hasher.ngram_range
+        self.n_features = hasher.n_features
+        self.words: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()  # gunicorn threads share a worker's cache
+
+    def __call__(self, doc: str) -> np.ndarray:
+        words = [w for w in doc.lower().split(" ") if w]  # the hasher's padded words (the text is single-spaced)
+        with self.lock:
+            found = [self.words.get(w) for w in words]
+        missing = list(dict.fromkeys(w for w, f in zip(words, found) if f is None))
+        if missing:
+            rows, columns = self.hashes(missing, self.low, self.high, self.n_features)
+            order = np.argsort(rows, kind="stable")
+            parts = np.split(columns[order], np.cumsum(np.bincount(rows, minlength=len(missing)))[:-1])
+            new = dict(zip(missing, parts))
+            found = [new[w] if f is None else f for w, f in zip(words, found)]
+            with self.lock:
+                for word, part in new.items():
+                    if len(word) <= self.MAX_WORD_CHARS:
+                        self.words[word] = part
+                while len(self.words) > self.MAX_WORDS:
+                    self.words.popitem(last=False)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
 class LeanSpamScorer:
     def __init__(self, pipeline):
         from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import FunctionTransformer
 
-        from moderation.features import CalibratedLinear
+        from moderation.features import CalibratedLinear, signal_features, signal_rows
         from moderation.vectorised import BatchTfidfVectorizer, CharNgramHasher
 
         steps = dict(pipeline.steps)
@@ -61,16 +147,20 @@ class LeanSpamScorer:
             raise ValueError("unexpected classifier or weighted features")
         self.normalise = normalise.func
         self.blocks = []  # (kind, counter, tfidf or None, width)
+        self.single = []  # per block: the same for one text (columns with repeats, or a dense row)
         for _, block in features.transformer_list:
             if isinstance(block, BatchTfidfVectorizer) and block._batchable() and block.norm in ("l2", None):
                 self.blocks.append(("counts", block._counts, block._tfidf, len(block.vocabulary_)))
+                self.single.append(WordColumns(block))
             elif (isinstance(block, Pipeline) and len(block.steps) == 2
                   and isinstance(block.steps[0][1], CharNgramHasher)
                   and isinstance(block.steps[1][1], TfidfTransformer) and block.steps[1][1].norm in ("l2", None)):
                 hasher = block.steps[0][1]
                 self.blocks.append(("counts", hasher.transform, block.steps[1][1], hasher.n_features))
+                self.single.append(CharColumns(hasher))
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
+                self.single.append(signal_rows if block.func is signal_features else block.func)
             else:
                 raise ValueError(f"unsupported feature block {type(block).__name__}")
         linear = classifier.linear_
@@ -83,6 +173,8 @@ class LeanSpamScorer:
     def __call__(self, texts) -> np.ndarray:
         docs = self.normalise(list(texts))
         n = len(docs)
+        if n == 1:
+            return self.calibrate(np.array([self.decision_one(docs[0])]))
         decision = np.full(n, self.intercept)
         if not n:
             return decision
@@ -104,14 +196,31 @@ class LeanSpamScorer:
             raise ValueError(f"features add up to {offset} columns, the model has {len(self.coef)}")
         return self.calibrate(decision)
 
+    def decision_one(self, doc: str) -> float:
+        """The linear score of one normalised text, without the batch machinery."""
+        decision, offset = self.intercept, 0
+        for (kind, _, tfidf, width), single in zip(self.blocks, self.single):
+            if kind == "counts":
+                decision += _tfidf_dot(single(doc), tfidf, self.coef[offset:offset + width])
+            else:
+                row = single([doc])
+                row = (row.toarray() if hasattr(row, "toarray") else np.asarray(row)).ravel()
+                width = len(row)
+                decision += float(row @ self.coef[offset:offset + width])
+            offset += width
+        if offset != len(self.coef):
+            raise ValueError(f"features add up to {offset} columns, the model has {len(self.coef)}")
+        return decision
+
 
 def compile_scorer(pipeline, probes=PROBES):
     """A LeanSpamScorer for `pipeline` if it reproduces predict_proba on the probes, else None (use the pipeline)."""
     try:
         scorer = LeanSpamScorer(pipeline)
         fast = scorer(probes)
+        one_by_one = np.array([scorer([p])[0] for p in probes])
         slow = pipeline.predict_proba(list(probes))[:, 1]
-        worst = float(np.max(np.abs(fast - slow)))
+        worst = max(float(np.max(np.abs(fast - slow))), float(np.max(np.abs(one_by_one - slow))))
     except Exception as exc:  # any surprise in a model's structure means: keep the pipeline
         log.info("lean scorer not used: %s", exc)
         return None

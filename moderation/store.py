@@ -1,13 +1,20 @@
 """The service's durable store: articles, their accepted comments (threads), moderator labels, flagged decisions.
 
-SQLAlchemy Core over SQLite (WAL, synchronous=FULL, so an acknowledged write survives a killed worker) by
-default; any SQLAlchemy URL works, PostgreSQL included. All gunicorn workers share it. Every write commits
-before the call returns, so whatever the service acknowledges is on disk.
+SQLAlchemy Core over SQLite (WAL) by default; any SQLAlchemy URL works, PostgreSQL included. All gunicorn workers
+share it. Every write commits before the call returns.
+
+How durable a commit is on SQLite is `synchronous` (MODERATION_DATABASE_SYNCHRONOUS), NORMAL by default for the
+writes on the moderation path (thread comments, flagged decisions): in WAL mode a NORMAL commit is in the
+operating system's hands when the call returns, so it survives the process being killed (SIGKILL, OOM), and
+only an OS crash or power loss can lose the last commits (never corrupt the database); it costs no fsync per
+comment. Moderator labels (feedback, reviews) are always committed with at least FULL: the WAL is synced to disk
+before the label is acknowledged. FULL or EXTRA for everything is one setting away.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,6 +78,9 @@ decisions = Table(
 )
 
 
+_ADD_THREAD_COMMENT = insert(thread_comments)  # built once: one per accepted comment
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -79,25 +89,55 @@ def default_url(project_root: Path) -> str:
     return f"sqlite:///{project_root / 'var' / 'moderation.db'}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")  # SQLite levels a store may be configured with (OFF is never safe)
+
+
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    return on_connect
 
 
 class Store:
     """Articles, threads, feedback and flagged decisions behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, synchronous: str = "NORMAL"):
+        synchronous = str(synchronous).upper()
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, json_serializer=json.dumps)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.synchronous = synchronous
+        sqlite = url.startswith("sqlite")
+        # A pre-ping is a round trip per checkout; it finds dropped server connections, which SQLite has none of.
+        self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite, json_serializer=json.dumps)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        if self.sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
         metadata.create_all(self.engine)
+
+    @contextmanager
+    def durable(self):
+        """A transaction whose commit is synced to disk before it returns (SQLite: at least synchronous=FULL)."""
+        relax = self.sqlite and self.synchronous == "NORMAL"
+        with self.engine.connect() as conn:
+            if relax:
+                conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                conn.commit()
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if relax:
+                    conn.rollback()
+                    conn.exec_driver_sql(f"PRAGMA synchronous={self.synchronous}")
+                    conn.commit()
 
     def dispose(self) -> None:
         """Drop pooled connections (after a fork, each process must open its own)."""
@@ -118,7 +158,7 @@ class Store:
 
     def add_thread_comment(self, article_id: str, text: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(thread_comments).values(article_id=article_id, text=text, created_at=now()))
+            conn.execute(_ADD_THREAD_COMMENT, {"article_id": article_id, "text": text, "created_at": now()})
 
     def thread(self, article_id: str, limit: int = 200) -> list[str]:
         """The most recent accepted comments under an article, oldest first."""
@@ -131,7 +171,7 @@ class Store:
     def add_feedback(self, text: str, label: str, article_id: str | None = None, article_title: str | None = None,
                      article_body: str | None = None, comment_id: str | None = None, moderator: str | None = None,
                      decision_id: int | None = None) -> int:
-        with self.engine.begin() as conn:
+        with self.durable() as conn:
             result = conn.execute(insert(feedback).values(
                 text=text, label=label, article_id=article_id, article_title=article_title,
                 article_body=article_body, comment_id=comment_id, moderator=moderator, decision_id=decision_id,
@@ -182,7 +222,7 @@ class Store:
         Returns the feedback id, or None when the decision does not exist or was reviewed already (a second
         click on the same item records nothing).
         """
-        with self.engine.begin() as conn:
+        with self.durable() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
             if row is None:
                 return None
@@ -203,7 +243,7 @@ class Store:
             return int(result.inserted_primary_key[0])
 
     def mark_reviewed(self, decision_id: int, label: str) -> bool:
-        with self.engine.begin() as conn:
+        with self.durable() as conn:
             changed = conn.execute(
                 update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
                 .values(reviewed_at=now(), review_label=label)

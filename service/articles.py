@@ -4,14 +4,16 @@ comment posted under a known article.
 The CMS sends an article once (or inline with a comment, with its id) and then only its id. The store keeps the
 article's text and the comments the service accepted under it; every gunicorn worker reads the same store. Each
 worker keeps the article's vectors and its thread's summed counts in a bounded cache and brings them up to date
-with two indexed queries per request (the article row, and thread comments newer than the last one it saw), so a
-comment accepted by another worker counts in the next decision everywhere.
+with one indexed query per request (the article's `updated_at` joined with the thread comments newer than the
+last one the worker saw, which are added to the cached counts); the article row is read again only when it
+changed. So a comment accepted by another worker counts in the next decision
+everywhere, and an article updated by a PUT is rebuilt.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
@@ -24,6 +26,12 @@ from service.errors import ApiError
 bp = Blueprint("articles", __name__, url_prefix="/v1")
 
 MAX_THREAD = 2000  # a new cache entry reads at most the latest comments of a thread
+# A cached context brought up to date in one query: the article's updated_at, with each thread comment newer than
+# the last one the worker saw (id and text NULL when there is none); no row when the article is gone.
+_NEWER = (select(articles.c.updated_at, thread_comments.c.id, thread_comments.c.text)
+          .select_from(articles.outerjoin(thread_comments, and_(thread_comments.c.article_id == articles.c.id,
+                                                               thread_comments.c.id > bindparam("last_id"))))
+          .where(articles.c.id == bindparam("article_id")).order_by(thread_comments.c.id))
 
 
 def _check_id(article_id: str) -> str:
@@ -95,35 +103,39 @@ class ArticleContexts:
         article_id = article.id
         if len(article_id) > MAX_ID_CHARS:
             raise ApiError(422, "invalid_request", f"'article.id' must be at most {MAX_ID_CHARS} characters.")
-        with store.engine.connect() as conn:
-            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
-        inline = bool(article.title.strip() or article.body.strip())
-        if inline and (row is None or (row["title"], row["body"]) != (article.title, article.body)):
-            store.put_article(article_id, article.title, article.body)
-            with store.engine.connect() as conn:
-                row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
-        if row is None:
-            return None
+        sent = (article.title, article.body) if (article.title.strip() or article.body.strip()) else None
         cached = self.cache.get(article_id)
-        if cached is not None and cached[:3] != (row["title"], row["body"], row["updated_at"]):
+        newer = []
+        if cached is not None:
+            with store.engine.connect() as conn:
+                newer = conn.execute(_NEWER, {"article_id": article_id, "last_id": cached[3]}).all()
+        if cached is None or not newer or cached[2] != newer[0][0] or (sent is not None and sent != cached[:2]):
+            # Not cached, changed by a PUT (here or in another worker), or sent inline with other text: read the
+            # row, and store the inline text first if it differs.
             cached = None
+            row = store.get_article(article_id)
+            if sent is not None and (row is None or (row["title"], row["body"]) != sent):
+                store.put_article(article_id, *sent)
+                row = store.get_article(article_id)
+            if row is None:
+                return None
+            title, body, updated_at = row["title"], row["body"], row["updated_at"]
+        else:
+            title, body, updated_at = cached[:3]
         if cached is None:
             query = (select(thread_comments.c.id, thread_comments.c.text)
                      .where(thread_comments.c.article_id == article_id)
                      .order_by(thread_comments.c.id.desc()).limit(MAX_THREAD))
             with store.engine.connect() as conn:
                 rows = conn.execute(query).all()[::-1]
-            context = Context.build(row["title"], row["body"], [r.text for r in rows])
+            context = Context.build(title, body, [r.text for r in rows])
             last_id = rows[-1].id if rows else 0
         else:
             _, _, _, last_id, context = cached
-            query = (select(thread_comments.c.id, thread_comments.c.text)
-                     .where(thread_comments.c.article_id == article_id, thread_comments.c.id > last_id)
-                     .order_by(thread_comments.c.id))
-            with store.engine.connect() as conn:
-                for comment_id, text in conn.execute(query):
+            for _, comment_id, text in newer:
+                if comment_id is not None:
                     context, last_id = context.add_comment(text), comment_id
-        self.cache.put(article_id, (row["title"], row["body"], row["updated_at"], last_id, context))
+        self.cache.put(article_id, (title, body, updated_at, last_id, context))
         return context
 
 
