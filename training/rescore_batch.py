@@ -48,6 +48,7 @@ def build_contexts(items: list[tuple[str, str, list[str]]]) -> list[Context]:
     ones = sp.csr_matrix((np.ones(len(columns)), np.array(columns, dtype=np.int64), indptr),
                          shape=(len(items), len(distinct)))
     threads = (ones @ texts).tocsr() if len(distinct) else sp.csr_matrix((len(items), N_FEATURES))
+    threads.sort_indices()  # as Context.build keeps them
     sizes = np.diff(indptr)
     out = []
     for k in range(len(items)):
