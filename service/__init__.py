@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.register_error_handlers(app)
     engine.init_app(app)
     observability.init_app(app)
+    app.url_map.converters["article_id"] = articles.ArticleIdConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(feedback.bp)
