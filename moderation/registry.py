@@ -34,7 +34,7 @@ PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 # The shape of what model.joblib holds (feature blocks, relevance features). Bump it whenever a change to
 # moderation/ makes artifacts trained before it score wrongly or fail: loading then refuses them with a clear
 # message instead of failing on the first request.
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3  # 3: the spam pipeline's promotion signals block (moderation.promotion)
 
 
 class ModelLoadError(RuntimeError):
