@@ -29,9 +29,9 @@ SELF_PROMOTION = re.compile(
     r"\bi\s+(?:make|made|upload|do|post)\s+(?:\w+\s+){0,2}(?:videos?|vids|music|songs?|covers?|beats|channel)\b",
 )
 # Subscribe, misspelt or in other languages ("sucscribe", "subscribirse", "suscribete"), and "sub 4 sub"; not
-# "subscription" or "subscribers", which news readers say of their paper.
+# "subscription", which news readers say of their paper.
 SUBSCRIBE = re.compile(
-    r"\bs[uo]b?[sc]{0,2}c?r[iy]b(?!ers?\b)\w*|\bsub(?:s|bed)?\s*(?:4|for|to|me|back)\b|\bsubs?cri(?!pt|bers?\b)\w*",
+    r"\bs[uo]b?[sc]{0,2}c?r[iy]b\w*|\bsub(?:s|bed)?\s*(?:4|for|to|me|back)\b|\bsubs?cri(?!pt)\w*",
 )
 # Audience counts as a goal: "100 subscribers", "1k subs", "1.000.000 views" (also said by fans: a weak signal).
 AUDIENCE = re.compile(r"\b\d[\d.,]*\s*k?\s*(?:subs|subscribers?|followers?|fans)\b")
@@ -41,11 +41,13 @@ ENGAGEMENT_BAIT = re.compile(
     r"\bgive\s+(?:it|this|me)\s+a\s+(?:like|thumbs)|\b(?:like|follow|sub)\s*(?:4|for)\s*(?:like|follow|sub)\b|"
     r"\b[lfs]4[lfs]\b|\bfor\s+no\s+reason\b|\b(?:like|share)\s+if\b|\bhow\s+many\s+(?:likes|thumbs|views)\b",
 )
-# Begging for support: "please help me", "would mean a lot", "help my channel grow", "spread the word".
+# Begging for support: "please check out my", "would mean a lot", "help my channel grow", "spread the word" - not
+# "please follow up" or "please help me understand", which readers write.
 BEGGING = re.compile(
-    r"\bplease\s+(?:help|support|check|subscribe|sub|watch|like|share|follow|visit|give)\b|"
-    r"\bhelp\s+(?:me|my|us)\s+(?:reach|get|grow|out|to|with)\b|\b(?:would|will)\s+(?:really\s+)?mean\s+a\s+lot\b|"
-    r"\b(?:would|will)\s+(?:really\s+)?(?:be\s+)?(?:appreciate|grateful)|\bspread\s+(?:the|my)\s+(?:word|music)\b",
+    r"\bplease\s+(?:subscribe|sub|check\s+(?:out\s+)?(?:my|our)|(?:like|share|watch|visit|support)\s+(?:my|our)|"
+    r"follow\s+me|help\s+me\s+(?:reach|get|grow))\b|"
+    r"\bhelp\s+(?:me|my|us)\s+(?:reach|get\s+(?:more\s+)?(?:subs|views|likes|followers)|grow)\b|"
+    r"\b(?:would|will)\s+(?:really\s+)?mean\s+a\s+lot\b|\bspread\s+(?:the|my)\s+(?:word|music)\b"
 )
 # A link into a point of the same video ("&t=2m19s", "#t=80"): fans quoting a moment, not spam.
 VIDEO_TIMESTAMP = re.compile(r"[?&#]t=\d+[hms\d]*")
@@ -58,8 +60,7 @@ PROMOTION = (
     ("subscribe", SUBSCRIBE, lambda t: "sub" in t or "rib" in t or "ryb" in t),
     ("audience_count", AUDIENCE, lambda t: "sub" in t or "follow" in t or "fan" in t),
     ("engagement_bait", ENGAGEMENT_BAIT, None),
-    ("begging", BEGGING, lambda t: "please" in t or "help" in t or "mean" in t or "appreciat" in t or "grateful" in t
-     or "spread" in t),
+    ("begging", BEGGING, lambda t: "please" in t or "help" in t or "mean" in t or "spread" in t),
     ("video_timestamp", VIDEO_TIMESTAMP, lambda t: "t=" in t),
     ("emoji_run", EMOJI_RUN, lambda t: not t.isascii()),
 )

@@ -35,13 +35,15 @@ def test_spam_asks_are_recognised_in_their_variants():
     assert "engagement_bait" in _fired("Follow 4 Follow @someone Like 4 Like")
     assert "audience_count" in _fired("If I get 100 subscribers I will do a cover")
     assert "begging" in _fired("it would mean a lot, please help me reach 1k")
+    assert "begging" in _fired("please check out my new song")
     assert "video_timestamp" in _fired("http://www.youtube.com/watch?v=KQ6zr6kCPj8&t=2m19s best part")
 
 
 def test_news_comments_fire_nothing():
     for text in ("The council should check the budget before the vote, not after.",
                  "My family paid into social security for 40 years and we expect it to be there.",
-                 "He described the subscription model of the paper as a tax on its subscribers.",
+                 "He described the subscription model of the paper as a tax on readers.",
+                 "Please follow up on this story, and please help me understand the budget numbers.",
                  "Thumbs down to the mayor's plan; the data says otherwise."):
         assert _fired(text) == set(), text
 
