@@ -109,7 +109,7 @@ class BogofilterScorer:
             db = self.workdir / f"oof{self._counter}-{k}"
             self._train(db, [texts[i] for i in train], y[train])
             oof[test] = self._score(db, [texts[i] for i in test])
-        self._thresholds = choose_thresholds(y, oof)
+        self._thresholds = choose_thresholds(y, oof, sources=None if sources_ is None else np.asarray(sources_))
         self.db = self.workdir / f"db{self._counter}"
         self._train(self.db, texts, y)
         return self

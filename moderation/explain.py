@@ -23,7 +23,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from moderation.features import SIGNAL_NAMES
+from moderation.features import SIGNAL_BLOCKS
 from moderation.text import normalise
 
 PLACEHOLDERS = {"zzlink": "<link>", "zzemail": "<email>", "zzphone": "<phone>", "zznum": "<number>"}
@@ -121,14 +121,15 @@ def explain_spam(pipeline: Pipeline, text: str, top: int = TOP) -> dict:
                 total = sum(words.values())
                 for word, count in words.items():
                     contributions[("characters", word)] += float(value) * count / total
-        elif name == "signals":
+        elif name in SIGNAL_BLOCKS:
             # Every comment has a length, so signals are measured against the average training comment:
             # weight = coef * (value - average); the average's share moves into the bias.
             values = np.asarray(row.todense()).ravel()
             means = _means(pipeline.steps[-1][1], offset - width, width)
             bias += float((block_coef * means).sum())
+            names = SIGNAL_BLOCKS[name]
             for column, value in enumerate((values - means) * block_coef):
-                contributions[("signal", SIGNAL_LABELS.get(SIGNAL_NAMES[column], SIGNAL_NAMES[column]))] += float(value)
+                contributions[("signal", SIGNAL_LABELS.get(names[column], names[column]))] += float(value)
     if offset != len(coef):
         raise TypeError("the feature blocks do not match the model's weights")
     items = [{"feature": label, "kind": kind, "weight": round(value, 4)}

@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from moderation.promotion import PROMOTION_NAMES, promotion_signals
 from moderation.text import normalise_all
 from moderation.vectorised import (
     CHAR_CLASSES, SEPARATOR, BatchTfidfVectorizer, CharNgramHasher, codepoints, match_counts, per_text_sums,
@@ -171,6 +172,9 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
+# The names of the columns of each dense signal block of the pipeline, for explanations.
+SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES}
+
 CHAR_FEATURES = 2 ** 20
 SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal share of the weight (see below)
 
@@ -190,7 +194,8 @@ def source_weights(sources, balance: float | None) -> np.ndarray | None:
 
 
 def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
-                        char_ngrams: tuple[int, int] = (2, 4), signals: bool = True) -> Pipeline:
+                        char_ngrams: tuple[int, int] = (2, 4), signals: bool = True,
+                        promotion: bool = True) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
     Character n-grams within space-padded words (like scikit-learn's `char_wb`) are hashed for the whole batch at
@@ -209,6 +214,8 @@ def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_stat
     ]
     if signals:
         blocks.append(("signals", FunctionTransformer(signal_features, accept_sparse=True)))
+    if promotion:  # self-promotion and engagement bait (moderation.promotion)
+        blocks.append(("promotion", FunctionTransformer(promotion_signals, accept_sparse=True)))
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_all)),
         ("features", FeatureUnion(blocks)),

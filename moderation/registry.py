@@ -34,7 +34,8 @@ PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 # The shape of what model.joblib holds (feature blocks, relevance features). Bump it whenever a change to
 # moderation/ makes artifacts trained before it score wrongly or fail: loading then refuses them with a clear
 # message instead of failing on the first request.
-ARTIFACT_FORMAT = 3  # 3: the relevance model carries word vectors (moderation/semantic.py)
+ARTIFACT_FORMAT = 4  # 3: the spam pipeline's promotion signals block (moderation.promotion); 4: also the relevance
+#                        model's word vectors (moderation/semantic.py)
 
 
 class ModelLoadError(RuntimeError):

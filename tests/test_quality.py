@@ -91,6 +91,25 @@ def test_reject_threshold_meets_the_target_precision_and_ham_rate():
     assert choose_thresholds(y, scores, target_precision=0.999)["spam_reject"] >= chosen["spam_reject"]
 
 
+def test_reject_threshold_holds_for_each_source_when_sources_are_given():
+    from training.metrics import SOURCE_REJECT_HAM_RATE
+
+    rng = np.random.default_rng(1)
+    # A big source of easy legitimate comments and a small one (200) of which 3 look like spam: 0.2% pooled
+    # allows those three, the per-source rule does not.
+    y = np.r_[np.zeros(3000, int), np.zeros(200, int), np.ones(400, int)]
+    sources = np.array(["news"] * 3000 + ["video"] * 200 + ["video"] * 400)
+    scores = np.r_[rng.beta(1, 20, 3000), rng.beta(1, 8, 200), rng.beta(10, 1, 400)]
+    scores[3000:3003] = [0.9, 0.93, 0.96]
+    pooled = choose_thresholds(y, scores)
+    per_source = choose_thresholds(y, scores, sources=sources)
+    assert per_source["spam_reject"] >= pooled["spam_reject"]
+    for source in ("news", "video"):
+        ham = scores[(y == 0) & (sources == source)]
+        assert (ham >= per_source["spam_reject"]).mean() <= SOURCE_REJECT_HAM_RATE
+    assert (scores[3000:3200] >= pooled["spam_reject"]).mean() > SOURCE_REJECT_HAM_RATE
+
+
 def test_threshold_table_rows_are_consistent():
     y = np.array([0, 0, 0, 1, 1])
     s = np.array([0.1, 0.4, 0.8, 0.7, 0.9])

@@ -14,6 +14,9 @@ from sklearn.metrics import (
 )
 
 REJECT_HAM_RATE = 0.002
+# Per source too: a source's legitimate comments (video comments, texts, news comments) are rejected at most this
+# often, so a small source cannot hide behind a big one in the pooled rate.
+SOURCE_REJECT_HAM_RATE = 0.005
 FLAG_HAM_RATE = 0.03
 TARGET_REJECT_PRECISION = 0.99
 MIN_REJECT, MIN_FLAG = 0.5, 0.1
@@ -48,17 +51,24 @@ def _lowest_precise_threshold(y: np.ndarray, scores: np.ndarray, target: float, 
     return round(min(max(t, floor), 0.999), 4)
 
 
-def choose_thresholds(y: np.ndarray, scores: np.ndarray, target_precision: float = TARGET_REJECT_PRECISION) -> dict:
+def choose_thresholds(y: np.ndarray, scores: np.ndarray, target_precision: float = TARGET_REJECT_PRECISION,
+                      sources=None) -> dict:
     """Flag and reject thresholds from out-of-fold scores of the training data.
 
     Reject: the lowest score at which at most REJECT_HAM_RATE of legitimate comments are rejected *and* the
-    rejected comments are spam with precision >= target_precision. Flag: the lowest at which at most
+    rejected comments are spam with precision >= target_precision; with `sources` (one per example), also at
+    most SOURCE_REJECT_HAM_RATE of each source's legitimate comments. Flag: the lowest at which at most
     FLAG_HAM_RATE of legitimate comments are held, never above the reject threshold.
     """
     y, scores = np.asarray(y), np.asarray(scores, dtype=float)
     ham = scores[y == 0]
     reject = max(_lowest_threshold(ham, REJECT_HAM_RATE, MIN_REJECT),
                  _lowest_precise_threshold(y, scores, target_precision, MIN_REJECT))
+    if sources is not None:
+        sources = np.asarray(sources)
+        for source in np.unique(sources[y == 0]):
+            reject = max(reject, _lowest_threshold(scores[(y == 0) & (sources == source)], SOURCE_REJECT_HAM_RATE,
+                                                   MIN_REJECT))
     flag = min(_lowest_threshold(ham, FLAG_HAM_RATE, MIN_FLAG), reject)
     return {"spam_flag": flag, "spam_reject": reject}
 

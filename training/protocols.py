@@ -220,6 +220,7 @@ class PipelineScorer:
         weights = source_weights(sources, self.source_balance)
         self.pipeline = build_spam_pipeline(**self.params).fit(texts, y, classifier__sample_weight=weights)
         self._y = np.asarray(y)
+        self._sources = np.asarray(sources)
         return self
 
     def score(self, texts):
@@ -230,4 +231,4 @@ class PipelineScorer:
     def thresholds(self):
         from training.metrics import choose_thresholds
 
-        return choose_thresholds(self._y, self.pipeline[-1].oof_scores_)
+        return choose_thresholds(self._y, self.pipeline[-1].oof_scores_, sources=self._sources)

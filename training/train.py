@@ -16,7 +16,8 @@ from moderation.features import SOURCE_BALANCE, build_spam_pipeline, source_weig
 from moderation.registry import ModelRegistry
 from training import datasets, sources
 from training.metrics import (
-    FLAG_HAM_RATE, REJECT_HAM_RATE, TARGET_REJECT_PRECISION, choose_thresholds, spam_metrics,
+    FLAG_HAM_RATE, REJECT_HAM_RATE, SOURCE_REJECT_HAM_RATE, TARGET_REJECT_PRECISION, choose_thresholds,
+    spam_metrics,
 )
 from training.report import training_report
 from training.relevance import train_relevance
@@ -69,7 +70,7 @@ def train_model(
     pipeline = build_spam_pipeline(calibration_folds=threshold_folds).fit(
         texts, y, classifier__sample_weight=weights)
     out_of_fold = pipeline[-1].oof_scores_
-    thresholds = choose_thresholds(y, out_of_fold)
+    thresholds = choose_thresholds(y, out_of_fold, sources=[e.source for e in train])
     log.info("thresholds from out-of-fold scores: %s", thresholds)
 
     log.info("step 2/3: evaluating on the frozen evaluation set (%.0f s so far)...", time.monotonic() - started)
@@ -84,6 +85,7 @@ def train_model(
         "kind": "spam-linear",
         "thresholds": thresholds,
         "threshold_rule": {"reject_max_ham_rate": REJECT_HAM_RATE, "reject_min_precision": TARGET_REJECT_PRECISION,
+                           "reject_max_ham_rate_per_source": SOURCE_REJECT_HAM_RATE,
                            "flag_max_ham_rate": FLAG_HAM_RATE, "scores": "calibrated out-of-fold, training part"},
         "source_balance": SOURCE_BALANCE,
         "data": {
