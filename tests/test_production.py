@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -197,7 +198,7 @@ NOT_IN_SPEC: set[str] = {"/review", "/review/login", "/review/logout", "/review/
 def test_openapi_is_served_and_lists_the_routes(keyed_app):
     spec = keyed_app.test_client().get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    routes = {(r.rule.replace("<path:", "<"), m.lower()) for r in keyed_app.url_map.iter_rules() for m in r.methods
+    routes = {(re.sub(r"<\w+:", "<", r.rule), m.lower()) for r in keyed_app.url_map.iter_rules() for m in r.methods
               if m not in ("HEAD", "OPTIONS") and r.endpoint != "static" and r.rule not in NOT_IN_SPEC}
     documented = {(path.replace("{", "<").replace("}", ">"), method) for path, ops in spec["paths"].items()
                   for method in ops}
