@@ -111,6 +111,13 @@ def _specificity(model, columns: np.ndarray) -> np.ndarray:
 
 def article_representation(model, vectors: WordVectors, words: dict | None):
     """(unit vectors of the article's ARTICLE_WORDS most specific words, unit weighted centroid) or None."""
+    rep = _article_ids(model, vectors, words)
+    return None if rep is None else (vectors._unit[rep[0]], rep[1])
+
+
+def _article_ids(model, vectors: WordVectors, words: dict | None):
+    """(vocabulary ids of the article's ARTICLE_WORDS most specific words, unit weighted centroid) or None: the
+    compact form kept on cached contexts (ids instead of their 64 x 50 vectors)."""
     if not words:
         return None
     ids = np.fromiter((vectors.index.get(w, -1) for w in words), np.int64, len(words))
@@ -123,10 +130,9 @@ def article_representation(model, vectors: WordVectors, words: dict | None):
     if len(ids) > ARTICLE_WORDS:
         top = np.argpartition(-weight, ARTICLE_WORDS - 1)[:ARTICLE_WORDS]
         ids, weight = ids[top], weight[top]
-    unit = vectors._unit[ids]
-    centroid = weight @ unit
+    centroid = weight @ vectors._unit[ids]
     norm = np.linalg.norm(centroid)
-    return unit, (centroid / norm if norm > 0 else centroid)
+    return ids, (centroid / norm if norm > 0 else centroid)
 
 
 def comment_ids(vectors: WordVectors, words: list[str]) -> tuple[np.ndarray, int]:
@@ -217,13 +223,14 @@ def _cached_representation(model, vectors: WordVectors, context):
     key = getattr(model, "semantic_token", None)
     cached = getattr(context, "_semantic", None)
     if cached is not None and cached[0] == key:
-        return cached[1]
-    rep = article_representation(model, vectors, getattr(context, "words", None))
-    try:
-        context._semantic = (key, rep)
-    except AttributeError:  # pragma: no cover
-        pass
-    return rep
+        rep = cached[1]
+    else:
+        rep = _article_ids(model, vectors, getattr(context, "words", None))
+        try:
+            context._semantic = (key, rep)
+        except AttributeError:  # pragma: no cover
+            pass
+    return None if rep is None else (vectors._unit[rep[0]], rep[1])
 
 
 def word_baselines(model, vectors: WordVectors, contexts: list) -> np.ndarray:

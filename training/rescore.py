@@ -286,6 +286,11 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     built = _CONTEXTS.get_many(wanted)
     contexts = [None if key is None else built[key] for key in keys]
     verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
+    for context in built.values():
+        # An article's words serve only to build its word-vector representation, now cached on the context; kept,
+        # they would be most of what the kept contexts weigh (thousands per worker: the 1M-row memory goal).
+        if getattr(context, "_semantic", None) is not None:
+            context.words = None
     version_json = json.dumps(moderator.version, ensure_ascii=False)
     out, changed = [], []
     decisions, changes = Counter(), Counter()
