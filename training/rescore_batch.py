@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from moderation.relevance import N_FEATURES, TITLE_WEIGHT, Context, article_words, count_vectors
 
-CONTEXTS_KEPT = 8192  # articles whose context a worker keeps between chunks (a few KiB each)
+CONTEXTS_KEPT = 4096  # articles whose context a worker keeps between chunks (a few KiB each)
 
 
 def _row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
