@@ -1,6 +1,8 @@
 """The default model, trained on the full shared data exactly as `make setup` does, judged on data it never saw."""
 
+import copy
 import json
+import shutil
 import subprocess
 import sys
 
@@ -8,6 +10,7 @@ import pytest
 
 from moderation.registry import ModelRegistry
 from service import create_app
+from training import lifecycle
 from training.evaluate import evaluate_model
 
 pytestmark = pytest.mark.realdata
@@ -150,3 +153,27 @@ def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article,
     shoe = client.post("/v1/moderate", json={"text": "Shoe level lies.", "article": seed_article}).get_json()
     assert shoe["decision"] in {"flag", "reject"}
     assert "off_topic" in [r["code"] for r in shoe["reasons"]]
+
+
+def test_the_gate_refuses_a_candidate_whose_relevance_got_worse(default_registry, tmp_path):
+    """A retrained relevance model never goes live silently worse, even when moderators gave no off_topic labels:
+    the gate scores both models on the held-out news articles' own-vs-other-article pairs."""
+    shutil.copytree(default_registry.root, tmp_path / "models")
+    registry = ModelRegistry(tmp_path / "models")
+    live = registry.load()
+    relevance = copy.deepcopy(live.relevance)
+    for combiner in relevance.combiner.values():  # a relevance model that ranks backwards
+        combiner.named_steps["logistic"].coef_ = -combiner.named_steps["logistic"].coef_
+    metadata = {k: v for k, v in live.metadata.items() if k not in ("version", "created_at", "sha256")}
+    candidate = registry.save({**live.artifact, "relevance": relevance}, metadata)
+    with pytest.raises(lifecycle.GateRefused) as refused:
+        lifecycle.promote(registry, candidate, None)
+    checks = refused.value.result.checks
+    assert checks["relevance_pairing_auc"]["live"] >= 0.8
+    assert checks["relevance_pairing_auc"]["verdict"] == "WORSE"
+    assert checks["spam_auc"]["verdict"] == "ok"
+    assert registry.current_version() == live.version
+    # The unchanged model passes the same checks.
+    same = registry.save(dict(live.artifact), metadata)
+    result = lifecycle.promote(registry, same, None)
+    assert result.passed and result.checks["news_off_topic_flagged"]["verdict"] == "ok"

@@ -11,7 +11,13 @@ worse than the live model's beyond its tolerance:
 - news comments rejected (share of legitimate news comments - Fox News and ham labels from moderators - at or
   above the reject threshold): at most `NEWS_REJECTED_TOLERANCE` higher;
 - relevance AUC (off-topic score against moderators' off_topic / ham labels on comments with an article),
-  only when both models have a relevance model and the set has both labels: at most `AUC_TOLERANCE` lower.
+  only when both models have a relevance model and the set has both labels: at most `AUC_TOLERANCE` lower;
+- relevance pairing AUC on the held-out news articles of the set (each comment with its own article and
+  discussion vs the same comment under another held-out article, as `training/relevance.py` evaluates): at most
+  `AUC_TOLERANCE` lower; without it a retrained relevance model would go live unchecked whenever moderators
+  have given no `off_topic` labels;
+- news comments flagged off-topic under their own article (at the model's own long and short thresholds, the
+  readers a site would hold for nothing): at most `OFF_TOPIC_FLAGGED_TOLERANCE` higher.
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ from sklearn.metrics import roc_auc_score
 
 from moderation.moderator import Article, Moderator, policy_for
 from moderation.registry import LoadedModel
+from moderation.relevance import is_short
 from training import datasets
+from training.relevance import article_groups, make_pairs, score_pairs
 
 log = logging.getLogger(__name__)
 
 AUC_TOLERANCE = 0.005
 CAUGHT_TOLERANCE = 0.02
 NEWS_REJECTED_TOLERANCE = 0.005
+OFF_TOPIC_FLAGGED_TOLERANCE = 0.02
 FEEDBACK_SOURCE = "feedback"
 
 # name -> (higher is better, tolerance)
@@ -40,6 +49,8 @@ CHECKS = {
     "spam_caught": (True, CAUGHT_TOLERANCE),
     "news_rejected": (False, NEWS_REJECTED_TOLERANCE),
     "relevance_auc": (True, AUC_TOLERANCE),
+    "relevance_pairing_auc": (True, AUC_TOLERANCE),
+    "news_off_topic_flagged": (False, OFF_TOPIC_FLAGGED_TOLERANCE),
 }
 
 
@@ -68,8 +79,28 @@ def _is_news(example: datasets.Example) -> bool:
     return example.label == "ham" and example.source in ("fox", FEEDBACK_SOURCE)
 
 
-def figures(model: LoadedModel, examples: list[datasets.Example]) -> dict:
-    """The gate's figures for one model on the evaluation set, at the model's own thresholds."""
+def relevance_pairs(examples: list[datasets.Example]):
+    """Own-article vs other-article pairs from the set's held-out news articles (None with fewer than two)."""
+    held = [g for g in article_groups(examples) if g.source != "youtube"]
+    return make_pairs(held, seed=99) if len(held) >= 2 else None
+
+
+def pairing(model: LoadedModel, pairs) -> dict:
+    """Pairing AUC (article + discussion, leave-one-out) and own-article comments flagged off-topic."""
+    scores = score_pairs(model.relevance, pairs)
+    policy = policy_for(model)
+    short = np.array([is_short(t) for t in pairs.texts])
+    flagged = scores >= np.where(short, policy.short_off_topic_flag, policy.off_topic_flag)
+    thread = pairs.kind == "thread"
+    own = pairs.y == 0
+    return {"relevance_pairing_auc": round(float(roc_auc_score(pairs.y[thread], scores[thread])), 4),
+            "news_off_topic_flagged": round(float(flagged[thread & own].mean()), 4),
+            "relevance_pairs": int(thread.sum())}
+
+
+def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None) -> dict:
+    """The gate's figures for one model on the evaluation set, at the model's own thresholds; `pairs`
+    (`relevance_pairs`) adds the relevance pairing figures."""
     moderator = Moderator(model, policy_for(model))
     articles = [Article(e.article_id or None, e.article_title, e.article_body) if (e.article_title or e.article_body)
                 else None for e in examples]
@@ -85,8 +116,10 @@ def figures(model: LoadedModel, examples: list[datasets.Example]) -> dict:
         "spam_caught": round(float((spam[y == 1] >= reject).mean()), 4) if y.any() else None,
         "spam_held_or_caught": round(float((spam[y == 1] >= moderator.policy.spam_flag).mean()), 4) if y.any() else None,
         "news_rejected": round(float((spam[news] >= reject).mean()), 4) if news.any() else None,
-        "relevance_auc": None,
+        "relevance_auc": None, "relevance_pairing_auc": None, "news_off_topic_flagged": None,
     }
+    if model.relevance is not None and pairs is not None:
+        out.update(pairing(model, pairs))
     if model.relevance is not None:
         rel = [i for i, e in enumerate(examples) if e.label in ("ham", "off_topic") and articles[i] is not None
                and verdicts[i].off_topic is not None]
@@ -111,11 +144,11 @@ class GateResult:
                 "dataset": self.dataset, "candidate": self.candidate, "live": self.live}
 
     def table(self) -> str:
-        lines = [f"{'figure':<16}{'live':>10}{'candidate':>11}{'tolerance':>11}  verdict"]
+        lines = [f"{'figure':<24}{'live':>10}{'candidate':>11}{'tolerance':>11}  verdict"]
         for name, check in self.checks.items():
             live = "-" if check["live"] is None else f"{check['live']:.4f}"
             cand = "-" if check["candidate"] is None else f"{check['candidate']:.4f}"
-            lines.append(f"{name:<16}{live:>10}{cand:>11}{check['tolerance']:>11}  {check['verdict']}")
+            lines.append(f"{name:<24}{live:>10}{cand:>11}{check['tolerance']:>11}  {check['verdict']}")
         return "\n".join(lines)
 
 
@@ -124,11 +157,12 @@ def compare(candidate: LoadedModel, live: LoadedModel | None, examples: list[dat
     """Score both models on `examples` and decide whether the candidate may go live."""
     dataset = {"n": len(examples), "feedback_held_out": feedback_held_out, "fingerprint": fingerprint(examples)}
     log.info("gate: scoring candidate %s on %d examples", candidate.version, len(examples))
-    cand = figures(candidate, examples)
+    pairs = relevance_pairs(examples) if candidate.relevance is not None else None
+    cand = figures(candidate, examples, pairs)
     if live is None:
         return GateResult(True, cand, None, dataset=dataset)
     log.info("gate: scoring live model %s", live.version)
-    base = figures(live, examples)
+    base = figures(live, examples, pairs)
     failures, checks = [], {}
     for name, (higher_better, tolerance) in CHECKS.items():
         a, b = base.get(name), cand.get(name)
