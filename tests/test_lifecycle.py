@@ -55,6 +55,8 @@ def test_a_label_flipped_model_is_refused_with_the_figures(registry, flipped_ver
     result = refused.value.result
     assert registry.current_version() == live
     assert result.checks["spam_auc"]["verdict"] == "WORSE"
+    assert result.checks["spam_held_or_caught"]["verdict"] == "WORSE"
+    assert result.checks["news_held"]["verdict"] == "WORSE"  # it holds the readers' comments instead
     assert result.candidate["spam_auc"] < 0.5 < result.live["spam_auc"]
     assert any(f.startswith("spam_auc") for f in result.failures)
     assert "spam_auc" in result.table() and "WORSE" in result.table()

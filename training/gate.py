@@ -8,8 +8,12 @@ worse than the live model's beyond its tolerance:
 
 - spam AUC (ROC AUC of the spam score): at most `AUC_TOLERANCE` lower;
 - spam caught (share of spam at or above the reject threshold): at most `CAUGHT_TOLERANCE` lower;
+- spam held or caught (share of spam at or above the flag threshold: what reaches a reader unchecked is the
+  rest): at most `CAUGHT_TOLERANCE` lower;
 - news comments rejected (share of legitimate news comments - Fox News and ham labels from moderators - at or
   above the reject threshold): at most `NEWS_REJECTED_TOLERANCE` higher;
+- news comments held (the same comments at or above the flag threshold: readers waiting for a moderator, and the
+  moderators' workload): at most `NEWS_HELD_TOLERANCE` higher;
 - relevance AUC (off-topic score against moderators' off_topic / ham labels on comments with an article),
   only when both models have a relevance model and the set has both labels: at most `AUC_TOLERANCE` lower;
 - relevance pairing AUC on the held-out news articles of the set (each comment with its own article and
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 AUC_TOLERANCE = 0.005
 CAUGHT_TOLERANCE = 0.02
 NEWS_REJECTED_TOLERANCE = 0.005
+NEWS_HELD_TOLERANCE = 0.01
 OFF_TOPIC_FLAGGED_TOLERANCE = 0.02
 FEEDBACK_SOURCE = "feedback"
 
@@ -47,7 +52,9 @@ FEEDBACK_SOURCE = "feedback"
 CHECKS = {
     "spam_auc": (True, AUC_TOLERANCE),
     "spam_caught": (True, CAUGHT_TOLERANCE),
+    "spam_held_or_caught": (True, CAUGHT_TOLERANCE),
     "news_rejected": (False, NEWS_REJECTED_TOLERANCE),
+    "news_held": (False, NEWS_HELD_TOLERANCE),
     "relevance_auc": (True, AUC_TOLERANCE),
     "relevance_pairing_auc": (True, AUC_TOLERANCE),
     "news_off_topic_flagged": (False, OFF_TOPIC_FLAGGED_TOLERANCE),
@@ -116,6 +123,7 @@ def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None) ->
         "spam_caught": round(float((spam[y == 1] >= reject).mean()), 4) if y.any() else None,
         "spam_held_or_caught": round(float((spam[y == 1] >= moderator.policy.spam_flag).mean()), 4) if y.any() else None,
         "news_rejected": round(float((spam[news] >= reject).mean()), 4) if news.any() else None,
+        "news_held": round(float((spam[news] >= moderator.policy.spam_flag).mean()), 4) if news.any() else None,
         "relevance_auc": None, "relevance_pairing_auc": None, "news_off_topic_flagged": None,
     }
     if model.relevance is not None and pairs is not None:
