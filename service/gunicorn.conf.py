@@ -59,6 +59,13 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
+# by every gunicorn that user starts: a second instance (another port, a bench, a test server) takes it over. One
+# per port instead, in the project's var/ (GUNICORN_CONTROL_SOCKET overrides; a Unix socket path is limited to 107
+# bytes, so a deeper checkout keeps gunicorn's default).
+_control = os.environ.get("GUNICORN_CONTROL_SOCKET", str(PROJECT_ROOT / "var" / f"gunicorn-{_port}.ctl"))
+if len(os.fsencode(_control)) <= 107:
+    control_socket = _control
 
 # The app writes one JSON access line per request itself (with the request id); gunicorn logs the rest as JSON.
 accesslog = None

@@ -248,8 +248,8 @@ def test_huge_integer_is_a_400_without_a_stack_trace(client, caplog):
 
 def _gunicorn_config(env: dict) -> dict:
     code = ("import json, runpy; c = runpy.run_path('service/gunicorn.conf.py'); "
-            "print(json.dumps({k: c[k] for k in ('bind', 'workers', 'threads', 'preload_app', 'KEYS_CONFIGURED',"
-            " 'max_requests', 'max_requests_jitter', 'graceful_timeout')}))")
+            "print(json.dumps({k: c.get(k) for k in ('bind', 'workers', 'threads', 'preload_app', 'KEYS_CONFIGURED',"
+            " 'max_requests', 'max_requests_jitter', 'graceful_timeout', 'control_socket')}))")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True,
                          text=True, check=True).stdout
@@ -264,6 +264,17 @@ def test_without_keys_gunicorn_binds_loopback_only():
     assert _gunicorn_config({"HOST": "0.0.0.0", "MODERATION_API_KEYS": " , "})["bind"].startswith("127.0.0.1:")
     settings = _gunicorn_config({})
     assert settings["preload_app"] and settings["workers"] == 2 and settings["max_requests_jitter"] > 0
+
+
+def test_each_port_has_its_own_gunicorn_control_socket(tmp_path):
+    """gunicorn's default control socket is one per user: a second instance would take over the first's."""
+    first = _gunicorn_config({"PORT": "8123"})["control_socket"]
+    second = _gunicorn_config({"PORT": "8124"})["control_socket"]
+    assert first != second and first.endswith("gunicorn-8123.ctl") and Path(first).parent.name == "var"
+    chosen = str(tmp_path / "ctl.sock")
+    assert _gunicorn_config({"GUNICORN_CONTROL_SOCKET": chosen})["control_socket"] == chosen
+    # Past the 107-byte limit of a Unix socket path, gunicorn's own default is kept rather than a path it cannot bind.
+    assert _gunicorn_config({"GUNICORN_CONTROL_SOCKET": "/tmp/" + "d" * 120 + "/ctl"})["control_socket"] is None
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
