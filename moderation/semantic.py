@@ -157,8 +157,7 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     context_of = np.asarray(context_of, np.int64)
     get, flat, lengths, distinct_counts = vectors.index.get, [], np.zeros(n, np.int64), np.zeros(n)
     for i, text in enumerate(texts):
-        distinct = dict.fromkeys(w for w in _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold())
-                                 if w not in stop)
+        distinct = dict.fromkeys(raw_words(text, stop))
         ids = [j for j in map(get, distinct) if j is not None]
         flat.extend(ids)
         lengths[i], distinct_counts[i] = len(ids), len(distinct)
@@ -186,7 +185,7 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     take = np.repeat(known[context_of] & (lengths > 0), lengths)
     ids, related, counts = ids[take], related[take], lengths[rows]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    idf_max = float(model.idf.max()) or 1.0
+    idf_max = model._idf_max() or 1.0  # cached: a max over all 2^18 columns per call would cost on every request
     spec = np.maximum(_specificity(model, vectors.columns[ids]), 1e-3)
     spec_sum = np.add.reduceat(spec, starts)
     out[rows, 0] = np.add.reduceat(spec * related, starts) / spec_sum
@@ -231,6 +230,14 @@ def _cached_representation(model, vectors: WordVectors, context):
         except AttributeError:  # pragma: no cover
             pass
     return None if rep is None else (vectors._unit[rep[0]], rep[1])
+
+
+def forget_article_words(context) -> None:
+    """Drop a context's article words once its representation is cached on it: they serve only to build it.
+    Batch rescoring keeps thousands of contexts per worker; the service keeps the words, which a model switch (a
+    new `semantic_token`) needs to build the representation again."""
+    if getattr(context, "_semantic", None) is not None:
+        context.words = None
 
 
 def word_baselines(model, vectors: WordVectors, contexts: list) -> np.ndarray:

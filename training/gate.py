@@ -92,10 +92,10 @@ def relevance_pairs(examples: list[datasets.Example]):
     return make_pairs(held, seed=99) if len(held) >= 2 else None
 
 
-def pairing(model: LoadedModel, pairs) -> dict:
-    """Pairing AUC (article + discussion, leave-one-out) and own-article comments flagged off-topic."""
+def pairing(model: LoadedModel, pairs, policy) -> dict:
+    """Pairing AUC (article + discussion, leave-one-out) and own-article comments flagged off-topic at the
+    policy's thresholds."""
     scores = score_pairs(model.relevance, pairs)
-    policy = policy_for(model)
     short = np.array([is_short(t) for t in pairs.texts])
     flagged = scores >= np.where(short, policy.short_off_topic_flag, policy.off_topic_flag)
     thread = pairs.kind == "thread"
@@ -127,7 +127,7 @@ def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None) ->
         "relevance_auc": None, "relevance_pairing_auc": None, "news_off_topic_flagged": None,
     }
     if model.relevance is not None and pairs is not None:
-        out.update(pairing(model, pairs))
+        out.update(pairing(model, pairs, moderator.policy))
     if model.relevance is not None:
         rel = [i for i, e in enumerate(examples) if e.label in ("ham", "off_topic") and articles[i] is not None
                and verdicts[i].off_topic is not None]

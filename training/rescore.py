@@ -37,6 +37,7 @@ from pathlib import Path
 from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
+from moderation.semantic import forget_article_words
 from moderation.text import policy_length
 from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
@@ -286,11 +287,8 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     built = _CONTEXTS.get_many(wanted)
     contexts = [None if key is None else built[key] for key in keys]
     verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
-    for context in built.values():
-        # An article's words serve only to build its word-vector representation, now cached on the context; kept,
-        # they would be most of what the kept contexts weigh (thousands per worker: the 1M-row memory goal).
-        if getattr(context, "_semantic", None) is not None:
-            context.words = None
+    for context in built.values():  # kept across chunks: the 1M-row memory goal
+        forget_article_words(context)
     version_json = json.dumps(moderator.version, ensure_ascii=False)
     out, changed = [], []
     decisions, changes = Counter(), Counter()
