@@ -391,7 +391,6 @@ class RelevanceModel:
                                                                            context_of, _STOP)
         return x
 
-
     def _idf_max(self) -> float:
         """The largest idf (an unseen word's), computed once: a max over N_FEATURES on every call costs."""
         if getattr(self, "_idf_max_", None) is None:

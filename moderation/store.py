@@ -22,7 +22,7 @@ from sqlalchemy import (
     JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func,
     insert, select, update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 metadata = MetaData()
 
@@ -114,10 +114,9 @@ class Store:
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.synchronous = synchronous
-        sqlite = url.startswith("sqlite")
+        self.sqlite = make_url(url).get_backend_name() == "sqlite"
         # A pre-ping is a round trip per checkout; it finds dropped server connections, which SQLite has none of.
-        self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite, json_serializer=json.dumps)
-        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, json_serializer=json.dumps)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
         metadata.create_all(self.engine)

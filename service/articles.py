@@ -13,8 +13,8 @@ everywhere, and an article updated by a PUT is rebuilt.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from werkzeug.routing import PathConverter
 from sqlalchemy import and_, bindparam, func, select
+from werkzeug.routing import PathConverter
 
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
