@@ -12,6 +12,8 @@ Tuned for a 2-core machine (see README, "Running in production"):
   requests (a 1,000-comment batch takes seconds) finish on SIGTERM.
 - Metrics: prometheus-client multiprocess mode, its files in var/prometheus/<port>/ inside the project (emptied at
   start, a dead worker's gauges dropped in child_exit).
+- Malformed HTTP that gunicorn refuses itself (request line or headers too long, bad Content-Length, unknown
+  Transfer-Encoding) is answered in the API's JSON error shape, never HTML and never a 5xx (service/http_errors.py).
 - Without any key configured (MODERATION_API_KEYS, MODERATION_ADMIN_KEYS) the service is open, so it binds the
   loopback interface only, whatever HOST says, and logs a warning saying so.
 """
@@ -66,6 +68,11 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _control = os.environ.get("GUNICORN_CONTROL_SOCKET", str(PROJECT_ROOT / "var" / f"gunicorn-{_port}.ctl"))
 if len(os.fsencode(_control)) <= 107:
     control_socket = _control
+
+# gunicorn's own refusals (malformed HTTP) in the API's JSON error shape; set here, in the master, before the fork.
+from service.http_errors import install as _json_errors  # noqa: E402
+
+_json_errors()
 
 # The app writes one JSON access line per request itself (with the request id); gunicorn logs the rest as JSON.
 accesslog = None

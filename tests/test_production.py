@@ -321,6 +321,60 @@ def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registr
     assert any(x.get("path") == "/v1/moderate" and x.get("request_id") for x in log_lines)
 
 
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
+def test_http_that_gunicorn_refuses_is_answered_in_the_json_error_shape(tiny_registry, tmp_path):
+    """Malformed HTTP never reaches the app: gunicorn refuses it, still with a JSON 4xx (never HTML, never 5xx)."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
+    env.update(PORT=str(port), WEB_CONCURRENCY="1", MODERATION_MODELS_DIR=str(tiny_registry.root),
+               MODERATION_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
+                             "service:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def raw(payload: bytes) -> tuple[int, str, dict]:
+        data = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(payload)
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        ctype = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+                     if line.lower().startswith(b"content-type:"))
+        return int(head.split(b" ")[1]), ctype, json.loads(body)
+
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        cases = {
+            b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": (414, "uri_too_long"),
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n": (431, None),
+            b"POST /v1/moderate HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n": (400, "bad_request"),
+            b"POST /v1/moderate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: bogus\r\n\r\n":
+                (400, "bad_request"),
+        }
+        for payload, (status, code) in cases.items():
+            got, ctype, body = raw(payload)
+            assert ctype == "application/json", payload[:40]
+            assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+            assert 400 <= got < 500 and (got == status or status == 431 and got == 400), (payload[:40], got)
+            assert code is None or body["error"]["code"] == code
+            assert len(body["error"]["message"]) < 300  # the request is not echoed back
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
 # Container
 
 def test_dockerfile_passes_hadolint():
