@@ -215,11 +215,13 @@ class Store:
             query = select(func.count()).select_from(decisions).where(decisions.c.reviewed_at.is_(None))
             return int(conn.execute(query).scalar_one())
 
-    def review_decision(self, decision_id: int, label: str, moderator: str | None = None) -> int | None:
+    def review_decision(self, decision_id: int, label: str, moderator: str | None = None,
+                        train: bool = True) -> int | None:
         """Take a flagged comment off the queue and record the moderator's label, in one transaction.
 
-        Returns the feedback id, or None when the decision does not exist or was reviewed already (a second
-        click on the same item records nothing).
+        Returns the feedback id (0 when `train` is false: the review is recorded, with `label` as its review label,
+        but no training label is stored), or None when the decision does not exist or was reviewed already (a
+        second click on the same item records nothing).
         """
         with self.durable() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
@@ -231,6 +233,8 @@ class Store:
             ).rowcount
             if not changed:
                 return None
+            if not train:
+                return 0
             article = None
             if row["article_id"]:
                 article = conn.execute(select(articles).where(articles.c.id == row["article_id"])).mappings().first()

@@ -3,7 +3,9 @@
 `log_flagged` (called by POST /v1/moderate) keeps every flagged comment in the decisions log with its text,
 article id, scores, reasons, explanation (when the verdict has one), model version and time. `GET /review` is a
 server-rendered page over that log; Accept records the label `ham`, Reject records `spam` (or `off_topic` when
-that was the only model reason), both through the same store call that takes the item off the queue.
+that was the only model reason), both through the same store call that takes the item off the queue. A comment
+held for a policy reason only (`too_long` or `empty` configured to flag) says nothing about spam or relevance:
+rejecting it takes it off the queue (review label `policy`) without storing a training label.
 
 When admin or client keys are configured, the page asks for an admin key once and keeps a signed session
 cookie (HttpOnly, SameSite=Lax); every form carries a CSRF token. With no key configured the page is open, like
@@ -82,8 +84,16 @@ def _check_csrf() -> None:
         abort(400, description="The form has expired or did not come from this page (CSRF check failed): reload it.")
 
 
+MODEL_REASONS = ("spam", "off_topic")
+POLICY_LABEL = "policy"  # the review label of a rejection for policy reasons only (no training label)
+
+
 def reject_label(reasons: list) -> str:
+    """The label a rejection records: `spam`, `off_topic` when that was the only model reason, or `policy` when
+    no model reason held the comment (length policy only)."""
     codes = {r.get("code") for r in reasons or []}
+    if not codes & set(MODEL_REASONS):
+        return POLICY_LABEL
     return "off_topic" if "off_topic" in codes and "spam" not in codes else "spam"
 
 
@@ -136,7 +146,7 @@ def act(decision_id: int):
         abort(404, description=f"No flagged comment with id {decision_id}.")
     label = "ham" if action == "accept" else reject_label(item["reasons"])
     moderator = session.get("moderator") or "review page"
-    if store.review_decision(decision_id, label, moderator) is None:
+    if store.review_decision(decision_id, label, moderator, train=label != POLICY_LABEL) is None:
         flash(f"Comment {decision_id} was reviewed already.", "error")
     else:
         flash(f"Comment {decision_id}: {'accepted' if action == 'accept' else 'rejected'} (label {label}).", "ok")

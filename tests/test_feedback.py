@@ -166,6 +166,25 @@ def test_review_page_lists_newest_first_and_buttons_record_labels(flag_all):
     assert labels == [("third comment", "ham", ids[0]), ("second comment", "spam", ids[1])]
 
 
+
+def test_rejecting_a_comment_held_for_length_only_stores_no_training_label(tiny_registry, tmp_path):
+    """A comment held only because it is too long (too_long_action flag) says nothing about spam: rejecting it
+    takes it off the queue but must not teach the next model that its text is spam."""
+    app = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 0.999,
+                      "SPAM_REJECT": 1.0, "MAX_COMMENT_CHARS": 20, "TOO_LONG_ACTION": "flag",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", "SECRET_KEY": "test"})
+    client = app.test_client()
+    verdict = client.post("/v1/moderate", json={"text": "A long but perfectly reasonable comment."}).json
+    assert verdict["decision"] == "flag" and [r["code"] for r in verdict["reasons"]] == ["too_long"]
+    store = app.extensions["store"]
+    item = store.review_queue()[0]
+    page = client.get("/review").get_data(as_text=True)
+    assert "Reject (policy)" in page
+    response = client.post(f"/review/{item['id']}", data={"action": "reject", "csrf": _csrf(page)},
+                           follow_redirects=True)
+    assert "rejected (label policy)" in response.get_data(as_text=True)
+    assert store.review_queue() == [] and store.list_feedback() == []
+
 def test_feedback_with_a_decision_id_takes_it_off_the_queue(flag_all):
     client = flag_all.test_client()
     client.post("/v1/moderate", json={"text": "some comment"})
