@@ -4,7 +4,9 @@ BENCH=serving`). All figures come from one run:
 1. /v1/moderate req/s divided by /healthz req/s, same server, same wrk threads and connections;
 2. p99 latency of /v1/moderate at a steady moderate load (wrk paced to about half the measured capacity);
 3. failed requests while one worker is SIGKILLed 4 s into 12 s of load on /v1/moderate;
-4. bad-input cases (malformed bodies, encodings, sizes, keys, raw HTTP) answered with a 5xx.
+4. bad-input cases (malformed bodies, encodings, sizes, keys, raw HTTP) answered with a 5xx;
+5. floors: the same ratio with the model replaced by a constant verdict, then also without the article store
+   (bench/serving_floor.py), to show what the rest of a request costs.
 
 wrk comes from Debian: installed with apt-get when missing (as root), otherwise the bench says how. The server is
 the production configuration (service/gunicorn.conf.py, an API key set, JSON access log on) with its log written
@@ -89,13 +91,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
+def start_server(port: int, log_path: Path, app: str = "service:create_app()") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_")}
     env.update(HOST="127.0.0.1", PORT=str(port), MODERATION_API_KEYS=KEY,
                MODERATION_DATABASE_URL=f"sqlite:///{VAR / 'serving.db'}")
     gunicorn = Path(sys.executable).parent / "gunicorn"
     log = open(log_path, "w")
-    proc = subprocess.Popen([str(gunicorn), "-c", "service/gunicorn.conf.py", "service:create_app()"], cwd=ROOT,
+    proc = subprocess.Popen([str(gunicorn), "-c", "service/gunicorn.conf.py", app], cwd=ROOT,
                             env=env, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -287,6 +289,33 @@ def _is_error_json(content: bytes, ctype: str) -> bool:
         "code", "message"}
 
 
+FLOORS = (("model replaced by a constant", "bench.serving_floor:constant_model_app()"),
+          ("model replaced by a constant, no article store", "bench.serving_floor:constant_model_no_store_app()"))
+FLOOR_SECONDS = 6
+
+
+def floor_runs(binary: str, bodies: list[str]) -> list[tuple[str, dict, dict]]:
+    """The same ratio with parts of the work taken away (bench/serving_floor.py): what the rest costs."""
+    out = []
+    for name, app in FLOORS:
+        port = free_port()
+        server = start_server(port, VAR / "serving-floor-gunicorn.log", app)
+        try:
+            wrk(binary, port, "/v1/moderate", 1, bodies=bodies, method="POST")  # warm-up
+            rounds_h, rounds_m = [], []
+            for _ in range(2):
+                rounds_h.append(wrk(binary, port, "/healthz", FLOOR_SECONDS / 2))
+                rounds_m.append(wrk(binary, port, "/v1/moderate", FLOOR_SECONDS / 2, bodies=bodies, method="POST"))
+            out.append((name, combine(rounds_h), combine(rounds_m)))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return out
+
+
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     binary = ensure_wrk()
@@ -349,6 +378,7 @@ def main() -> None:
             server.wait(timeout=40)
         except subprocess.TimeoutExpired:
             server.kill()
+    floors = floor_runs(binary, bodies)
     load_after = os.getloadavg()
 
     def mark(ok: bool) -> str:
@@ -369,6 +399,9 @@ def main() -> None:
     print(f"bad input: {len(bad)} cases; " + "; ".join(f"{name} {status}" for name, status, _ in bad))
     if non_json:
         print(f"bad input answered without the JSON error shape: {', '.join(non_json)}")
+    for name, h, m in floors:
+        print(f"floor, {name}: /v1/moderate {m['rps']:.0f} req/s / /healthz {h['rps']:.0f} req/s = "
+              f"{m['rps'] / h['rps']:.2f}")
     print(f"server still ready after all of it: {alive}; load average before {load_before[0]:.2f}, "
           f"after {load_after[0]:.2f} (2 cores; other jobs on the machine count)")
     print("\n| figure | goal | measured | |")

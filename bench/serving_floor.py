@@ -1,0 +1,31 @@
+"""App factories for the serving bench's floor runs: the real service with parts of the work taken away, to show
+where the time of a /v1/moderate request goes (`make bench BENCH=serving` starts gunicorn with them).
+
+- `constant_model_app()`: the model's scoring replaced by a constant verdict; everything else is real (key check,
+  JSON parsing and validation, the article store read and thread write, the decisions log, metrics, access log).
+- `constant_model_no_store_app()`: the same, and the article is not looked up nor its thread written.
+
+Bench code only: nothing in the service imports this module.
+"""
+
+from __future__ import annotations
+
+from moderation.moderator import Moderator, Verdict
+from service import create_app
+
+
+def _constant(self, texts, articles=None, threads=None, contexts=None, leave_out=None):
+    return [Verdict("accept", 0.01, 0.1 if articles else None, (), self.version) for _ in texts]
+
+
+def constant_model_app():
+    Moderator.moderate_batch = _constant
+    return create_app()
+
+
+def constant_model_no_store_app():
+    import service.articles
+
+    Moderator.moderate_batch = _constant
+    service.articles.context_for = lambda article: None
+    return create_app()
