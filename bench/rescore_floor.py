@@ -1,0 +1,23 @@
+"""`python -m bench.rescore_floor rescore ...`: the rescore CLI with the model's scoring replaced by a constant
+verdict, for the throughput bench's floor run - what reading, the thread pass, chunking, worker processes, writing
+and checkpoints cost without the model.
+
+The replacement is made at import, so the spawned worker processes (which import this module as their main
+module) score with it too. Bench code only: nothing in the project imports this module.
+"""
+
+from __future__ import annotations
+
+from moderation.moderator import Moderator, Verdict
+
+
+def _constant(self, texts, articles=None, threads=None, contexts=None, leave_out=None):
+    return [Verdict("accept", 0.01, 0.1 if articles else None, (), self.version) for _ in texts]
+
+
+Moderator.moderate_batch = _constant
+
+if __name__ == "__main__":
+    from training.__main__ import cli
+
+    cli()
