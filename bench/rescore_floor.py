@@ -1,6 +1,6 @@
-"""`python -m bench.rescore_floor rescore ...`: the rescore CLI with the model's scoring replaced by a constant
-verdict, for the throughput bench's floor run - what reading, the thread pass, chunking, worker processes, writing
-and checkpoints cost without the model.
+"""`python -m bench.rescore_floor rescore ...`: the rescore CLI with the model's work replaced by a constant
+verdict (no scoring, no article contexts built), for the throughput bench's floor run - what reading, the thread
+pass, chunking, worker processes, writing and checkpoints cost without the model.
 
 The replacement is made at import, so the spawned worker processes (which import this module as their main
 module) score with it too. Bench code only: nothing in the project imports this module.
@@ -8,6 +8,7 @@ module) score with it too. Bench code only: nothing in the project imports this 
 
 from __future__ import annotations
 
+import training.rescore
 from moderation.moderator import Moderator, Verdict
 
 
@@ -15,7 +16,13 @@ def _constant(self, texts, articles=None, threads=None, contexts=None, leave_out
     return [Verdict("accept", 0.01, 0.1 if articles else None, (), self.version) for _ in texts]
 
 
+class _NoContexts:
+    def get_many(self, wanted: dict) -> dict:
+        return dict.fromkeys(wanted)
+
+
 Moderator.moderate_batch = _constant
+training.rescore._CONTEXTS = _NoContexts()
 
 if __name__ == "__main__":
     from training.__main__ import cli

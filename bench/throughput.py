@@ -216,7 +216,7 @@ def main() -> None:
         print(f"rows scored {summary['scored']:,}, errors {summary['errors']:,}, decisions "
               f"{json.dumps(summary['decisions'])}, changed {summary['changed']:,}")
         floor = rescore_rate(source, work / "floor.jsonl", rows, workers, module="bench.rescore_floor")
-        print(f"floor, the same rescore with the model replaced by a constant verdict: {floor['rate']:,.0f} rows/s "
+        print(f"floor, the same rescore with the model (scoring and article contexts) replaced by a constant verdict: {floor['rate']:,.0f} rows/s "
               f"({floor['elapsed']:.1f} s; reading, thread pass, workers, writing, checkpoints); "
               f"floor / bogofilter {floor['rate'] / bogo_rate:.2f}")
         print(f"load average after: {os.getloadavg()[0]:.1f} (the machine may be shared: figures are noisy)")
