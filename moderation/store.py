@@ -159,6 +159,19 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(_ADD_THREAD_COMMENT, {"article_id": article_id, "text": text, "created_at": now()})
 
+    def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
+        """The writes of one moderation request in one transaction: accepted comments joining their article's
+        thread ((article_id, text) pairs) and flagged comments entering the review log (`log_decision`'s fields).
+        All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
+        if not thread and not flagged:
+            return
+        stamp = now()
+        with self.engine.begin() as conn:
+            if thread:
+                conn.execute(_ADD_THREAD_COMMENT, [{"article_id": a, "text": t, "created_at": stamp} for a, t in thread])
+            if flagged:
+                conn.execute(insert(decisions), [{**row, "created_at": stamp} for row in flagged])
+
     def thread(self, article_id: str, limit: int = 200) -> list[str]:
         """The most recent accepted comments under an article, oldest first."""
         query = (select(thread_comments.c.text).where(thread_comments.c.article_id == article_id)
@@ -190,6 +203,7 @@ class Store:
     def log_decision(self, text: str, decision: str, spam: float | None, off_topic: float | None, reasons: list,
                      model_version: str, article_id: str | None = None, comment_id: str | None = None,
                      explanation: list | dict | None = None) -> int:
+        """One flagged comment into the review log (the service writes them with `record_moderation`)."""
         with self.engine.begin() as conn:
             result = conn.execute(insert(decisions).values(
                 text=text, decision=decision, spam=spam, off_topic=off_topic, reasons=reasons,

@@ -10,10 +10,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from service.auth import require_key
-from service.engine import get_moderator
+from service.engine import get_moderator, get_store
 from service.errors import ApiError
 from service.observability import record_verdicts, remember_text
-from service.review import log_flagged
+from service.review import flagged_row
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -144,6 +144,14 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list
     return ids, texts, articles, explains
 
 
+def record_writes(thread: list, flagged: list) -> None:
+    """The request's writes (thread comments, flagged comments for review) in one transaction, before the answer:
+    a store failure answers 503 store_unavailable (errors.py) with nothing recorded, so the CMS retries safely."""
+    thread, flagged = [t for t in thread if t is not None], [f for f in flagged if f is not None]
+    if thread or flagged:
+        get_store().record_moderation(thread, flagged)
+
+
 @bp.post("/moderate")
 @require_key("api")
 def moderate():
@@ -154,18 +162,17 @@ def moderate():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    from service.articles import context_for, remember  # articles builds on this module
+    from service.articles import context_for, thread_row  # articles builds on this module
 
     context = context_for(article)  # a stored article (and its thread), or None
     verdict = moderator.moderate(text, article, context=context)
-    if context is not None:
-        remember(article, text, verdict)
     result = verdict.to_dict()
     # Flagged comments keep their explanation for the review page, whether or not the CMS asked for it.
     explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
     if explain:
         result["explanation"] = explanation
-    log_flagged(text, article, verdict, body.get("comment_id"), explanation=explanation)
+    record_writes([thread_row(article, text, verdict) if context is not None else None],
+                  [flagged_row(text, article, verdict, body.get("comment_id"), explanation=explanation)])
     record_verdicts([verdict])
     remember_text([text])
     return jsonify(result)
@@ -179,21 +186,21 @@ def moderate_batch():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    from service.articles import context_for, remember
+    from service.articles import context_for, thread_row
 
     contexts = [context_for(article) for article in articles]
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts)
-    for text, article, context, verdict in zip(texts, articles, contexts, verdicts):
-        if context is not None:
-            remember(article, text, verdict)
-    results = []
+    thread = [thread_row(article, text, verdict) if context is not None else None
+              for text, article, context, verdict in zip(texts, articles, contexts, verdicts)]
+    results, flagged = [], []
     for comment_id, text, article, explain, verdict in zip(ids, texts, articles, explains, verdicts):
         result = verdict.to_dict()
         explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
         if explain:
             result["explanation"] = explanation
-        log_flagged(text, article, verdict, comment_id, explanation=explanation)
+        flagged.append(flagged_row(text, article, verdict, comment_id, explanation=explanation))
         results.append(result if comment_id is None else {"id": comment_id, **result})
+    record_writes(thread, flagged)
     record_verdicts(verdicts)
     remember_text(texts)
     return jsonify({"results": results, "model_version": moderator.version})

@@ -155,7 +155,9 @@ def context_for(article: Article | None) -> Context | None:
     return contexts(current_app).context(get_store(), article)
 
 
-def remember(article: Article | None, text: str, verdict: Verdict) -> None:
-    """An accepted comment under a stored article joins its thread (committed before the answer is sent)."""
+def thread_row(article: Article | None, text: str, verdict: Verdict) -> tuple[str, str] | None:
+    """(article id, text) when the comment joins its stored article's thread (accepted), else None; written with
+    the request's other writes, committed before the answer is sent."""
     if article is not None and article.id is not None and verdict.decision == "accept":
-        get_store().add_thread_comment(article.id, text)
+        return article.id, text
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,16 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(SQLAlchemyError)
+    def store_error(exc: SQLAlchemyError):
+        # The database is down, locked past the busy timeout, or out of space: nothing of this request was
+        # recorded (each request's writes are one transaction), so the client retries.
+        log.error("store unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        response = error_response(503, "store_unavailable", "The moderation store could not be reached; nothing "
+                                  "was recorded. Retry the request.")
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)

@@ -37,7 +37,8 @@ BAD_INPUT = {
     "413": error("The body is over the endpoint's size limit (`request_entity_too_large`)."),
     "415": error("The body is not sent as `application/json` (`unsupported_media_type`)."),
     "422": error("Well-formed JSON that is not a valid request: missing field, wrong type (`invalid_request`)."),
-    "503": error("No model is loaded (`model_unavailable`)."),
+    "503": error("No model is loaded (`model_unavailable`), or the store could not record the request "
+                 "(`store_unavailable`: nothing was recorded; retry after `Retry-After` seconds)."),
 }
 
 INT64 = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}

@@ -1,6 +1,6 @@
 """The review page: flagged comments, newest first, with Accept / Reject buttons for moderators.
 
-`log_flagged` (called by POST /v1/moderate) keeps every flagged comment in the decisions log with its text,
+POST /v1/moderate keeps every flagged comment (`flagged_row`) in the decisions log with its text,
 article id, scores, reasons, explanation (when the verdict has one), model version and time. `GET /review` is a
 server-rendered page over that log; Accept records the label `ham`, Reject records `spam` (or `off_topic` when
 that was the only model reason), both through the same store call that takes the item off the queue. A comment
@@ -34,26 +34,26 @@ bp = Blueprint("review", __name__, template_folder="templates")
 PAGE_SIZE = 50
 
 
-def log_flagged(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> None:
-    """Keep a flagged comment (with its explanation) for review.
-
-    A store failure is logged and never fails the moderation answer: the CMS holds the comment either way.
-    """
+def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> dict | None:
+    """The review-log row of a flagged comment (with its explanation), None for any other decision."""
     if verdict.decision != "flag":
-        return
+        return None
     if explanation is None:  # callers may carry it on the verdict instead
         explanation = getattr(verdict, "explanation", None)
     if comment_id is not None and (isinstance(comment_id, bool) or not isinstance(comment_id, (str, int))):
         comment_id = None
-    try:
-        get_store().log_decision(
-            text=text, decision=verdict.decision, spam=verdict.spam, off_topic=verdict.off_topic,
-            reasons=[r.to_dict() for r in verdict.reasons], model_version=verdict.model_version,
-            article_id=article.id if article is not None else None,
-            comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation,
-        )
-    except Exception:
-        log.exception("could not log a flagged comment for review")
+    return dict(text=text, decision=verdict.decision, spam=verdict.spam, off_topic=verdict.off_topic,
+                reasons=[r.to_dict() for r in verdict.reasons], model_version=verdict.model_version,
+                article_id=article.id if article is not None else None,
+                comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation)
+
+
+def log_flagged(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> None:
+    """Keep a flagged comment (with its explanation) for review. /v1/moderate writes it together with the
+    request's other writes (`Store.record_moderation`); a store failure is the caller's (a 503, retried)."""
+    row = flagged_row(text, article, verdict, comment_id, explanation)
+    if row is not None:
+        get_store().log_decision(**row)
 
 
 def _key_fingerprint(key: str) -> str:

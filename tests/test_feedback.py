@@ -80,6 +80,37 @@ def test_store_commits_with_wal(app):
         assert conn.execute(sql("PRAGMA journal_mode")).scalar() == "wal"
 
 
+
+def test_a_request_s_writes_are_all_or_nothing(app):
+    """Thread comments and flagged comments of one request commit together: when one write fails, none is kept."""
+    store = app.extensions["store"]
+    store.put_article("a1", "Council budget", "The council approved the budget.")
+    flagged = dict(text="visit my site", decision="flag", spam=0.6, off_topic=None, reasons=[], model_version="v1",
+                   article_id="a1", comment_id=None, explanation=None)
+    with pytest.raises(Exception):
+        store.record_moderation([("a1", "Library hours matter.")], [{**flagged, "text": None}])  # text is NOT NULL
+    assert store.thread("a1") == [] and store.review_queue() == []
+    store.record_moderation([("a1", "Library hours matter.")], [flagged])
+    assert store.thread("a1") == ["Library hours matter."] and len(store.review_queue()) == 1
+
+
+def test_a_store_failure_is_a_503_to_retry_with_nothing_recorded(flag_all):
+    """The database is gone (dropped tables stand in for a locked, full or unreachable one): the CMS gets a JSON
+    503 store_unavailable with Retry-After, never a flag that no moderator will ever see."""
+    client = flag_all.test_client()
+    store = flag_all.extensions["store"]
+    with store.engine.begin() as conn:
+        conn.execute(sql("DROP TABLE decisions"))
+    response = client.post("/v1/moderate", json={"text": "I think the mayor is right"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json["error"]["code"] == "store_unavailable"
+    batch = client.post("/v1/moderate/batch", json={"comments": [{"text": "one"}, {"text": "two"}]})
+    assert batch.status_code == 503 and batch.json["error"]["code"] == "store_unavailable"
+    with store.engine.begin() as conn:
+        conn.execute(sql("DROP TABLE articles"))
+    read = client.post("/v1/moderate", json={"text": "hello", "article": {"id": "a1"}})
+    assert read.status_code == 503 and read.json["error"]["code"] == "store_unavailable"
+
 def test_an_acknowledged_label_survives_the_worker_being_killed(tiny_registry, tmp_path):
     """A process posts a label, gets 201 and is SIGKILLed at once: the label is in the database."""
     url = f"sqlite:///{tmp_path / 'kill.db'}"
