@@ -308,12 +308,16 @@ def floor_runs(binary: str, bodies: list[str]) -> list[tuple[str, dict, dict]]:
                 rounds_m.append(wrk(binary, port, "/v1/moderate", FLOOR_SECONDS / 2, bodies=bodies, method="POST"))
             out.append((name, combine(rounds_h), combine(rounds_m)))
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
     return out
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def main() -> None:
@@ -373,11 +377,7 @@ def main() -> None:
         non_json = [name for name, status, is_json in bad if not is_json]
         alive = request(port, "GET", "/readyz")[0] == 200
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     floors = floor_runs(binary, bodies)
     load_after = os.getloadavg()
 

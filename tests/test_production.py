@@ -277,6 +277,22 @@ def test_each_port_has_its_own_gunicorn_control_socket(tmp_path):
     assert _gunicorn_config({"GUNICORN_CONTROL_SOCKET": "/tmp/" + "d" * 120 + "/ctl"})["control_socket"] is None
 
 
+def _start_gunicorn(tiny_registry, tmp_path, env: dict, output) -> tuple[int, subprocess.Popen]:
+    """A real gunicorn with the production config on a free loopback port, serving the tiny model."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}, **env,
+           "PORT": str(port), "MODERATION_MODELS_DIR": str(tiny_registry.root),
+           "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
+                             "service:create_app()"], cwd=ROOT, env=env, stdout=output, stderr=output)
+    return port, proc
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
 def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registry, tmp_path):
     """A real gunicorn: loopback warning at start, requests from both workers summed in /metrics."""
@@ -284,17 +300,9 @@ def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registr
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
-    env.update(HOST="0.0.0.0", PORT=str(port), MODERATION_MODELS_DIR=str(tiny_registry.root),
-               MODERATION_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
-                                 "service:create_app()"], cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
+        port, proc = _start_gunicorn(tiny_registry, tmp_path, {"HOST": "0.0.0.0"}, log_file)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -328,16 +336,7 @@ def test_http_that_gunicorn_refuses_is_answered_in_the_json_error_shape(tiny_reg
     import socket
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))}
-    env.update(PORT=str(port), WEB_CONCURRENCY="1", MODERATION_MODELS_DIR=str(tiny_registry.root),
-               MODERATION_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
-               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
-                             "service:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    port, proc = _start_gunicorn(tiny_registry, tmp_path, {"WEB_CONCURRENCY": "1"}, subprocess.DEVNULL)
 
     def raw(payload: bytes) -> tuple[int, str, dict]:
         data = b""
