@@ -296,7 +296,6 @@ def _start_gunicorn(tiny_registry, tmp_path, env: dict, output) -> tuple[int, su
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
 def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registry, tmp_path):
     """A real gunicorn: loopback warning at start, requests from both workers summed in /metrics."""
-    import socket
     import time
     import urllib.request
 
