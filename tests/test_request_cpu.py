@@ -1,0 +1,21 @@
+"""The single-comment fast paths (issue 7, CPU per request) give exactly what the batch and reference code give."""
+
+import numpy as np
+
+from moderation.promotion import PROMOTION_NAMES, promotion_rows, promotion_signals, promotion_signals_per_text
+from moderation.text import normalise_all
+
+from tests.test_vectorised import EDGE
+
+PROMOTION_CASES = ["\U0001F600\U0001F600\U0001F525 sub 4 sub", "Check me out! Sucscribe 100 subscribers please help me reach",
+                   "like 4 like, f4f, thumbs up if", "watch?v=x&t=2m19s", "SUBSCRIBE TO MY CHANNEL"]
+
+
+def test_one_text_promotion_row_is_the_reference_and_the_batch(small_examples):
+    texts = normalise_all([e.text for e in small_examples] + EDGE + PROMOTION_CASES)
+    reference, batch = promotion_signals_per_text(texts).toarray(), promotion_signals(texts).toarray()
+    one_by_one = np.vstack([promotion_rows([t]) for t in texts])
+    assert one_by_one.shape == (len(texts), len(PROMOTION_NAMES))
+    assert np.array_equal(one_by_one, reference) and np.array_equal(one_by_one, batch)
+    assert one_by_one[-5:].sum(axis=1).min() > 0  # the cases fire something: the equality is not all zeros
+    assert promotion_rows([]).shape == (0, len(PROMOTION_NAMES))
