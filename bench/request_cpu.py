@@ -6,7 +6,8 @@ The app is the production one (create_app with an API key, JSON access log on, w
 by Flask's test client with the bodies of `bench.serving` (article inline with id, title and body; eight
 comments in turn, so accepted ones join the thread as in the wrk run). CPU time is `time.process_time` over
 REQUESTS requests of each endpoint after a warm-up; then a cProfile of the /v1/moderate requests prints the
-functions with the most cumulative time. REQUEST_CPU_REQUESTS and REQUEST_CPU_TOP change the counts.
+functions with the most cumulative time. REQUEST_CPU_REQUESTS and REQUEST_CPU_TOP change the counts (TOP 0: no
+profile).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main() -> None:
         print(f"  /healthz       {health:8.0f} us")
         print(f"  /v1/moderate   {moderated:8.0f} us")
         print(f"  healthz / moderate CPU ratio {health / moderated:.2f} (an upper bound of the wrk req/s ratio)")
+        if TOP <= 0:
+            return
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(REQUESTS):

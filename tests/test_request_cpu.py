@@ -1,5 +1,7 @@
 """The single-comment fast paths (issue 7, CPU per request) give exactly what the batch and reference code give."""
 
+import re
+
 import numpy as np
 
 from moderation.promotion import PROMOTION_NAMES, promotion_rows, promotion_signals, promotion_signals_per_text
@@ -37,3 +39,45 @@ def test_a_comment_added_to_a_context_keeps_its_article_representation(tiny_regi
         x_grown = relevance.scores([text], [grown], np.zeros(1, np.int64))
         x_fresh = relevance.scores([text], [fresh], np.zeros(1, np.int64))
         assert np.array_equal(x_grown, x_fresh)
+
+
+def test_prepared_statements_read_and_write_what_sqlalchemy_does(tmp_path, monkeypatch):
+    from sqlalchemy import event, select
+
+    from moderation import prepared
+    from moderation.store import Store, thread_comments
+    from service.articles import _NEWER
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    store.put_article("a-1", "Bus routes", "The council adds bus routes.")
+    writes = []
+    monkeypatch.setattr(prepared.Prepared, "write", lambda self, params, w=prepared.Prepared.write:
+                        (writes.append(self.sql), w(self, params))[1])
+    store.add_thread_comment("a-1", "first, prepared")
+    assert len(writes) == 1  # the fast path was taken
+    # With cursor events listened to (tracing, tests), SQLAlchemy executes: the listener sees every statement.
+    seen = []
+    spy = lambda conn, cursor, statement, *_: seen.append(statement)  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", spy)
+    store.add_thread_comment("a-1", "second, through SQLAlchemy")
+    sqlalchemy_rows = store.rows(_NEWER, {"article_id": "a-1", "last_id": 0})
+    event.remove(store.engine, "before_cursor_execute", spy)
+    assert len(writes) == 1 and len(seen) == 2
+    prepared_rows = store.rows(_NEWER, {"article_id": "a-1", "last_id": 0})
+    assert [tuple(r) for r in sqlalchemy_rows] == prepared_rows
+    updated_at, first_id, first_text = prepared_rows[0]
+    assert first_text == "first, prepared" and updated_at == store.get_article("a-1")["updated_at"]
+    assert store.rows(_NEWER, {"article_id": "a-1", "last_id": prepared_rows[-1][1]}) == [(updated_at, None, None)]
+    assert store.rows(_NEWER, {"article_id": "nope", "last_id": 0}) == []
+    # The written timestamps read back through SQLAlchemy as the same kind of value.
+    with store.engine.connect() as conn:
+        stamps = conn.execute(select(thread_comments.c.created_at).order_by(thread_comments.c.id)).scalars().all()
+    assert [type(s) for s in stamps] == [type(stamps[1])] * 2 and stamps[0] <= stamps[1]
+    with store.engine.connect() as conn:  # stored alike: SQLAlchemy's SQLite text form of a datetime
+        stored = conn.exec_driver_sql("SELECT created_at FROM thread_comments ORDER BY id").scalars().all()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", s) for s in stored), stored
+    # Another database takes SQLAlchemy's path.
+    assert Store("sqlite:///:memory:")._prepare(_NEWER) is not None
+    postgres = Store.__new__(Store)
+    postgres.sqlite = False
+    assert postgres._prepare(_NEWER) is None
