@@ -81,3 +81,23 @@ def test_prepared_statements_read_and_write_what_sqlalchemy_does(tmp_path, monke
     postgres = Store.__new__(Store)
     postgres.sqlite = False
     assert postgres._prepare(_NEWER) is None
+
+
+def test_the_session_is_opened_only_for_requests_with_its_cookie(app, monkeypatch):
+    from flask.sessions import SecureCookieSessionInterface
+
+    built = []
+    original = SecureCookieSessionInterface.get_signing_serializer
+    monkeypatch.setattr(SecureCookieSessionInterface, "get_signing_serializer",
+                        lambda self, a: (built.append(1), original(self, a))[1])
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/v1/moderate", json={"text": "Fine reporting."}).status_code == 200
+    assert built == []
+    with client.session_transaction() as session:  # a signed-in moderator's cookie
+        session["moderator"] = "ann"
+    built.clear()
+    assert client.get("/healthz").status_code == 200
+    assert built  # a request with the cookie opens it as before
+    with client.session_transaction() as session:
+        assert session["moderator"] == "ann"
