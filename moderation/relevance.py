@@ -173,8 +173,15 @@ class Context:
         """The context with one more comment in its thread (a new object: cached contexts are shared)."""
         if not text:
             return self
-        return Context(self.article, self.title, sp.csr_matrix(self.thread + count_vectors([text])),
-                       self.thread_comments + 1, self.words)
+        context = Context(self.article, self.title, sp.csr_matrix(self.thread + count_vectors([text])),
+                          self.thread_comments + 1, self.words)
+        semantic = getattr(self, "_semantic", None)  # the article's word-vector representation: the same article
+        if semantic is not None:
+            context._semantic = semantic
+        sums = getattr(self, "_sums", None)  # RelevanceModel._context_sums: the article's are still valid
+        if sums is not None:
+            context._sums = sums
+        return context
 
     @property
     def empty(self) -> bool:
@@ -284,11 +291,14 @@ class RelevanceModel:
 
         # Context-level norms of the TF-IDF vectors and word totals, from the stored entries only: nothing here
         # may cost O(N_FEATURES), or scoring one comment costs milliseconds.
-        art_norm = np.sqrt(self._tfidf_sq(art))[context_of]
-        title_norm = np.sqrt(self._tfidf_sq(title))[context_of]
-        art_total = _row_sums(art.data, art.indptr)[context_of]
-        thread_sq = self._tfidf_sq(thread)[context_of]
-        thread_total = _row_sums(thread.data, thread.indptr)[context_of]
+        sums = self._context_sums(contexts[0], art, title, thread) if len(contexts) == 1 else None
+        if sums is None:
+            sums = self._sums(art, title, thread)
+        art_norm = np.sqrt(sums[0])[context_of]
+        title_norm = np.sqrt(sums[1])[context_of]
+        art_total = sums[2][context_of]
+        thread_sq = sums[3][context_of]
+        thread_total = sums[4][context_of]
 
         c = comments.tocsr()
         c.sort_indices()
@@ -396,6 +406,30 @@ class RelevanceModel:
         if getattr(self, "_idf_max_", None) is None:
             self._idf_max_ = float(self.idf.max())
         return self._idf_max_
+
+    def _sums(self, art: sp.csr_matrix, title: sp.csr_matrix, thread: sp.csr_matrix) -> tuple:
+        """Per context row: squared TF-IDF norms of the article and title, article word total, squared TF-IDF norm
+        of the thread, thread word total."""
+        return (self._tfidf_sq(art), self._tfidf_sq(title), _row_sums(art.data, art.indptr), self._tfidf_sq(thread),
+                _row_sums(thread.data, thread.indptr))
+
+    def _context_sums(self, context: Context, art, title, thread) -> tuple:
+        """`_sums` of one context, kept on it for this model: a cached context is scored again by the next request
+        under its article, and a comment added to its thread leaves the article's sums as they were."""
+        key = (self.semantic_token, context.article, context.title, context.thread)
+        cached = getattr(context, "_sums", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0], key)):
+            return cached[1]
+        if cached is not None and all(a is b for a, b in zip(cached[0][:3], key[:3])):  # only the thread is new
+            article_sums = cached[1][:3]
+            sums = (*article_sums, self._tfidf_sq(thread), _row_sums(thread.data, thread.indptr))
+        else:
+            sums = self._sums(art, title, thread)
+        try:
+            context._sums = (key, sums)
+        except AttributeError:  # pragma: no cover - a context type without instance attributes
+            pass
+        return sums
 
     def _tfidf_sq(self, m: sp.csr_matrix) -> np.ndarray:
         """Squared norm of each row's TF-IDF vector (counts times idf)."""

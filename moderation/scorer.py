@@ -135,6 +135,7 @@ class LeanSpamScorer:
         from sklearn.preprocessing import FunctionTransformer
 
         from moderation.features import CalibratedLinear, signal_features, signal_rows
+        from moderation.promotion import promotion_rows, promotion_signals
         from moderation.vectorised import BatchTfidfVectorizer, CharNgramHasher
 
         steps = dict(pipeline.steps)
@@ -146,6 +147,8 @@ class LeanSpamScorer:
         if not isinstance(classifier, CalibratedLinear) or features.transformer_weights:
             raise ValueError("unexpected classifier or weighted features")
         self.normalise = normalise.func
+        # Dense blocks with a per-text definition equal to the batch one (tested): one text skips the batch code.
+        single_text = {signal_features: signal_rows, promotion_signals: promotion_rows}
         self.blocks = []  # (kind, counter, tfidf or None, width)
         self.single = []  # per block: the same for one text (columns with repeats, or a dense row)
         for _, block in features.transformer_list:
@@ -160,7 +163,7 @@ class LeanSpamScorer:
                 self.single.append(CharColumns(hasher))
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
-                self.single.append(signal_rows if block.func is signal_features else block.func)
+                self.single.append(single_text.get(block.func, block.func))
             else:
                 raise ValueError(f"unsupported feature block {type(block).__name__}")
         linear = classifier.linear_

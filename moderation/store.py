@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from moderation.prepared import Prepared
+
 metadata = MetaData()
 
 articles = Table(
@@ -120,6 +122,7 @@ class Store:
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
         metadata.create_all(self.engine)
+        self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
 
     @contextmanager
     def durable(self):
@@ -156,8 +159,31 @@ class Store:
         return dict(row) if row else None
 
     def add_thread_comment(self, article_id: str, text: str) -> None:
+        row = {"article_id": article_id, "text": text, "created_at": now()}
+        prepared = self._prepare(_ADD_THREAD_COMMENT, list(row))
+        if prepared is not None:
+            prepared.write(row)
+            return
         with self.engine.begin() as conn:
-            conn.execute(_ADD_THREAD_COMMENT, {"article_id": article_id, "text": text, "created_at": now()})
+            conn.execute(_ADD_THREAD_COMMENT, row)
+
+    def rows(self, statement, params: dict) -> list:
+        """All rows of a Core SELECT with its bound parameters (the request path's query: prepared on SQLite)."""
+        prepared = self._prepare(statement)
+        if prepared is not None:
+            return prepared.rows(params)
+        with self.engine.connect() as conn:
+            return conn.execute(statement, params).all()
+
+    def _prepare(self, statement, column_keys: list[str] | None = None) -> Prepared | None:
+        """The statement prepared for this SQLite engine (moderation/prepared.py), or None: another database, or
+        cursor events listened to on the engine (tracing, tests), which only SQLAlchemy's execution fires."""
+        if not self.sqlite or self.engine.dispatch.before_cursor_execute or self.engine.dispatch.after_cursor_execute:
+            return None
+        found = self._prepared.get(id(statement))
+        if found is None:  # the statement is kept with it, so its id is never reused for another
+            found = self._prepared[id(statement)] = (statement, Prepared(self.engine, statement, column_keys))
+        return found[1]
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
         """The writes of one moderation request in one transaction: accepted comments joining their article's

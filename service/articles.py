@@ -115,8 +115,7 @@ class ArticleContexts:
         cached = self.cache.get(article_id)
         newer = []
         if cached is not None:
-            with store.engine.connect() as conn:
-                newer = conn.execute(_NEWER, {"article_id": article_id, "last_id": cached[3]}).all()
+            newer = store.rows(_NEWER, {"article_id": article_id, "last_id": cached[3]})
         if cached is None or not newer or cached[2] != newer[0][0] or (sent is not None and sent != cached[:2]):
             # Not cached, changed by a PUT (here or in another worker), or sent inline with other text: read the
             # row, and store the inline text first if it differs.

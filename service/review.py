@@ -27,6 +27,7 @@ from flask import (
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
 from service.engine import get_store
+from service.sessions import CookieSessionOnDemand
 
 log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -181,5 +182,6 @@ def init_app(app: Flask) -> None:
     app.config["SECRET_KEY"] = _secret_key(app)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = CookieSessionOnDemand()  # no serializer set up for requests without the cookie
     app.register_blueprint(bp)
     app.add_template_filter(lambda value: "-" if value is None else f"{value:.2f}", "score")
