@@ -37,6 +37,8 @@ class Prepared:
 
     def rows(self, params: dict) -> list[tuple]:
         """The rows of a SELECT, values converted as SQLAlchemy converts them."""
+        if self.result is None:
+            raise ValueError("not a SELECT: use write()")
         raw = self.engine.raw_connection()
         try:
             found = raw.cursor().execute(self.sql, self._params(params)).fetchall()

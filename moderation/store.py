@@ -182,7 +182,11 @@ class Store:
             return None
         found = self._prepared.get(id(statement))
         if found is None:  # the statement is kept with it, so its id is never reused for another
-            found = self._prepared[id(statement)] = (statement, Prepared(self.engine, statement, column_keys))
+            try:
+                prepared = Prepared(self.engine, statement, column_keys)
+            except ValueError:  # a SQLite driver with another parameter style: SQLAlchemy runs it
+                prepared = None
+            found = self._prepared[id(statement)] = (statement, prepared)
         return found[1]
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:

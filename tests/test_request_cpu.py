@@ -101,3 +101,19 @@ def test_the_session_is_opened_only_for_requests_with_its_cookie(app, monkeypatc
     assert built  # a request with the cookie opens it as before
     with client.session_transaction() as session:
         assert session["moderator"] == "ann"
+
+
+def test_a_statement_that_cannot_be_prepared_is_run_by_sqlalchemy(tmp_path, monkeypatch):
+    from moderation import store as store_module
+    from moderation.store import Store
+    from service.articles import _NEWER
+
+    def refuse(*args, **kwargs):  # as Prepared does for a SQLite driver with another parameter style
+        raise ValueError("Prepared statements are for SQLite (qmark parameters) only")
+
+    monkeypatch.setattr(store_module, "Prepared", refuse)
+    store = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    store.put_article("a-1", "Bus routes", "The council adds bus routes.")
+    store.add_thread_comment("a-1", "a comment")
+    assert [r[2] for r in store.rows(_NEWER, {"article_id": "a-1", "last_id": 0})] == ["a comment"]
+    assert len(store._prepared) == 2 and all(prepared is None for _, prepared in store._prepared.values())
