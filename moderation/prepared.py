@@ -12,6 +12,7 @@ with the same bind and result type processing SQLAlchemy applies, so the values 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 
 class Prepared:
@@ -24,6 +25,7 @@ class Prepared:
             raise ValueError("Prepared statements are for SQLite (qmark parameters) only")
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.engine = engine
+        self._dbapi_error = dialect.loaded_dbapi.Error
         self.sql = str(compiled)
         self.names = list(compiled.positiontup or [])
         self.bind = [compiled.binds[name].type._cached_bind_processor(dialect) for name in self.names]
@@ -42,6 +44,8 @@ class Prepared:
         raw = self.engine.raw_connection()
         try:
             found = raw.cursor().execute(self.sql, self._params(params)).fetchall()
+        except self._dbapi_error as exc:  # as SQLAlchemy raises it: the service answers 503 store_unavailable
+            raise DBAPIError.instance(self.sql, params, exc, self._dbapi_error) from exc
         finally:
             raw.close()  # back to the pool (which rolls back: nothing to undo after a read)
         processors = self.result
@@ -55,5 +59,7 @@ class Prepared:
         try:
             raw.cursor().execute(self.sql, self._params(params))
             raw.commit()
+        except self._dbapi_error as exc:
+            raise DBAPIError.instance(self.sql, params, exc, self._dbapi_error) from exc
         finally:
             raw.close()  # an uncommitted write (an exception above) is rolled back by the pool

@@ -195,6 +195,9 @@ class Store:
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
+        if len(thread) == 1 and not flagged:  # one accepted comment (the common request): one statement, prepared
+            self.add_thread_comment(*thread[0])
+            return
         stamp = now()
         with self.engine.begin() as conn:
             if thread:

@@ -117,3 +117,26 @@ def test_a_statement_that_cannot_be_prepared_is_run_by_sqlalchemy(tmp_path, monk
     store.add_thread_comment("a-1", "a comment")
     assert [r[2] for r in store.rows(_NEWER, {"article_id": "a-1", "last_id": 0})] == ["a comment"]
     assert len(store._prepared) == 2 and all(prepared is None for _, prepared in store._prepared.values())
+
+
+def test_a_prepared_statement_that_fails_raises_as_sqlalchemy_does(tmp_path):
+    """A failing prepared read or write raises SQLAlchemy's DBAPIError, which the service answers with 503
+    store_unavailable (a raw sqlite3 error would have been a 500)."""
+    import pytest
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import DBAPIError
+
+    from moderation.store import Store
+    from service.articles import _NEWER
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    store.put_article("a-1", "Bus routes", "The council adds bus routes.")
+    store.add_thread_comment("a-1", "first")
+    with store.engine.begin() as conn:
+        conn.execute(sql("DROP TABLE thread_comments"))
+    with pytest.raises(DBAPIError):
+        store.add_thread_comment("a-1", "second")
+    with pytest.raises(DBAPIError):
+        store.rows(_NEWER, {"article_id": "a-1", "last_id": 0})
+    with pytest.raises(DBAPIError):  # the request's writes: one accepted comment takes the prepared insert
+        store.record_moderation([("a-1", "third")], [])
