@@ -41,12 +41,16 @@ def _may_link_a_video(text: str) -> bool:
     return "youtu" in lowered or "v=" in lowered
 
 
-def link_signals(texts) -> sparse.csr_matrix:
-    """One row per text, one column per LINK_NAMES: tanh of the count of links to a video (vectorised)."""
+def link_signals(texts) -> np.ndarray:
+    """One row per text, one column per LINK_NAMES: tanh of the count of links to a video (vectorised).
+
+    A dense array (one column: cheaper than a sparse matrix, above all for the single comments of serving)."""
     texts = list(texts)
+    values = np.zeros((len(texts), len(LINK_NAMES)))
     where = np.fromiter(map(_may_link_a_video, texts), dtype=bool, count=len(texts))
-    values = match_counts(VIDEO_LINK, texts, where).astype(np.float64).reshape(len(texts), len(LINK_NAMES))
-    return sparse.csr_matrix(np.tanh(values))
+    if where.any():
+        values[:, 0] = np.tanh(match_counts(VIDEO_LINK, texts, where))
+    return values
 
 
 def link_signals_per_text(texts) -> sparse.csr_matrix:
