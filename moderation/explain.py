@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from moderation.features import SIGNAL_BLOCKS
 from moderation.text import normalise
 
-PLACEHOLDERS = {"zzlink": "<link>", "zzemail": "<email>", "zzphone": "<phone>", "zznum": "<number>"}
+PLACEHOLDERS = {"zzlink": "<link>", "zzvideo": "<video link>", "zzemail": "<email>", "zzphone": "<phone>", "zznum": "<number>"}
 TOP = 8
 SIGNAL_LABELS = {"length": "length (characters)", "words": "length (words)"}
 

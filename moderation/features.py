@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from moderation.links import LINK_NAMES, is_video_link, link_signals
 from moderation.promotion import PROMOTION_NAMES, promotion_signals
 from moderation.text import normalise_all
 from moderation.vectorised import (
@@ -63,6 +64,23 @@ def feature_text(text: str) -> str:
         text = EMAIL.sub(" zzemail ", text)
     if "." in text or ":" in text:
         text = URL.sub(" zzlink ", text)
+    if digits:
+        text = PHONE.sub(" zzphone ", text)
+        return NUMBER.sub(" zznum ", text.lower())
+    return text.lower()
+
+
+def _link_placeholder(match: re.Match) -> str:
+    return " zzvideo " if is_video_link(match.group(0)) else " zzlink "
+
+
+def feature_text_links(text: str) -> str:
+    """`feature_text`, but a link to a video becomes `zzvideo` and only other links `zzlink` (moderation.links)."""
+    digits = _DIGIT.search(text) is not None
+    if "@" in text:
+        text = EMAIL.sub(" zzemail ", text)
+    if "." in text or ":" in text:
+        text = URL.sub(_link_placeholder, text)
     if digits:
         text = PHONE.sub(" zzphone ", text)
         return NUMBER.sub(" zznum ", text.lower())
@@ -173,7 +191,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
 
 
 # The names of the columns of each dense signal block of the pipeline, for explanations.
-SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES}
+SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES, "links": LINK_NAMES}
 
 CHAR_FEATURES = 2 ** 20
 SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal share of the weight (see below)
@@ -195,16 +213,17 @@ def source_weights(sources, balance: float | None) -> np.ndarray | None:
 
 def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
                         char_ngrams: tuple[int, int] = (2, 4), signals: bool = True,
-                        promotion: bool = True) -> Pipeline:
+                        promotion: bool = True, link_kinds: bool = True) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
     Character n-grams within space-padded words (like scikit-learn's `char_wb`) are hashed for the whole batch at
     once with numpy (`moderation.vectorised.CharNgramHasher`) and weighted by TF-IDF; `moderation.explain` maps a
-    text's own n-grams back to their hashed columns.
+    text's own n-grams back to their hashed columns. `link_kinds` tells links to a video from other links
+    (`moderation.links`): a `zzvideo` placeholder for the word model and a video-links signal block.
     """
     blocks = [
         ("words", BatchTfidfVectorizer(
-            preprocessor=feature_text, token_pattern=r"(?u)\b\w\w+\b|[!?$£€]", ngram_range=(1, 2),
+            preprocessor=feature_text_links if link_kinds else feature_text, token_pattern=r"(?u)\b\w\w+\b|[!?$£€]", ngram_range=(1, 2),
             min_df=2, max_df=0.5, sublinear_tf=True, dtype=np.float32,
         )),
         ("chars", Pipeline([
@@ -216,6 +235,8 @@ def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_stat
         blocks.append(("signals", FunctionTransformer(signal_features, accept_sparse=True)))
     if promotion:  # self-promotion and engagement bait (moderation.promotion)
         blocks.append(("promotion", FunctionTransformer(promotion_signals, accept_sparse=True)))
+    if link_kinds:  # links to a video apart from other links (moderation.links)
+        blocks.append(("links", FunctionTransformer(link_signals, accept_sparse=True)))
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_all)),
         ("features", FeatureUnion(blocks)),

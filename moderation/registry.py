@@ -34,8 +34,9 @@ PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 # The shape of what model.joblib holds (feature blocks, relevance features). Bump it whenever a change to
 # moderation/ makes artifacts trained before it score wrongly or fail: loading then refuses them with a clear
 # message instead of failing on the first request.
-ARTIFACT_FORMAT = 4  # 3: the spam pipeline's promotion signals block (moderation.promotion); 4: also the relevance
-#                        model's word vectors (moderation/semantic.py)
+ARTIFACT_FORMAT = 5  # 3: the spam pipeline's promotion signals block (moderation.promotion); 4: also the relevance
+#                        model's word vectors (moderation/semantic.py); 5: the spam pipeline's link kinds
+#                        (moderation.links: a `zzvideo` placeholder and a video-links block)
 
 
 class ModelLoadError(RuntimeError):
