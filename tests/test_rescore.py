@@ -193,8 +193,11 @@ def test_an_interrupted_run_resumes_to_the_clean_output(tiny_registry, archive, 
     checkpoint = tmp_path / "resumed.jsonl.rescore" / "checkpoint.jsonl"
     log = tmp_path / "interrupted.log"
     with open(log, "w") as handle:  # a file, not a pipe: a worker outliving its parent must not block us
+        # SIGINT as a terminal's Ctrl-C delivers it: a test runner started in the background of a non-interactive
+        # shell has SIGINT ignored, which its children inherit (and Python then keeps it ignored).
         process = subprocess.Popen(_cli(tiny_registry, archive, out, "--chunk-size", 25, "--workers", 2),
-                                   cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+                                   cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while _commits(checkpoint) < 4 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
