@@ -6,7 +6,7 @@ BENCH=serving`). All figures come from one run:
 3. failed requests while one worker is SIGKILLed 4 s into 12 s of load on /v1/moderate;
 4. bad-input cases (malformed bodies, encodings, sizes, keys, raw HTTP) answered with a 5xx;
 5. floors: the same ratio with the model replaced by a constant verdict, then also without the article store
-   (bench/serving_floor.py), to show what the rest of a request costs.
+   (bench/_serving_floor.py), to show what the rest of a request costs.
 
 wrk comes from Debian: installed with apt-get when missing (as root), otherwise the bench says how. The server is
 the production configuration (service/gunicorn.conf.py, an API key set, JSON access log on) with its log written
@@ -289,13 +289,13 @@ def _is_error_json(content: bytes, ctype: str) -> bool:
         "code", "message"}
 
 
-FLOORS = (("model replaced by a constant", "bench.serving_floor:constant_model_app()"),
-          ("model replaced by a constant, no article store", "bench.serving_floor:constant_model_no_store_app()"))
+FLOORS = (("model replaced by a constant", "bench._serving_floor:constant_model_app()"),
+          ("model replaced by a constant, no article store", "bench._serving_floor:constant_model_no_store_app()"))
 FLOOR_SECONDS = 6
 
 
 def floor_runs(binary: str, bodies: list[str]) -> list[tuple[str, dict, dict]]:
-    """The same ratio with parts of the work taken away (bench/serving_floor.py): what the rest costs."""
+    """The same ratio with parts of the work taken away (bench/_serving_floor.py): what the rest costs."""
     out = []
     for name, app in FLOORS:
         port = free_port()

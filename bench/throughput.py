@@ -13,7 +13,7 @@
    Moderator.moderate_batch, JSON lines output, checkpoints), end to end: start-up, model load, the thread pass,
    scoring and writing. Samples the summed RSS of the rescore process and its workers every 0.2 s.
 4. The floor: the same rescore run with the model's scoring replaced by a constant verdict
-   (bench/rescore_floor.py), to show what the rest costs.
+   (bench/_rescore_floor.py), to show what the rest costs.
 Prints the texts' length mix, the rows/s, the ratios (the goal is against one bogofilter process, as the issue
 states it), the peak RSS and the load average (the machine may be shared).
 """
@@ -165,7 +165,7 @@ def _rss_kib(pid: int) -> int:
 def rescore_rate(input_path: Path, output: Path, rows: int, workers: int | None = None,
                  module: str = "training") -> dict:
     """Run the rescore CLI end to end; rows/s over the wall time and the peak summed RSS of its processes.
-    `module` "bench.rescore_floor" runs it with the model replaced by a constant verdict (the floor)."""
+    `module` "bench._rescore_floor" runs it with the model replaced by a constant verdict (the floor)."""
     command = [sys.executable, "-m", module, "rescore", "--input", str(input_path), "--output", str(output)]
     if workers:
         command += ["--workers", str(workers)]
@@ -215,7 +215,7 @@ def main() -> None:
               f"(main process {ours['peak_main_rss_mib']:,.0f} MiB; goal <= 1024 MiB for 1,000,000 rows)")
         print(f"rows scored {summary['scored']:,}, errors {summary['errors']:,}, decisions "
               f"{json.dumps(summary['decisions'])}, changed {summary['changed']:,}")
-        floor = rescore_rate(source, work / "floor.jsonl", rows, workers, module="bench.rescore_floor")
+        floor = rescore_rate(source, work / "floor.jsonl", rows, workers, module="bench._rescore_floor")
         print(f"floor, the same rescore with the model (scoring and article contexts) replaced by a constant verdict: {floor['rate']:,.0f} rows/s "
               f"({floor['elapsed']:.1f} s; reading, thread pass, workers, writing, checkpoints); "
               f"floor / bogofilter {floor['rate'] / bogo_rate:.2f}")

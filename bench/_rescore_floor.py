@@ -1,4 +1,4 @@
-"""`python -m bench.rescore_floor rescore ...`: the rescore CLI with the model's work replaced by a constant
+"""`python -m bench._rescore_floor rescore ...`: the rescore CLI with the model's work replaced by a constant
 verdict (no scoring, no article contexts built), for the throughput bench's floor run - what reading, the thread
 pass, chunking, worker processes, writing and checkpoints cost without the model.
 
