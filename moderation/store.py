@@ -191,7 +191,7 @@ class Store:
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
         """The writes of one moderation request in one transaction: accepted comments joining their article's
-        thread ((article_id, text) pairs) and flagged comments entering the review log (`log_decision`'s fields).
+        thread ((article_id, text) pairs) and flagged comments entering the review log (`decisions` columns).
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
@@ -233,18 +233,6 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(feedback)).scalar_one())
 
     # Flagged decisions
-    def log_decision(self, text: str, decision: str, spam: float | None, off_topic: float | None, reasons: list,
-                     model_version: str, article_id: str | None = None, comment_id: str | None = None,
-                     explanation: list | dict | None = None) -> int:
-        """One flagged comment into the review log (the service writes them with `record_moderation`)."""
-        with self.engine.begin() as conn:
-            result = conn.execute(insert(decisions).values(
-                text=text, decision=decision, spam=spam, off_topic=off_topic, reasons=reasons,
-                explanation=explanation, model_version=model_version, article_id=article_id,
-                comment_id=comment_id, created_at=now(),
-            ))
-            return int(result.inserted_primary_key[0])
-
     def review_queue(self, limit: int = 100) -> list[dict]:
         """Flagged comments not reviewed yet, newest first."""
         query = (select(decisions).where(decisions.c.reviewed_at.is_(None))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import os
 import secrets
 from pathlib import Path
@@ -29,7 +28,6 @@ from service.auth import auth_enabled, bearer_token, configured_keys, key_matche
 from service.engine import get_store
 from service.sessions import CookieSessionOnDemand
 
-log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__, template_folder="templates")
 
 PAGE_SIZE = 50
@@ -47,14 +45,6 @@ def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict 
                 reasons=[r.to_dict() for r in verdict.reasons], model_version=verdict.model_version,
                 article_id=article.id if article is not None else None,
                 comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation)
-
-
-def log_flagged(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> None:
-    """Keep a flagged comment (with its explanation) for review. /v1/moderate writes it together with the
-    request's other writes (`Store.record_moderation`); a store failure is the caller's (a 503, retried)."""
-    row = flagged_row(text, article, verdict, comment_id, explanation)
-    if row is not None:
-        get_store().log_decision(**row)
 
 
 def _key_fingerprint(key: str) -> str:

@@ -145,14 +145,14 @@ def test_flagged_comments_are_logged_and_others_are_not(flag_all, tiny_registry,
 
 
 def test_an_explanation_is_stored_and_shown(flag_all):
-    from service.review import log_flagged
+    from service.review import flagged_row
 
     verdict = SimpleNamespace(decision="flag", spam=0.61, off_topic=None, model_version="v1",
                               reasons=[SimpleNamespace(to_dict=lambda: {"code": "spam", "message": "Spam 0.61"})])
     explanation = {"spam": 0.61, "method": "linear", "pushed_up": [{"feature": "<link>", "kind": "words", "weight": 1.5}],
                    "pushed_down": [{"feature": "length", "kind": "signal", "weight": -0.25}]}
-    with flag_all.app_context():
-        log_flagged("visit my site", Article("a"), verdict, explanation=explanation)
+    flag_all.extensions["store"].record_moderation(
+        [], [flagged_row("visit my site", Article("a"), verdict, explanation=explanation)])
     item = flag_all.extensions["store"].review_queue()[0]
     assert item["explanation"] == explanation
     page = flag_all.test_client().get("/review").get_data(as_text=True)

@@ -40,7 +40,9 @@ def test_labels_are_synced_fully_the_moderation_path_as_configured(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'normal.db'}")
     seen = synchronous_per_insert(store, lambda: (
         store.add_thread_comment("a-1", "a reply"), store.add_feedback("Buy pills", "spam"),
-        store.log_decision("x", "flag", 0.5, None, [], "v1"), store.add_thread_comment("a-1", "another")))
+        store.record_moderation([], [dict(text="x", decision="flag", spam=0.5, off_topic=None, reasons=[],
+                                          model_version="v1")]),
+        store.add_thread_comment("a-1", "another")))
     assert seen == {"thread_comments": 1, "feedback": 2, "decisions": 1}  # NORMAL = 1, FULL = 2
     with store.engine.connect() as conn:  # the label's FULL does not leak into the pooled connection
         assert conn.execute(sql("PRAGMA synchronous")).scalar() == 1
