@@ -53,21 +53,27 @@ SIGNAL_NAMES = (
 )
 
 
-def feature_text(text: str) -> str:
-    """Text for the word model: links, e-mail addresses, phone numbers and numbers become placeholder tokens.
-
-    A spam link on a news site is never the same link as on YouTube; the fact that there is one carries over.
-    """
+def _placeholders(text: str, link) -> str:
+    """Links (replaced by `link`, a string or a function of the match), e-mail addresses, phone numbers and
+    numbers as placeholder tokens, lower-cased."""
     # Each pattern needs an "@", a "." or ":", or a digit: texts without one skip it (the same result, faster).
     digits = _DIGIT.search(text) is not None
     if "@" in text:
         text = EMAIL.sub(" zzemail ", text)
     if "." in text or ":" in text:
-        text = URL.sub(" zzlink ", text)
+        text = URL.sub(link, text)
     if digits:
         text = PHONE.sub(" zzphone ", text)
         return NUMBER.sub(" zznum ", text.lower())
     return text.lower()
+
+
+def feature_text(text: str) -> str:
+    """Text for the word model: links, e-mail addresses, phone numbers and numbers become placeholder tokens.
+
+    A spam link on a news site is never the same link as on YouTube; the fact that there is one carries over.
+    """
+    return _placeholders(text, " zzlink ")
 
 
 def _link_placeholder(match: re.Match) -> str:
@@ -76,15 +82,7 @@ def _link_placeholder(match: re.Match) -> str:
 
 def feature_text_links(text: str) -> str:
     """`feature_text`, but a link to a video becomes `zzvideo` and only other links `zzlink` (moderation.links)."""
-    digits = _DIGIT.search(text) is not None
-    if "@" in text:
-        text = EMAIL.sub(" zzemail ", text)
-    if "." in text or ":" in text:
-        text = URL.sub(_link_placeholder, text)
-    if digits:
-        text = PHONE.sub(" zzphone ", text)
-        return NUMBER.sub(" zznum ", text.lower())
-    return text.lower()
+    return _placeholders(text, _link_placeholder)
 
 
 def signal_features(texts) -> sparse.csr_matrix:
