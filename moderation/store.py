@@ -19,10 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event, func,
-    insert, select, update,
+    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, delete, event,
+    func, insert, inspect, select, update,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from moderation.prepared import Prepared
 
@@ -43,7 +44,10 @@ thread_comments = Table(
     Column("article_id", String(255), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("comment_id", String(255)),  # the CMS's id, when it sent one: what erasure finds the comment by
     Index("ix_thread_comments_article", "article_id", "id"),
+    Index("ix_thread_comments_comment", "comment_id"),
+    Index("ix_thread_comments_created", "created_at"),
 )
 
 feedback = Table(
@@ -58,6 +62,7 @@ feedback = Table(
     Column("moderator", String(255)),
     Column("decision_id", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_comment", "comment_id"),
 )
 
 # Flagged comments awaiting (or past) review.
@@ -77,7 +82,12 @@ decisions = Table(
     Column("reviewed_at", DateTime(timezone=True)),
     Column("review_label", String(16)),
     Index("ix_decisions_queue", "reviewed_at", "id"),
+    Index("ix_decisions_comment", "comment_id"),
 )
+
+# Columns added to a table after its first release: a store created by an older version gets them on start
+# (nullable, so the ALTER TABLE is the same on SQLite and PostgreSQL and old rows simply have none).
+ADDED_COLUMNS = {"thread_comments": ["comment_id"]}
 
 
 _ADD_THREAD_COMMENT = insert(thread_comments)  # built once: one per accepted comment
@@ -122,6 +132,7 @@ class Store:
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
         metadata.create_all(self.engine)
+        self._upgrade()
         self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
 
     @contextmanager
@@ -141,6 +152,33 @@ class Store:
                     conn.exec_driver_sql(f"PRAGMA synchronous={self.synchronous}")
                     conn.commit()
 
+    def _upgrade(self) -> None:
+        """Bring a store created by an older version up to this schema: add the columns it lacks, then the
+        indexes (create_all makes only missing tables). Idempotent; two workers racing at start are harmless."""
+        found = inspect(self.engine)
+        for name, columns in ADDED_COLUMNS.items():
+            present = {c["name"] for c in found.get_columns(name)}
+            for column in columns:
+                if column not in present:
+                    kind = metadata.tables[name].c[column].type.compile(self.engine.dialect)
+                    self._ddl(lambda conn: conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {column} {kind}"),
+                              lambda: column in {c["name"] for c in inspect(self.engine).get_columns(name)})
+        for table in metadata.sorted_tables:
+            present = {i["name"] for i in found.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in present:
+                    self._ddl(lambda conn: index.create(conn, checkfirst=True),
+                              lambda: index.name in {i["name"] for i in inspect(self.engine).get_indexes(table.name)})
+
+    def _ddl(self, change, done) -> None:
+        """Run one schema change; when it fails, it is fine if another process made the same change meanwhile."""
+        try:
+            with self.engine.begin() as conn:
+                change(conn)
+        except SQLAlchemyError:
+            if not done():
+                raise
+
     def dispose(self) -> None:
         """Drop pooled connections (after a fork, each process must open its own)."""
         self.engine.dispose()
@@ -158,8 +196,8 @@ class Store:
             row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
         return dict(row) if row else None
 
-    def add_thread_comment(self, article_id: str, text: str) -> None:
-        row = {"article_id": article_id, "text": text, "created_at": now()}
+    def add_thread_comment(self, article_id: str, text: str, comment_id: str | None = None) -> None:
+        row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id}
         prepared = self._prepare(_ADD_THREAD_COMMENT, list(row))
         if prepared is not None:
             prepared.write(row)
@@ -191,7 +229,8 @@ class Store:
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
         """The writes of one moderation request in one transaction: accepted comments joining their article's
-        thread ((article_id, text) pairs) and flagged comments entering the review log (`decisions` columns).
+        thread ((article_id, text[, comment_id]) tuples) and flagged comments entering the review log (`decisions`
+        columns).
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
@@ -201,7 +240,8 @@ class Store:
         stamp = now()
         with self.engine.begin() as conn:
             if thread:
-                conn.execute(_ADD_THREAD_COMMENT, [{"article_id": a, "text": t, "created_at": stamp} for a, t in thread])
+                conn.execute(_ADD_THREAD_COMMENT, [{"article_id": row[0], "text": row[1], "created_at": stamp,
+                                                    "comment_id": row[2] if len(row) > 2 else None} for row in thread])
             if flagged:
                 conn.execute(insert(decisions), [{**row, "created_at": stamp} for row in flagged])
 
@@ -211,6 +251,48 @@ class Store:
                  .order_by(thread_comments.c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)][::-1]
+
+    # Erasure and retention. Each is one durable transaction. The articles whose thread loses comments get a new
+    # updated_at in it, so every worker rebuilds its cached context of them (service/articles.py) on their next
+    # comment instead of keeping the erased words in its summed counts.
+    def erase_comment(self, comment_id: str) -> dict:
+        """Delete every copy of a comment the store holds under the CMS's id: in its article's thread, in the
+        review log and as a moderator label. Returns the counts (all 0 when nothing was stored under that id)."""
+        with self.durable() as conn:
+            touched = select(thread_comments.c.article_id).where(thread_comments.c.comment_id == comment_id)
+            conn.execute(update(articles).where(articles.c.id.in_(touched)).values(updated_at=now()))
+            return {
+                "thread_comments": conn.execute(
+                    delete(thread_comments).where(thread_comments.c.comment_id == comment_id)).rowcount,
+                "flagged": conn.execute(delete(decisions).where(decisions.c.comment_id == comment_id)).rowcount,
+                "labels": conn.execute(delete(feedback).where(feedback.c.comment_id == comment_id)).rowcount,
+            }
+
+    def delete_article(self, article_id: str) -> dict:
+        """Delete an article and the comments of its thread. Its flagged comments and moderator labels stay (the
+        review log and the training data): erase those by comment id. Returns the counts."""
+        with self.durable() as conn:
+            comments = conn.execute(delete(thread_comments).where(thread_comments.c.article_id == article_id)).rowcount
+            article = conn.execute(delete(articles).where(articles.c.id == article_id)).rowcount
+        return {"article": article, "thread_comments": comments}
+
+    def prune(self, before: datetime, dry_run: bool = False) -> dict:
+        """Retention: delete thread comments accepted before `before` and flagged comments reviewed before it.
+        The review queue (flagged, not reviewed yet), articles and moderator labels are kept. Returns the counts;
+        with `dry_run`, what would be deleted, deleting nothing."""
+        old_thread = thread_comments.c.created_at < before
+        old_reviews = decisions.c.reviewed_at.is_not(None) & (decisions.c.reviewed_at < before)
+        with self.durable() as conn:
+            if dry_run:
+                def count(table, where) -> int:
+                    return int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
+
+                return {"thread_comments": count(thread_comments, old_thread),
+                        "reviewed_flagged": count(decisions, old_reviews)}
+            touched = select(thread_comments.c.article_id).where(old_thread)
+            conn.execute(update(articles).where(articles.c.id.in_(touched)).values(updated_at=now()))
+            return {"thread_comments": conn.execute(delete(thread_comments).where(old_thread)).rowcount,
+                    "reviewed_flagged": conn.execute(delete(decisions).where(old_reviews)).rowcount}
 
     # Moderator labels
     def add_feedback(self, text: str, label: str, article_id: str | None = None, article_title: str | None = None,

@@ -164,6 +164,9 @@ def moderate():
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     from service.articles import context_for, thread_row  # articles builds on this module
 
+    comment_id = body.get("comment_id")
+    if comment_id is not None:
+        comment_id = str(_identifier(comment_id, "comment_id", min_chars=1))
     context = context_for(article)  # a stored article (and its thread), or None
     verdict = moderator.moderate(text, article, context=context)
     result = verdict.to_dict()
@@ -171,8 +174,8 @@ def moderate():
     explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
     if explain:
         result["explanation"] = explanation
-    record_writes([thread_row(article, text, verdict) if context is not None else None],
-                  [flagged_row(text, article, verdict, body.get("comment_id"), explanation=explanation)])
+    record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None],
+                  [flagged_row(text, article, verdict, comment_id, explanation=explanation)])
     record_verdicts([verdict])
     remember_text([text])
     return jsonify(result)
@@ -190,8 +193,8 @@ def moderate_batch():
 
     contexts = [context_for(article) for article in articles]
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts)
-    thread = [thread_row(article, text, verdict) if context is not None else None
-              for text, article, context, verdict in zip(texts, articles, contexts, verdicts)]
+    thread = [thread_row(article, text, verdict, comment_id) if context is not None else None
+              for comment_id, text, article, context, verdict in zip(ids, texts, articles, contexts, verdicts)]
     results, flagged = [], []
     for comment_id, text, article, explain, verdict in zip(ids, texts, articles, explains, verdicts):
         result = verdict.to_dict()

@@ -91,6 +91,28 @@ def get_article(article_id: str):
     return jsonify(_article_json(row, _thread_count(article_id)))
 
 
+@bp.delete("/articles/<article_id:article_id>")
+@require_key("api")
+def delete_article(article_id: str):
+    """Delete an article and its thread (the comments accepted under it); its flagged comments and moderator
+    labels stay. Idempotent: 200 with the counts, zero when nothing was stored."""
+    _check_id(article_id)
+    erased = get_store().delete_article(article_id)
+    contexts(current_app).forget(article_id)  # other workers: their next query finds no article row
+    return jsonify({"id": article_id, "erased": erased})
+
+
+@bp.delete("/comments/<article_id:comment_id>")
+@require_key("api")
+def erase_comment(comment_id: str):
+    """Erase a comment by the id the CMS sent with it (`comment_id`, or `id` in a batch): from its article's
+    thread, the review log and the moderator labels. For a deleted comment or a reader's erasure request.
+    Idempotent: 200 with the counts, zero when nothing was stored under that id."""
+    if len(comment_id) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"A comment id must be 1 to {MAX_ID_CHARS} characters.")
+    return jsonify({"comment_id": comment_id, "erased": get_store().erase_comment(comment_id)})
+
+
 class ArticleContexts:
     """Per-worker cache: article id -> (title, body, updated_at, last thread comment id, Context)."""
 
@@ -154,9 +176,10 @@ def context_for(article: Article | None) -> Context | None:
     return contexts(current_app).context(get_store(), article)
 
 
-def thread_row(article: Article | None, text: str, verdict: Verdict) -> tuple[str, str] | None:
-    """(article id, text) when the comment joins its stored article's thread (accepted), else None; written with
-    the request's other writes, committed before the answer is sent."""
+def thread_row(article: Article | None, text: str, verdict: Verdict, comment_id=None) -> tuple | None:
+    """(article id, text, comment id or None) when the comment joins its stored article's thread (accepted), else
+    None; written with the request's other writes, committed before the answer is sent. The CMS's comment id is
+    kept so that `DELETE /v1/comments/<id>` can erase the comment."""
     if article is not None and article.id is not None and verdict.decision == "accept":
-        return article.id, text
+        return article.id, text, None if comment_id in (None, "") else str(comment_id)
     return None

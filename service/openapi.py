@@ -62,7 +62,7 @@ SCHEMAS = {
             "body": {"type": "string", "nullable": True},
         },
     },
-    "ModerateRequest": {
+    "Comment": {
         "type": "object",
         "required": ["text"],
         "properties": {
@@ -72,6 +72,13 @@ SCHEMAS = {
                         "description": "Add an `explanation` of the spam score to the answer."},
         },
     },
+    "ModerateRequest": {"allOf": [ref("Comment"), {
+        "type": "object",
+        "properties": {"comment_id": {
+            "oneOf": [{"type": "string", "minLength": 1, "maxLength": 255}, INT64], "nullable": True,
+            "description": "Your id for the comment: stored with it (thread, review log) so that "
+                           "`DELETE /v1/comments/{comment_id}` can erase it. In a batch, each comment's `id`."}},
+    }]},
     "Reason": {
         "type": "object",
         "required": ["code", "message"],
@@ -107,10 +114,11 @@ SCHEMAS = {
         },
     },
     "BatchComment": {
-        "allOf": [ref("ModerateRequest"), {
+        "allOf": [ref("Comment"), {
             "type": "object",
             "properties": {"id": {
-                "description": "Your id for the comment, echoed back in its result.",
+                "description": "Your id for the comment, echoed back in its result and stored with it "
+                               "(`DELETE /v1/comments/{comment_id}` erases it).",
                 "oneOf": [{"type": "string", "maxLength": 255, "nullable": True}, INT64],
             }},
         }],
@@ -184,6 +192,24 @@ SCHEMAS.update({
         "required": ["id", "label"],
         "properties": {"id": {"type": "integer"}, "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]}},
     },
+    "ArticleErased": {
+        "type": "object",
+        "required": ["id", "erased"],
+        "properties": {"id": {"type": "string"}, "erased": {
+            "type": "object", "required": ["article", "thread_comments"],
+            "properties": {"article": {"type": "integer", "minimum": 0, "maximum": 1},
+                           "thread_comments": {"type": "integer", "minimum": 0}},
+        }},
+    },
+    "CommentErased": {
+        "type": "object",
+        "required": ["comment_id", "erased"],
+        "properties": {"comment_id": {"type": "string"}, "erased": {
+            "type": "object", "required": ["thread_comments", "flagged", "labels"],
+            "description": "Rows deleted: in article threads, in the review log, among moderator labels.",
+            "properties": {k: {"type": "integer", "minimum": 0} for k in ("thread_comments", "flagged", "labels")},
+        }},
+    },
 })
 ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]
@@ -249,7 +275,27 @@ PATHS = {
                           "401": BAD_INPUT["401"], "404": error("No such article (`article_not_found`)."),
                           "422": BAD_INPUT["422"]},
         },
+        "delete": {
+            "summary": "Delete an article and its thread (the comments accepted under it).",
+            "tags": ["articles"],
+            "description": "Its flagged comments and moderator labels stay: erase those by comment id. Idempotent: "
+                           "200 with zero counts when nothing was stored.",
+            "parameters": ARTICLE_ID,
+            "responses": {"200": {"description": "Deleted.", "content": {JSON: {"schema": ref("ArticleErased")}}},
+                          "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
+        },
     },
+    "/v1/comments/{comment_id}": {"delete": {
+        "summary": "Erase a comment by your id: from its article's thread, the review log and moderator labels.",
+        "tags": ["articles"],
+        "description": "For a comment deleted on the site or a reader's erasure request. Models trained before keep "
+                       "what they learnt from a label; retrain to drop it. Idempotent: 200 with zero counts when "
+                       "nothing was stored under that id.",
+        "parameters": [{"name": "comment_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+        "responses": {"200": {"description": "Erased.", "content": {JSON: {"schema": ref("CommentErased")}}},
+                      "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
+    }},
     "/v1/feedback": {"post": {
         "summary": "A moderator's label for a comment (admin key); stored durably before the 201.",
         "tags": ["moderators"],

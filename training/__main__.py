@@ -1,4 +1,4 @@
-"""Command line: `python -m training train|evaluate|promote|rollback|rescore|fetch-data`.
+"""Command line: `python -m training train|evaluate|promote|rollback|rescore|prune|fetch-data`.
 
 Each command is a thin wrapper over a function that returns its result, so tests call the functions directly.
 """
@@ -168,6 +168,28 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
 
     count = lifecycle.export_feedback(Store(lifecycle.store_url(database_url)), output_path)
     click.echo(f"{count} labels written to {output_path}")
+
+
+@cli.command()
+@database_option
+@click.option("--older-than", "days", required=True, type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+              help="Delete thread comments accepted, and flagged comments reviewed, more than DAYS days ago.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def prune(database_url: str | None, days: float, dry_run: bool) -> None:
+    """Retention: delete old comment text from the service's store (run it daily, e.g. from cron).
+
+    Thread comments give relevance the discussion so far, and old ones matter little; reviewed flagged comments are
+    the review log. The review queue, articles and moderator labels are never pruned (labels are training data:
+    erase one with DELETE /v1/comments/<id>). Prints the counts as JSON.
+    """
+    from datetime import timedelta
+
+    from moderation.store import Store, now
+    from training.lifecycle import store_url
+
+    before = now() - timedelta(days=days)
+    counts = Store(store_url(database_url)).prune(before, dry_run=dry_run)
+    click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
 
 
 @cli.command()
