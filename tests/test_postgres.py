@@ -1,0 +1,195 @@
+"""The store and rescoring on a real PostgreSQL server, not only SQLite: what `MODERATION_DATABASE_URL` and
+`rescore --input-sql` promise.
+
+A throwaway cluster is started for the session from the machine's PostgreSQL binaries (Debian's `postgresql`
+package; `.ci/run` installs it), on a Unix socket in a temporary folder (no TCP port), as the `postgres` user when
+the tests run as root (the server refuses root). Without the binaries these tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text as sql
+
+from moderation.store import Store
+from service import create_app
+from training.rescore import RescoreOptions, rescore
+from training.rescore_io import Source
+
+ARTICLE = {"id": "mosul", "title": "ISIL fighters flee Mosul as Iraqi forces approach",
+           "body": "Iraqi forces closed in on Mosul as ISIL fighters fled the city."}
+
+
+def _bindir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if found:
+        return Path(found[-1]).parent
+    postgres = shutil.which("postgres")
+    return Path(postgres).parent if postgres else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """(socket folder, run): a server for the session; `run` runs a client command as the server's user."""
+    bindir = _bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql)")
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            import pwd
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+    home = Path(tempfile.mkdtemp(prefix="moderation-pg-"))
+    if as_root:
+        os.chown(home, owner.pw_uid, owner.pw_gid)
+    data, socket = home / "data", home / "socket"
+
+    def run(*args, **kw):
+        command = [str(bindir / args[0]), *map(str, args[1:])]
+        return subprocess.run((["runuser", "-u", "postgres", "--"] if as_root else []) + command,
+                              check=True, capture_output=True, text=True, **kw)
+
+    run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+    socket.mkdir()
+    if as_root:
+        os.chown(socket, owner.pw_uid, owner.pw_gid)
+    server = subprocess.Popen(
+        (["runuser", "-u", "postgres", "--"] if as_root else [])
+        + [str(bindir / "postgres"), "-D", str(data), "-k", str(socket), "-c", "listen_addresses=",
+           "-c", "fsync=off", "-c", "full_page_writes=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([str(bindir / "pg_isready"), "-h", str(socket), "-U", "postgres"],
+                             capture_output=True).returncode != 0:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+        yield socket, run
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture()
+def pg_url(postgres_server, request):
+    """A new empty database for one test: its SQLAlchemy URL (psycopg 3, over the Unix socket)."""
+    socket, run = postgres_server
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:50]
+    run("createdb", "-h", socket, "-U", "postgres", name)
+    yield f"postgresql+psycopg://postgres@/{name}?host={socket}"
+    run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
+
+
+def make_app(tiny_registry, url, decision: str, **config):
+    spam = {"accept": (1.0, 1.0), "flag": (0.0, 1.0)}[decision]
+    return create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": spam[0],
+                       "SPAM_REJECT": spam[1], "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0,
+                       "DATABASE_URL": url, "SECRET_KEY": "test", **config})
+
+
+def test_the_service_keeps_articles_threads_reviews_and_labels_in_postgresql(tiny_registry, pg_url):
+    accepting = make_app(tiny_registry, pg_url, "accept")
+    client = accepting.test_client()
+    created = client.put("/v1/articles/mosul", json={"title": ARTICLE["title"], "body": ARTICLE["body"]})
+    assert created.status_code == 201
+    for n, text in enumerate(["Mosul will be free soon", "Good news for the people of Iraq", "ISIL is finished"]):
+        answer = client.post("/v1/moderate", json={"text": text, "article": {"id": "mosul"}, "comment_id": n})
+        assert answer.status_code == 200 and answer.json["decision"] == "accept", answer.json
+        assert answer.json["scores"]["off_topic"] is not None  # the stored article was found by id
+    batch = client.post("/v1/moderate/batch", json={"comments": [
+        {"id": "b1", "text": "Pray for Mosul", "article": {"id": "mosul"}},
+        {"id": "b2", "text": "Go Iraqi army!", "article": ARTICLE}]})
+    assert batch.status_code == 200, batch.json
+    assert client.get("/v1/articles/mosul").json["thread_comments"] == 5
+
+    # A second app on the same database stands for another worker: it sees the thread, and a PUT rebuilds it.
+    other = make_app(tiny_registry, pg_url, "accept").test_client()
+    assert other.get("/v1/articles/mosul").json["thread_comments"] == 5
+    assert other.put("/v1/articles/mosul", json={"title": "Mosul, updated"}).status_code == 200
+    assert client.get("/v1/articles/mosul").json["title"] == "Mosul, updated"
+
+    flagging = make_app(tiny_registry, pg_url, "flag")
+    flagged = flagging.test_client().post("/v1/moderate", json={"text": "Win cash now", "article": {"id": "mosul"},
+                                                                "comment_id": "spam-1", "explain": True})
+    assert flagged.json["decision"] == "flag"
+    store = flagging.extensions["store"]
+    queue = store.review_queue()
+    assert [(q["comment_id"], q["text"]) for q in queue] == [("spam-1", "Win cash now")]
+    assert queue[0]["explanation"]["pushed_up"] is not None  # the JSON column round-trips
+    label = flagging.test_client().post("/v1/feedback", json={"text": "Win cash now", "label": "spam",
+                                                               "decision_id": queue[0]["id"], "comment_id": "spam-1"})
+    assert label.status_code == 201, label.json
+    again = flagging.test_client().post("/v1/feedback", json={"text": "Win cash now", "label": "ham",
+                                                               "decision_id": queue[0]["id"]})
+    assert again.status_code == 409  # reviewed once only
+    assert store.review_queue() == [] and [f["label"] for f in store.list_feedback()] == ["spam"]
+
+    assert client.delete("/v1/comments/1").json["erased"] == {"thread_comments": 1, "flagged": 0, "labels": 0}
+    assert client.delete("/v1/comments/spam-1").json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1}
+    assert other.get("/v1/articles/mosul").json["thread_comments"] == 4
+    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 1, "thread_comments": 4}
+
+
+def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:  # the thread table as the first release created it: no comment_id
+        conn.execute(sql("CREATE TABLE thread_comments (id SERIAL PRIMARY KEY, article_id VARCHAR(255) NOT NULL, "
+                         "text TEXT NOT NULL, created_at TIMESTAMP WITH TIME ZONE NOT NULL)"))
+        conn.execute(sql("INSERT INTO thread_comments (article_id, text, created_at) "
+                         "VALUES ('a', 'from long ago', now() - interval '100 days')"))
+    engine.dispose()
+    store = Store(pg_url)
+    assert "comment_id" in {c["name"] for c in inspect(store.engine).get_columns("thread_comments")}
+    store.put_article("a", "Budget vote", "The council votes.")
+    store.record_moderation([("a", "today", "c1")], [])
+    from datetime import timedelta
+
+    from moderation.store import now
+
+    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.thread("a") == ["from long ago", "today"]
+    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.thread("a") == ["today"]
+    Store(pg_url)  # opening it again changes nothing
+
+
+def test_rescore_reads_a_postgresql_table_in_chunks(tiny_registry, pg_url, tmp_path):
+    """`rescore --input-sql` streams the table with a server-side cursor; the result equals the same rows from a
+    JSON lines file."""
+    rows = [{"id": f"c{n}", "text": text, "article_id": "mosul", "article_title": ARTICLE["title"],
+             "article_body": ARTICLE["body"], "decision": "accept"}
+            for n, text in enumerate(["Mosul will be free soon", "FREE ringtones txt WIN to 80082 now!!!",
+                                      "Good news for the people of Iraq", "", "Shoe level lies."] * 30)]
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sql("CREATE TABLE comments (id TEXT PRIMARY KEY, text TEXT, article_id TEXT, "
+                         "article_title TEXT, article_body TEXT, decision TEXT)"))
+        conn.execute(sql("INSERT INTO comments VALUES (:id, :text, :article_id, :article_title, :article_body, "
+                         ":decision)"), rows)
+    engine.dispose()
+    ordered = sorted(rows, key=lambda r: r["id"])  # the table is read in primary-key order
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in ordered), encoding="utf-8")
+    options = RescoreOptions(models_dir=tiny_registry.root, workers=1, progress=False, chunk_size=16)
+    from_file = rescore(Source(jsonl), tmp_path / "a.jsonl", options)
+    from_table = rescore(Source(sql_url=pg_url, table="comments"), tmp_path / "b.jsonl", options)
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
+    assert from_table.to_dict()["decisions"] == from_file.to_dict()["decisions"]
+    assert from_table.errors == from_file.errors == 0
+    out = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert len(out) == 150 and len({r["id"] for r in out}) == 150
+    empty = [r for r in out if r["id"] in {row["id"] for row in rows if not row["text"]}]
+    assert len(empty) == 30 and all(r["reasons"][0]["code"] == "empty" for r in empty)
