@@ -11,7 +11,7 @@ Tuned for a 2-core machine (see README, "Running in production"):
 - max_requests with jitter recycles workers now and then, never all at once; graceful_timeout lets in-flight
   requests (a 1,000-comment batch takes seconds) finish on SIGTERM.
 - Metrics: prometheus-client multiprocess mode, its files in var/prometheus/<port>/ inside the project (emptied at
-  start, a dead worker's gauges dropped in child_exit).
+  start, not on a HUP reload; a dead worker's gauges dropped in child_exit).
 - Malformed HTTP that gunicorn refuses itself (request line or headers too long, bad Content-Length, unknown
   Transfer-Encoding) is answered in the API's JSON error shape, never HTML and never a 5xx (service/http_errors.py).
 - Without any key configured (MODERATION_API_KEYS, MODERATION_ADMIN_KEYS) the service is open, so it binds the
@@ -95,10 +95,14 @@ logconfig_dict = {
 }
 
 # Must be in the environment, and exist empty, before prometheus_client is first imported (by the log formatter
-# below or the app): this file is read once, by the master, at start.
+# below or the app). The master reads this file at start and again on every HUP (reload): it is emptied at start
+# only, so a reload keeps the counts of the workers it replaces (a counter that fell back to zero would read as a
+# restart to Prometheus, and the old workers' requests would vanish from the totals).
 METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
                                          str(PROJECT_ROOT / "var" / "prometheus" / str(_port))))
-shutil.rmtree(METRICS_DIR, ignore_errors=True)
+if os.environ.get("_MODERATION_METRICS_MASTER") != str(os.getpid()):
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    os.environ["_MODERATION_METRICS_MASTER"] = str(os.getpid())
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 
 

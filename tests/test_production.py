@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -319,6 +320,22 @@ def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registr
                     if x.startswith('moderation_http_requests_total{endpoint="/v1/moderate"'))
         assert float(line.split()[-1]) == 20.0
         assert "moderation_model_info{" in metrics
+        # A HUP (reload the configuration, replace the workers) keeps the counts: Prometheus would read a reset
+        # counter as a restart, and the requests of the old workers would vanish from the totals.
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(3)  # the master re-reads its config and forks new workers; the old ones finish and exit
+        for _ in range(300):
+            try:
+                request = urllib.request.Request(f"{base}/v1/moderate", data=b'{"text": "hello again"}',
+                                                 headers={"Content-Type": "application/json"})
+                assert json.load(urllib.request.urlopen(request, timeout=5))["decision"]
+                break
+            except OSError:
+                time.sleep(0.1)
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        line = next(x for x in metrics.splitlines()
+                    if x.startswith('moderation_http_requests_total{endpoint="/v1/moderate"'))
+        assert float(line.split()[-1]) == 21.0
     finally:
         proc.terminate()
         proc.wait(timeout=30)
