@@ -268,6 +268,32 @@ class Store:
                 "labels": conn.execute(delete(feedback).where(feedback.c.comment_id == comment_id)).rowcount,
             }
 
+    def comment_records(self, comment_id: str) -> dict:
+        """Everything the store holds under a comment id (for a reader's access request): its thread entries, its
+        flagged decisions (with their review) and its moderator labels, oldest first."""
+        def stamp(value):
+            return value.isoformat() if value is not None else None
+
+        with self.engine.connect() as conn:
+            thread = conn.execute(select(thread_comments.c.article_id, thread_comments.c.text,
+                                         thread_comments.c.created_at)
+                                  .where(thread_comments.c.comment_id == comment_id).order_by(thread_comments.c.id))
+            flagged = conn.execute(select(decisions).where(decisions.c.comment_id == comment_id)
+                                   .order_by(decisions.c.id)).mappings().all()
+            labels = conn.execute(select(feedback).where(feedback.c.comment_id == comment_id)
+                                  .order_by(feedback.c.id)).mappings().all()
+            return {
+                "thread_comments": [{"article_id": r.article_id, "text": r.text, "created_at": stamp(r.created_at)}
+                                    for r in thread],
+                "flagged": [{"article_id": r["article_id"], "text": r["text"], "decision": r["decision"],
+                             "scores": {"spam": r["spam"], "off_topic": r["off_topic"]}, "reasons": r["reasons"],
+                             "model_version": r["model_version"], "created_at": stamp(r["created_at"]),
+                             "reviewed_at": stamp(r["reviewed_at"]), "review_label": r["review_label"]}
+                            for r in flagged],
+                "labels": [{"text": r["text"], "label": r["label"], "article_id": r["article_id"],
+                            "moderator": r["moderator"], "created_at": stamp(r["created_at"])} for r in labels],
+            }
+
     def delete_article(self, article_id: str) -> dict:
         """Delete an article and the comments of its thread. Its flagged comments and moderator labels stay (the
         review log and the training data): erase those by comment id. Returns the counts."""

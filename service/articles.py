@@ -102,15 +102,30 @@ def delete_article(article_id: str):
     return jsonify({"id": article_id, "erased": erased})
 
 
+def _check_comment_id(comment_id: str) -> str:
+    if len(comment_id) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"A comment id must be 1 to {MAX_ID_CHARS} characters.")
+    return comment_id
+
+
+@bp.get("/comments/<article_id:comment_id>")
+@require_key("api")
+def comment_records(comment_id: str):
+    """What the store holds under a comment id (a reader's access request): thread entries, flagged decisions
+    and moderator labels. 404 when it holds nothing."""
+    records = get_store().comment_records(_check_comment_id(comment_id))
+    if not any(records.values()):
+        raise ApiError(404, "comment_not_found", f"Nothing is stored under comment id {comment_id!r}.")
+    return jsonify({"comment_id": comment_id, **records})
+
+
 @bp.delete("/comments/<article_id:comment_id>")
 @require_key("api")
 def erase_comment(comment_id: str):
     """Erase a comment by the id the CMS sent with it (`comment_id`, or `id` in a batch): from its article's
     thread, the review log and the moderator labels. For a deleted comment or a reader's erasure request.
     Idempotent: 200 with the counts, zero when nothing was stored under that id."""
-    if len(comment_id) > MAX_ID_CHARS:
-        raise ApiError(422, "invalid_request", f"A comment id must be 1 to {MAX_ID_CHARS} characters.")
-    return jsonify({"comment_id": comment_id, "erased": get_store().erase_comment(comment_id)})
+    return jsonify({"comment_id": comment_id, "erased": get_store().erase_comment(_check_comment_id(comment_id))})
 
 
 class ArticleContexts:

@@ -201,6 +201,19 @@ SCHEMAS.update({
                            "thread_comments": {"type": "integer", "minimum": 0}},
         }},
     },
+    "CommentRecords": {
+        "type": "object",
+        "required": ["comment_id", "thread_comments", "flagged", "labels"],
+        "properties": {
+            "comment_id": {"type": "string"},
+            "thread_comments": {"type": "array", "description": "Accepted under an article (relevance context).",
+                                "items": {"type": "object", "required": ["article_id", "text", "created_at"]}},
+            "flagged": {"type": "array", "description": "Held for review, with the decision and its review.",
+                        "items": {"type": "object", "required": ["text", "decision", "scores", "reasons"]}},
+            "labels": {"type": "array", "description": "Moderator labels (training data).",
+                       "items": {"type": "object", "required": ["text", "label"]}},
+        },
+    },
     "CommentErased": {
         "type": "object",
         "required": ["comment_id", "erased"],
@@ -285,7 +298,15 @@ PATHS = {
                           "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
         },
     },
-    "/v1/comments/{comment_id}": {"delete": {
+    "/v1/comments/{comment_id}": {"get": {
+        "summary": "What the service holds under your comment id (for a reader's access request).",
+        "tags": ["articles"],
+        "parameters": [{"name": "comment_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+        "responses": {"200": {"description": "The records.", "content": {JSON: {"schema": ref("CommentRecords")}}},
+                      "401": BAD_INPUT["401"], "404": error("Nothing stored under that id (`comment_not_found`)."),
+                      "422": BAD_INPUT["422"]},
+    }, "delete": {
         "summary": "Erase a comment by your id: from its article's thread, the review log and moderator labels.",
         "tags": ["articles"],
         "description": "For a comment deleted on the site or a reader's erasure request. Models trained before keep "

@@ -52,6 +52,8 @@ def test_an_accepted_comment_is_stored_with_its_id_and_erased_everywhere(accepti
     assert thread_ids(accepting) == ["c0", "c1", "7", None]
     assert client.get("/v1/articles/mosul").json["thread_comments"] == 4
 
+    stored = client.get("/v1/comments/c1").json["thread_comments"]
+    assert [(r["article_id"], r["text"]) for r in stored] == [("mosul", "Good news for the people of Iraq")]
     erased = client.delete("/v1/comments/c1")
     assert erased.status_code == 200
     assert erased.json == {"comment_id": "c1", "erased": {"thread_comments": 1, "flagged": 0, "labels": 0}}
@@ -95,9 +97,17 @@ def test_a_flagged_comment_and_its_label_are_erased(tiny_registry, tmp_path):
                                  "comment_id": 991})
     assert labelled.status_code == 201, labelled.json
     assert client.delete("/v1/comments/991").status_code == 401  # a key is needed
+    assert client.get("/v1/comments/991").status_code == 401
+    held = client.get("/v1/comments/991", headers=cms).json  # what a reader's access request would be answered
+    assert held["thread_comments"] == []
+    flagged = [(f["text"], f["decision"], f["review_label"]) for f in held["flagged"]]
+    assert flagged == [("Win cash now", "flag", "spam")]
+    assert [(item["text"], item["label"]) for item in held["labels"]] == [("Win cash now", "spam")]
     erased = client.delete("/v1/comments/991", headers=cms)
     assert erased.json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1}
     assert store.review_queue() == [] and store.list_feedback() == []
+    gone = client.get("/v1/comments/991", headers=cms)
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "comment_not_found"
 
 
 def test_a_wrong_comment_id_is_a_json_4xx_and_changes_nothing(accepting):
