@@ -53,6 +53,27 @@ def test_protected_endpoints_answer_401_without_a_valid_key(keyed, method, path,
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+OPEN_ENDPOINTS = {"static", "observability.metrics", "health.healthz", "health.readyz", "openapi.openapi_json"}
+
+
+def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
+    """Found from the app's own routes, so an endpoint added later cannot slip through without a key. The review
+    page answers with its login form (a session, not a Bearer key: tests/test_feedback.py)."""
+    client = keyed_app.test_client()
+    checked = []
+    for rule in keyed_app.url_map.iter_rules():
+        if rule.endpoint in OPEN_ENDPOINTS or rule.endpoint.startswith("review."):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "1" if m.group(1) == "decision_id" else "x", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method, json={"text": "hello"},
+                                   headers={"Authorization": "Bearer wrong"})
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert response.get_json()["error"]["code"] == "unauthorized"
+            checked.append(f"{method} {path}")
+    assert {"DELETE /v1/comments/x", "GET /v1/comments/x", "DELETE /v1/articles/x", "POST /v1/feedback"} <= set(checked)
+
+
 def test_valid_keys_pass_and_open_endpoints_need_none(keyed):
     for key in (KEY, "cms-key-2", ADMIN):
         headers = {"Authorization": f"Bearer {key}"}
