@@ -42,7 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_prefixed_env("MODERATION")
     else:
         app.config.from_mapping(test_config)
-    from service import api, articles, engine, errors, feedback, health, live, observability, openapi, review
+    from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -56,4 +56,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     live.init_app(app)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
+    app.register_blueprint(akismet.bp)
     return app

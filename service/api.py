@@ -22,13 +22,8 @@ MAX_ID_CHARS = 255
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def json_body(max_bytes: int | None = None) -> dict:
-    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it.
-
-    `max_bytes` replaces the app's MAX_CONTENT_LENGTH for this request (a batch may be larger); over it, 413.
-    """
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
+def raw_body(max_bytes: int | None = None) -> bytes:
+    """The request body's bytes, 413 over the limit (`max_bytes`, else the app's MAX_CONTENT_LENGTH)."""
     if max_bytes is not None:
         request.max_content_length = max_bytes
     raw = request.get_data(cache=True)
@@ -37,6 +32,17 @@ def json_body(max_bytes: int | None = None) -> dict:
         # A chunked body is cut at the limit rather than refused: anything left unread means it was over.
         if request.environ["wsgi.input"].read(1):
             raise RequestEntityTooLarge()
+    return raw
+
+
+def json_body(max_bytes: int | None = None) -> dict:
+    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it.
+
+    `max_bytes` replaces the app's MAX_CONTENT_LENGTH for this request (a batch may be larger); over it, 413.
+    """
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
+    raw = raw_body(max_bytes)
     if not raw.strip():
         raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
     try:
@@ -159,26 +165,37 @@ def moderate():
     body = json_body()
     text, article = parse_comment(body)
     explain = explain_requested(body)
+    comment_id = body.get("comment_id")
+    if comment_id is not None:
+        comment_id = str(_identifier(comment_id, "comment_id", min_chars=1))
+    _, result = moderate_one(text, article, comment_id, explain=explain)
+    return jsonify(result)
+
+
+def moderate_one(text: str, article: Article | None, comment_id: str | None = None, explain: bool = False,
+                 record: bool = True):
+    """One comment through the live model: (verdict, answer dict). With `record`, an accepted comment joins its
+    stored article's thread and a flagged one enters the review log (committed before this returns); without,
+    nothing is written but an article sent inline with text. Shared by /v1/moderate and the Akismet adapter."""
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     from service.articles import context_for, thread_row  # articles builds on this module
 
-    comment_id = body.get("comment_id")
-    if comment_id is not None:
-        comment_id = str(_identifier(comment_id, "comment_id", min_chars=1))
     context = context_for(article)  # a stored article (and its thread), or None
     verdict = moderator.moderate(text, article, context=context)
     result = verdict.to_dict()
     # Flagged comments keep their explanation for the review page, whether or not the CMS asked for it.
-    explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
+    flagged = record and verdict.decision == "flag"
+    explanation = explain_verdict(moderator, text, result) if explain or flagged else None
     if explain:
         result["explanation"] = explanation
-    record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None],
-                  [flagged_row(text, article, verdict, comment_id, explanation=explanation)])
+    if record:
+        record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None],
+                      [flagged_row(text, article, verdict, comment_id, explanation=explanation)])
     record_verdicts([verdict])
     remember_text([text])
-    return jsonify(result)
+    return verdict, result
 
 
 @bp.post("/moderate/batch")

@@ -201,6 +201,21 @@ SCHEMAS.update({
                            "thread_comments": {"type": "integer", "minimum": 0}},
         }},
     },
+    "AkismetComment": {
+        "type": "object",
+        "required": ["comment_content"],
+        "description": "Akismet's fields; those not listed are accepted and ignored (user_ip, user_agent, author "
+                       "name, e-mail and URL are never stored).",
+        "properties": {
+            "api_key": {"type": "string", "description": "The key (or an `Authorization: Bearer` header)."},
+            "blog": {"type": "string"},
+            "comment_content": {"type": "string"},
+            "permalink": {"type": "string", "description": "The article id (`PUT /v1/articles/{permalink}`)."},
+            "comment_type": {"type": "string"},
+            "is_test": {"type": "string", "description": "`1` / `true`: scored, nothing stored."},
+            "recheck_reason": {"type": "string", "description": "A comment checked before: nothing stored."},
+        },
+    },
     "CommentRecords": {
         "type": "object",
         "required": ["comment_id", "thread_comments", "flagged", "labels"],
@@ -228,6 +243,23 @@ ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]
 
 OPEN = []  # no security requirement
+FORM = "application/x-www-form-urlencoded"
+MODERATION_HEADERS = {name: {"schema": {"type": "string"}, "description": text} for name, text in (
+    ("X-Moderation-Decision", "accept, flag or reject"), ("X-Moderation-Reasons", "reason codes, comma-separated"),
+    ("X-Moderation-Model-Version", "the model version"))}
+
+
+def AKISMET_SUBMIT(label: str) -> dict:  # noqa: N802 - reads like the constant it is in PATHS
+    return {
+        "summary": f"Akismet-compatible correction: a `{label}` moderator label (admin key), stored durably.",
+        "tags": ["akismet"],
+        "requestBody": {"required": True, "content": {FORM: {"schema": ref("AkismetComment")}}},
+        "responses": {"200": {"description": "Stored.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                      **{k: v for k, v in BAD_INPUT.items() if k != "422"},
+                      "422": error("No `comment_content`, or an empty one (`invalid_request`).")},
+    }
+
+
 PATHS = {
     "/healthz": {"get": {
         "summary": "Liveness: the process answers HTTP.", "security": OPEN, "tags": ["probes"],
@@ -325,6 +357,29 @@ PATHS = {
                       "404": error("`decision_id` names no flagged comment (`decision_not_found`)."),
                       "409": error("That flagged comment was reviewed already (`already_reviewed`)."),
                       **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+    }},
+    "/1.1/comment-check": {"post": {
+        "summary": "Akismet-compatible check: `true` (spam: flag or reject) or `false` (accept), in plain text.",
+        "tags": ["akismet"],
+        "description": "For a CMS or plugin that speaks Akismet's API (service/akismet.py). Reject adds "
+                       "`X-akismet-pro-tip: discard`; the decision, reasons and scores are in `X-Moderation-*` "
+                       "headers. Errors are JSON with `X-akismet-debug-help`.",
+        "requestBody": {"required": True, "content": {FORM: {"schema": ref("AkismetComment")}}},
+        "responses": {"200": {"description": "`true` or `false`.", "headers": MODERATION_HEADERS,
+                              "content": {"text/plain": {"schema": {"type": "string", "enum": ["true", "false"]}}}},
+                      **{k: v for k, v in BAD_INPUT.items() if k != "422"},
+                      "422": error("No `comment_content` (`invalid_request`).")},
+    }},
+    "/1.1/submit-spam": {"post": AKISMET_SUBMIT("spam")},
+    "/1.1/submit-ham": {"post": AKISMET_SUBMIT("ham")},
+    "/1.1/verify-key": {"post": {
+        "summary": "Akismet-compatible key check: `valid` or `invalid` (a client key).", "tags": ["akismet"],
+        "security": OPEN,
+        "requestBody": {"required": True, "content": {FORM: {"schema": {
+            "type": "object", "properties": {"key": {"type": "string"}, "blog": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "`valid` or `invalid`.", "content": {"text/plain": {"schema": {
+                          "type": "string", "enum": ["valid", "invalid"]}}}},
+                      "400": BAD_INPUT["400"], "413": BAD_INPUT["413"], "415": BAD_INPUT["415"]},
     }},
     "/v1/model": {"get": {
         "summary": "The live model's version, metadata and policy.", "tags": ["moderation"],

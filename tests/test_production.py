@@ -53,7 +53,8 @@ def test_protected_endpoints_answer_401_without_a_valid_key(keyed, method, path,
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-OPEN_ENDPOINTS = {"static", "observability.metrics", "health.healthz", "health.readyz", "openapi.openapi_json"}
+OPEN_ENDPOINTS = {"static", "observability.metrics", "health.healthz", "health.readyz", "openapi.openapi_json",
+                  "akismet.verify_key"}  # Akismet's key check answers "valid" / "invalid" (tests/test_akismet.py)
 
 
 def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
@@ -66,12 +67,13 @@ def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "1" if m.group(1) == "decision_id" else "x", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(path, method=method, json={"text": "hello"},
-                                   headers={"Authorization": "Bearer wrong"})
+            body = {"data": {"comment_content": "hello"}} if path.startswith("/1.1/") else {"json": {"text": "hello"}}
+            response = client.open(path, method=method, headers={"Authorization": "Bearer wrong"}, **body)
             assert response.status_code == 401, (method, path, response.status_code)
             assert response.get_json()["error"]["code"] == "unauthorized"
             checked.append(f"{method} {path}")
-    assert {"DELETE /v1/comments/x", "GET /v1/comments/x", "DELETE /v1/articles/x", "POST /v1/feedback"} <= set(checked)
+    assert {"DELETE /v1/comments/x", "GET /v1/comments/x", "DELETE /v1/articles/x", "POST /v1/feedback",
+            "POST /1.1/comment-check", "POST /1.1/submit-spam"} <= set(checked)
 
 
 def test_valid_keys_pass_and_open_endpoints_need_none(keyed):
