@@ -348,6 +348,13 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def queue_stats(self) -> tuple[int, datetime | None]:
+        """(flagged comments not reviewed yet, when the oldest of them was flagged): one indexed query."""
+        query = select(func.count(), func.min(decisions.c.created_at)).where(decisions.c.reviewed_at.is_(None))
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
+
     def get_decision(self, decision_id: int) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()

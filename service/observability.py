@@ -158,7 +158,39 @@ def metrics():
         multiprocess.MultiProcessCollector(registry)
     else:
         from prometheus_client import REGISTRY as registry
-    return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+    store = CollectorRegistry()
+    store.register(StoreCollector(current_app.extensions.get("store")))
+    return Response(generate_latest(registry) + generate_latest(store), mimetype=None,
+                    content_type=CONTENT_TYPE_LATEST)
+
+
+class StoreCollector:
+    """Read from the store at each scrape (one process answers, so no multiprocess files): whether it answers, and
+    the review queue - how many flagged comments wait for a moderator and how long the oldest has waited."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        up = GaugeMetricFamily("moderation_store_up", "1 if the store answered this scrape's queries, else 0.")
+        try:
+            pending, oldest = self.store.queue_stats() if self.store is not None else (None, None)
+        except Exception:  # noqa: BLE001 - a down store is what this metric reports, never a failed scrape
+            logging.getLogger(__name__).warning("metrics: the store did not answer", exc_info=True)
+            pending = oldest = None
+        up.add_metric([], 0 if pending is None else 1)
+        yield up
+        if pending is None:
+            return
+        yield GaugeMetricFamily("moderation_review_queue_pending", "Flagged comments not reviewed yet.",
+                                value=pending)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest.replace(
+            tzinfo=oldest.tzinfo or timezone.utc).timestamp())
+        yield GaugeMetricFamily("moderation_review_queue_oldest_seconds",
+                                "How long the oldest flagged comment not reviewed yet has waited (0 when none).",
+                                value=age)
 
 
 def init_app(app: Flask) -> None:

@@ -11,10 +11,14 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
+from moderation.store import decisions
 from service import create_app
 from service.observability import JsonFormatter
 
@@ -217,6 +221,38 @@ def test_metrics_count_requests_decisions_and_model_version(keyed, tiny_registry
 
 # Routes deliberately left out of the OpenAPI document (HTML pages for people, not API clients), by rule.
 NOT_IN_SPEC: set[str] = {"/review", "/review/login", "/review/logout", "/review/<int:decision_id>"}
+
+
+def _metric(text: str, name: str) -> float | None:
+    found = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(found[0]) if found else None
+
+
+def test_metrics_show_the_review_queue_and_whether_the_store_answers(tiny_registry, tmp_path, monkeypatch):
+    app = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 0.0, "SPAM_REJECT": 1.0,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    client = app.test_client()
+    assert _metric(client.get("/metrics").get_data(as_text=True), "moderation_review_queue_pending") == 0
+    for text in ("first held comment", "second held comment"):
+        assert client.post("/v1/moderate", json={"text": text}).json["decision"] == "flag"
+    store = app.extensions["store"]
+    oldest = store.review_queue()[-1]["id"]
+    with store.engine.begin() as conn:  # the oldest has waited an hour
+        conn.execute(update(decisions).where(decisions.c.id == oldest)
+                     .values(created_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _metric(text, "moderation_store_up") == 1
+    assert _metric(text, "moderation_review_queue_pending") == 2
+    assert 3600 <= _metric(text, "moderation_review_queue_oldest_seconds") < 3700
+
+    def down():
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "queue_stats", down)
+    answer = client.get("/metrics")
+    assert answer.status_code == 200  # a down store is reported, not a failed scrape
+    assert _metric(answer.get_data(as_text=True), "moderation_store_up") == 0
+    assert _metric(answer.get_data(as_text=True), "moderation_review_queue_pending") is None
 
 
 def test_openapi_is_served_and_lists_the_routes(keyed_app):
