@@ -126,3 +126,36 @@ def test_utf8_sent_unencoded_is_read_as_text(akismet):
     answer = akismet.test_client().post("/1.1/comment-check", data=body,
                                         content_type="application/x-www-form-urlencoded")
     assert answer.status_code == 200 and answer.get_data(as_text=True) in {"true", "false"}
+
+
+def test_the_reference_akismet_client_works_against_the_adapter(tiny_registry, tmp_path):
+    """python-akismet (the maintained Python client) as a CMS would use it, its HTTP calls sent to this app: the
+    key check, the three answers, and the submit calls with a client key (refused) and an admin key."""
+    import akismet
+    import httpx
+
+    app = make_app(tiny_registry, tmp_path)
+    http = httpx.Client(transport=httpx.WSGITransport(app=app))  # the client's https://rest.akismet.com/1.1/...
+
+    def client(key):
+        return akismet.SyncClient.validated_client(config=akismet.Config(key=key, url="https://news.example"),
+                                                   http_client=http)
+
+    with pytest.raises(akismet.APIKeyError):
+        client("not-a-key")
+    cms = client("cms")
+    assert cms.comment_check(user_ip="203.0.113.9", comment_content=SPAM, permalink=PERMALINK) \
+        == akismet.CheckResponse.DISCARD
+    assert cms.comment_check(user_ip="203.0.113.9", comment_content="Good reporting, thanks.") \
+        == akismet.CheckResponse.HAM
+    flagging = make_app(tiny_registry, tmp_path / "flag", SPAM_FLAG=0.0, SPAM_REJECT=1.0)
+    held = akismet.SyncClient.validated_client(
+        config=akismet.Config(key="cms", url="https://news.example"),
+        http_client=httpx.Client(transport=httpx.WSGITransport(app=flagging)))
+    assert held.comment_check(user_ip="203.0.113.9", comment_content="Nice one") == akismet.CheckResponse.SPAM
+    with pytest.raises(akismet.RequestError):  # labels need an admin key
+        cms.submit_spam(user_ip="203.0.113.9", comment_content=SPAM)
+    admin = client("admin")
+    assert admin.submit_spam(user_ip="203.0.113.9", comment_content=SPAM, permalink=PERMALINK)
+    assert admin.submit_ham(user_ip="203.0.113.9", comment_content="Good reporting, thanks.")
+    assert [f["label"] for f in app.extensions["store"].list_feedback()] == ["spam", "ham"]
