@@ -14,6 +14,7 @@ from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
+from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
 from moderation.text import is_blank, policy_length
 
@@ -115,6 +116,13 @@ class Moderator:
         given = list(given) if given is not None else [None] * n
         rows = [i for i in range(n) if lengths[i] > 0 and (given[i] is not None or articles[i] is not None)]
         if not rows:
+            return out
+        if len(rows) == 1 and given[rows[0]] is not None and given_leave_out is None:
+            # The service's case: one comment, its article's cached context. The same score, without the batch
+            # machinery (moderation/relevance_one.py).
+            i = rows[0]
+            if not given[i].empty:
+                out[i] = round(score_one(model, texts[i][:SCORED_CHARS], given[i]), 4)
             return out
         built, context_of, leave_out, known, counts = batch_contexts(
             [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
