@@ -22,10 +22,11 @@ import math
 import weakref
 
 import numpy as np
+import scipy.sparse as sp
 
 from moderation.relevance import (
     _COLUMNS, _MAX_STEMS, _STEMS, _STOP, _TOKEN, FEATURE_NAMES, MU_ARTICLE, MU_THREAD, N_FEATURES, SCORED_CHARS,
-    _linear, _stack, is_question, is_short, stem,
+    _linear, _stack, count_vectors, is_question, is_short, stem,
 )
 from moderation.semantic import NEUTRAL, SEMANTIC_FEATURES, TOP_K, _cached_representation
 from moderation.text import normalise
@@ -117,6 +118,29 @@ def comment_words(text: str) -> tuple[list[int], list[float], list[str]]:
             counts[column] = counts.get(column, 0) + 1
     columns = sorted(counts)
     return columns, [float(counts[c]) for c in columns], raw
+
+
+def thread_plus(thread, text: str):
+    """`sp.csr_matrix(thread + count_vectors([text]))` (the same canonical matrix, tested) for a canonical one-row
+    thread: a merge of sorted columns, without scipy's sparse addition and the comment's own sparse vector."""
+    columns, counts, _ = comment_words(text)
+    keys, data = thread.indices, thread.data
+    if not columns or not thread.has_canonical_format:
+        return sp.csr_matrix(thread + count_vectors([text]))
+    wanted, add = np.array(columns, keys.dtype), np.array(counts)
+    pos = np.searchsorted(keys, wanted)
+    hit = keys.take(pos, mode="clip") == wanted if len(keys) else np.zeros(len(wanted), bool)
+    data = data.astype(np.float64)  # a copy: contexts are shared
+    if hit.all():
+        data[pos] += add
+        indices = keys
+    else:
+        data[pos[hit]] += add[hit]
+        miss = ~hit
+        indices = np.concatenate([keys, wanted[miss]])
+        order = np.argsort(indices, kind="stable")
+        indices, data = indices[order], np.concatenate([data, add[miss]])[order]
+    return sp.csr_matrix((data, indices, np.array([0, len(indices)], keys.dtype)), shape=(1, N_FEATURES), copy=False)
 
 
 # --- per-model values, per context values ------------------------------------------------------------------------
@@ -311,7 +335,10 @@ def semantic_one(model, vectors, raw: list[str], context) -> list[float]:
     word_vectors = vectors._unit[at]
     sims = word_vectors @ unit.T
     k = min(TOP_K, sims.shape[1])
-    related = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1).astype(np.float64).tolist()
+    # .mean(axis=1) as numpy's _mean computes it (a float32 sum, divided by an intp count), without its wrapper
+    related = np.add.reduce(np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], 1)
+    np.true_divide(related, np.intp(k), out=related, casting="unsafe")
+    related = related.astype(np.float64).tolist()
     columns = vectors.columns[at].tolist()
     stats = _model_values(model).stats(model, [max(c, 0) for c in columns])
     spec = [max(s[0] * (1.0 - s[3]) if c >= 0 else 0.0, 1e-3) for c, s in zip(columns, stats)]
@@ -327,9 +354,9 @@ def semantic_one(model, vectors, raw: list[str], context) -> list[float]:
         out[5] = row_sum([s * e for s, e in zip(spec, excess)]) / spec_sum
         out[6] = max(excess)
     summed = np.add.reduceat(word_vectors * np.array(spec)[:, None], np.zeros(1, np.intp), axis=0)
-    norms = np.linalg.norm(summed, axis=1)
+    norm = float(np.sqrt(np.add.reduce(summed * summed, axis=1))[0])  # np.linalg.norm(summed, axis=1), inline
     dots = np.einsum("ij,ij->i", summed, centroid[None, :].astype(np.float64))
-    out[3] = float(dots[0] / norms[0]) if norms[0] > 0 else 0.0
+    out[3] = float(dots[0]) / norm if norm > 0 else 0.0
     return out
 
 

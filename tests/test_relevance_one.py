@@ -120,3 +120,24 @@ def test_the_moderator_takes_the_single_path_with_the_same_verdicts(tiny_registr
     assert moderator.moderate("", context=context).off_topic is None
     assert moderator.moderate("Hello there", context=Context.build("", "")).off_topic is None
     assert moderator.moderate("Hello there", Article("x", fox[0].article_title, "")).off_topic is not None
+
+
+def test_a_comment_added_to_a_thread_is_scipys_sum(texts_and_articles):
+    import scipy.sparse as sp
+
+    from moderation.relevance_one import thread_plus
+
+    fox, others = texts_and_articles
+    thread = Context.build(fox[0].article_title, fox[0].article_body).thread  # empty
+    for text in [e.text for e in fox[:200]] + others + EDGE + SHORT:
+        expected = sp.csr_matrix(thread + count_vectors([text]))
+        added = thread_plus(thread, text)
+        assert added.has_canonical_format and added.shape == expected.shape
+        assert added.indices.dtype == expected.indices.dtype and added.data.dtype == expected.data.dtype
+        assert np.array_equal(added.indices, expected.indices) and np.array_equal(added.data, expected.data)
+        assert np.array_equal(added.indptr, expected.indptr)
+        thread = added
+    assert thread.nnz > 500
+    fresh = Context.build(fox[0].article_title, fox[0].article_body,
+                          [t for t in [e.text for e in fox[:200]] + others + EDGE + SHORT if t]).thread
+    assert np.array_equal(thread.indices, fresh.indices) and np.array_equal(thread.data, fresh.data)
