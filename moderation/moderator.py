@@ -139,6 +139,9 @@ class Moderator:
         chosen = [i for i, k in zip(rows, known) if k]
         if not chosen:
             return out
+        if len(chosen) == 1 and not leave_out[known].any():  # one comment under an article sent inline: as above
+            out[chosen[0]] = round(score_one(model, texts[chosen[0]][:SCORED_CHARS], built[context_of[known][0]]), 4)
+            return out
         comments = counts if known.all() else counts[np.flatnonzero(known)]  # a row selection costs ~100 us
         scores = model.scores([texts[i][:SCORED_CHARS] for i in chosen], built, context_of[known], leave_out[known],
                               comments=comments)

@@ -141,3 +141,21 @@ def test_a_comment_added_to_a_thread_is_scipys_sum(texts_and_articles):
     fresh = Context.build(fox[0].article_title, fox[0].article_body,
                           [t for t in [e.text for e in fox[:200]] + others + EDGE + SHORT if t]).thread
     assert np.array_equal(thread.indices, fresh.indices) and np.array_equal(thread.data, fresh.data)
+
+
+def test_an_inline_article_without_id_takes_the_single_path_too(tiny_registry, texts_and_articles, monkeypatch):
+    from moderation import moderator as moderator_module
+    from moderation.moderator import Article, Moderator
+
+    fox, _ = texts_and_articles
+    moderator = Moderator(tiny_registry.load())
+    article = Article(None, fox[0].article_title, fox[0].article_body)
+    thread = [e.text for e in fox[1:8]]
+    calls = []
+    monkeypatch.setattr(moderator_module, "score_one", lambda *a: (calls.append(1), score_one(*a))[1])
+    texts = [e.text for e in fox[10:40]] + SHORT
+    one_by_one = [moderator.moderate(t, article, thread) for t in texts]
+    assert len(calls) == len(texts)
+    batch = moderator.moderate_batch(texts, [article] * len(texts), [thread] * len(texts))
+    assert len(calls) == len(texts) and one_by_one == batch
+    assert all(v.off_topic is not None for v in one_by_one if v.spam is not None)
