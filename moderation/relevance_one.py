@@ -149,7 +149,7 @@ class _ModelValues:
     """Per-column word statistics of one model as Python floats (computed by numpy, so bit-identical), and its
     combiners folded to (w, b)."""
 
-    MAX_COLUMNS = 200_000
+    MAX_COLUMNS = 32_768  # ~230 bytes an entry: at most ~7.5 MB a worker; emptied when full
 
     def __init__(self, model):
         self.columns: dict[int, tuple] = {}
