@@ -159,3 +159,16 @@ def test_an_inline_article_without_id_takes_the_single_path_too(tiny_registry, t
     batch = moderator.moderate_batch(texts, [article] * len(texts), [thread] * len(texts))
     assert len(calls) == len(texts) and one_by_one == batch
     assert all(v.off_topic is not None for v in one_by_one if v.spam is not None)
+
+
+def test_the_column_statistics_cache_is_bounded_and_stays_exact(tiny_registry, texts_and_articles, monkeypatch):
+    from moderation import relevance_one
+
+    fox, _ = texts_and_articles
+    model = tiny_registry.load().relevance
+    monkeypatch.setattr(relevance_one._ModelValues, "MAX_COLUMNS", 50)
+    context = Context.build(fox[0].article_title, fox[0].article_body, [e.text for e in fox[1:6]])
+    for text in [e.text for e in fox[:60]]:
+        _check(model, text, context)
+        columns, _, raw = comment_words(text)  # emptied when over the bound, before a text's new columns are added
+        assert len(relevance_one._model_values(model).columns) <= 50 + len(columns) + len(set(raw))
