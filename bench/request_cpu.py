@@ -7,7 +7,8 @@ by Flask's test client with the bodies of `bench.serving` (article inline with i
 comments in turn, so accepted ones join the thread as in the wrk run). CPU time is `time.process_time` over
 REQUESTS requests of each endpoint after a warm-up; then a cProfile of the /v1/moderate requests prints the
 functions with the most cumulative time. REQUEST_CPU_REQUESTS and REQUEST_CPU_TOP change the counts (TOP 0: no
-profile).
+profile). It also times the off-topic score of one comment by the batch path and by the single-comment path the
+service takes (moderation/relevance_one.py), checking that both give the same scores.
 """
 
 from __future__ import annotations
@@ -44,6 +45,34 @@ def cpu_us(call, n: int) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
+def relevance_paths(app) -> None:
+    """The off-topic score of one comment against its article's cached context, by the batch path
+    (RelevanceModel.scores) and by the single-comment path the service takes (moderation/relevance_one.py),
+    alternating, on the bench's comments: the same numbers, the CPU of each."""
+    import numpy as np
+
+    from moderation.relevance_one import score_one
+    from service.articles import contexts
+
+    model = app.extensions["moderator"].model.relevance
+    cached = contexts(app).cache.get(ARTICLE["id"])
+    if model is None or cached is None:
+        return
+    context, zero = cached[4], np.zeros(1, np.int64)
+    batch = [model.scores([t], [context], zero)[0] for t in COMMENTS]
+    single = [score_one(model, t, context) for t in COMMENTS]
+    assert batch == single, (batch, single)
+    times: dict = {"batch": [], "single": []}
+    n = max(REQUESTS // len(COMMENTS), 1)
+    for _ in range(3):
+        for name, call in (("batch", lambda t: model.scores([t], [context], zero)),
+                           ("single", lambda t: score_one(model, t, context))):
+            times[name].append(cpu_us(lambda: [call(t) for t in COMMENTS], n) / len(COMMENTS))
+    print(f"  relevance of one comment (thread of {context.thread_comments}), 3 alternating runs, same scores: "
+          f"batch path {min(times['batch']):.0f}-{max(times['batch']):.0f} us, "
+          f"single path {min(times['single']):.0f}-{max(times['single']):.0f} us")
+
+
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     log_path = VAR / "request_cpu-access.log"
@@ -70,6 +99,7 @@ def main() -> None:
         print(f"  /healthz       {health:8.0f} us")
         print(f"  /v1/moderate   {moderated:8.0f} us")
         print(f"  healthz / moderate CPU ratio {health / moderated:.2f} (an upper bound of the wrk req/s ratio)")
+        relevance_paths(client.application)
         if TOP <= 0:
             return
         profile = cProfile.Profile()

@@ -14,6 +14,7 @@ from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide
 from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
+from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
 from moderation.text import is_blank, policy_length
 
@@ -116,6 +117,13 @@ class Moderator:
         rows = [i for i in range(n) if lengths[i] > 0 and (given[i] is not None or articles[i] is not None)]
         if not rows:
             return out
+        if len(rows) == 1 and given[rows[0]] is not None and given_leave_out is None:
+            # The service's case: one comment, its article's cached context. The same score, without the batch
+            # machinery (moderation/relevance_one.py).
+            i = rows[0]
+            if not given[i].empty:
+                out[i] = round(score_one(model, texts[i][:SCORED_CHARS], given[i]), 4)
+            return out
         built, context_of, leave_out, known, counts = batch_contexts(
             [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
             [threads[i] if given[i] is None else None for i in rows], cache=self.contexts)
@@ -130,6 +138,9 @@ class Moderator:
                     leave_out[j] = bool(given_leave_out[i])
         chosen = [i for i, k in zip(rows, known) if k]
         if not chosen:
+            return out
+        if len(chosen) == 1 and not leave_out[known].any():  # one comment under an article sent inline: as above
+            out[chosen[0]] = round(score_one(model, texts[chosen[0]][:SCORED_CHARS], built[context_of[known][0]]), 4)
             return out
         comments = counts if known.all() else counts[np.flatnonzero(known)]  # a row selection costs ~100 us
         scores = model.scores([texts[i][:SCORED_CHARS] for i in chosen], built, context_of[known], leave_out[known],

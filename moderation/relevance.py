@@ -173,8 +173,10 @@ class Context:
         """The context with one more comment in its thread (a new object: cached contexts are shared)."""
         if not text:
             return self
-        context = Context(self.article, self.title, sp.csr_matrix(self.thread + count_vectors([text])),
-                          self.thread_comments + 1, self.words)
+        from moderation.relevance_one import thread_plus  # builds on this module
+
+        context = Context(self.article, self.title, thread_plus(self.thread, text), self.thread_comments + 1,
+                          self.words)
         semantic = getattr(self, "_semantic", None)  # the article's word-vector representation: the same article
         if semantic is not None:
             context._semantic = semantic

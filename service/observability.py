@@ -48,6 +48,17 @@ MODEL_INFO = Gauge("moderation_model_info", "Model version served by live worker
                    multiprocess_mode="livemax")
 
 _served_version: dict[int, str] = {}
+# (method, endpoint, status) -> the request counter's and latency histogram's children: labels() validates and
+# looks them up on every call; the children are the same objects (their values follow a fork, as labels()'s do).
+_children: dict[tuple, tuple] = {}
+_decision_children: dict[tuple, object] = {}
+
+
+class _Plain:
+    code = "none"
+
+
+_NO_REASON = (_Plain(),)  # a plain accept counts under reason "none"
 
 
 def note_model_version(version: str) -> None:
@@ -65,11 +76,12 @@ def note_model_version(version: str) -> None:
 def record_verdicts(verdicts) -> None:
     """Count decisions by type and reason; keep the first one's decision for the access log line."""
     for verdict in verdicts:
-        if verdict.reasons:
-            for reason in verdict.reasons:
-                DECISIONS.labels(decision=verdict.decision, reason=reason.code).inc()
-        else:
-            DECISIONS.labels(decision=verdict.decision, reason="none").inc()
+        for reason in (verdict.reasons or _NO_REASON):
+            child = _decision_children.get((verdict.decision, reason.code))
+            if child is None:  # decisions and reason codes are the policy's: a few dozen pairs
+                child = _decision_children[(verdict.decision, reason.code)] = DECISIONS.labels(
+                    decision=verdict.decision, reason=reason.code)
+            child.inc()
     if verdicts:
         note_model_version(verdicts[0].model_version)
         g.decisions = [v.decision for v in verdicts]
@@ -77,6 +89,10 @@ def record_verdicts(verdicts) -> None:
 
 def request_id() -> str | None:
     return getattr(g, "request_id", None)
+
+
+# json.dumps(entry, ensure_ascii=False, default=str) builds an encoder per call; one encoder writes the same line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -101,7 +117,7 @@ class JsonFormatter(logging.Formatter):
                 entry["request_id"] = rid
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -129,8 +145,15 @@ def _before() -> None:
 def _after(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = _endpoint_label()
-    REQUESTS.labels(method=request.method, endpoint=endpoint, status=str(response.status_code)).inc()
-    LATENCY.labels(method=request.method, endpoint=endpoint).observe(elapsed)
+    children = _children.get((request.method, endpoint, response.status_code))
+    if children is None:
+        if len(_children) > 10_000:  # endpoints are the app's routes and "unmatched": bounded anyway
+            _children.clear()
+        children = _children[(request.method, endpoint, response.status_code)] = (
+            REQUESTS.labels(method=request.method, endpoint=endpoint, status=str(response.status_code)),
+            LATENCY.labels(method=request.method, endpoint=endpoint))
+    children[0].inc()
+    children[1].observe(elapsed)
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
     if current_app.config.get("ACCESS_LOG", True):
         fields = {"request_id": g.get("request_id"), "method": request.method, "path": request.path,

@@ -467,3 +467,22 @@ def test_keys_from_the_environment_even_numeric(tiny_registry, tmp_path, monkeyp
     assert client.post("/v1/moderate", json={"text": "hi"}).status_code == 401
     ok = client.post("/v1/moderate", json={"text": "hi"}, headers={"Authorization": "Bearer 123456789"})
     assert ok.status_code == 200
+
+
+def test_metrics_counts_stay_exact_with_the_label_children_kept(keyed):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    ok = {"endpoint": "/v1/moderate", "method": "POST", "status": "200"}
+    before = (value("moderation_http_requests_total", **ok), value("moderation_decisions_total",
+                                                                     decision="reject", reason="empty"),
+              value("moderation_http_request_duration_seconds_count", endpoint="/v1/moderate", method="POST"))
+    for _ in range(3):
+        keyed.post("/v1/moderate", json={"text": "   "}, headers=AUTH)
+    keyed.post("/v1/moderate", json={"text": 5}, headers=AUTH)
+    after = (value("moderation_http_requests_total", **ok), value("moderation_decisions_total",
+                                                                   decision="reject", reason="empty"),
+             value("moderation_http_request_duration_seconds_count", endpoint="/v1/moderate", method="POST"))
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (3, 3, 4)
