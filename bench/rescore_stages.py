@@ -89,6 +89,7 @@ def measure(path: Path, rows: int, models_dir: Path) -> tuple[dict, float, objec
         """The inline executor, with each task and result pickled and unpickled as a process pool does."""
 
         workers = 1
+        local_files = True  # as the process pool: thread samples through the samples file
 
         def submit(self, task):
             start = time.thread_time()

@@ -41,6 +41,7 @@ from moderation.semantic import forget_article_words
 from moderation.text import policy_length
 from training.rescore_batch import ThreadContexts, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
+from training.rescore_samples import SampleFile, SampleIndex, sample_of
 
 CHUNK_SIZE = 2000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
@@ -208,8 +209,9 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
 class ChunkTask:
     index: int
     rows: list  # (line, id, text, article_id, title, body, old)
-    samples: dict  # article_id -> [(line, text)] for the articles of these rows
+    samples: dict  # article_id -> [(line, text)] or a SampleRef into `sample_file`, for the articles of these rows
     thread_size: int
+    sample_file: SampleFile | None = None  # where SampleRefs point (local engine)
 
 
 @dataclass
@@ -241,8 +243,8 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     (its whole sample, the row itself taken out when it is in it), built once per worker."""
     texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
-    wanted: dict = {}  # context key -> (title, body, sample texts)
-    sampled: dict = {}  # article id -> {line: text} of its sample
+    wanted: dict = {}  # context key -> (title, body, the sample (to load when not cached))
+    sampled: dict = {}  # article id -> its sample (InlineSample / StoredSample)
     keys: list = []
     for line, _rid, text, article_id, title, body, _old in task.rows:
         texts.append(text)
@@ -256,20 +258,19 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             keys.append(None)
             leave_out.append(False)
             continue
-        sample = task.samples.get(article_id, ())
-        by_line = sampled.get(article_id)
-        if by_line is None:
-            by_line = sampled[article_id] = dict(sample)
-        own = by_line.get(line)
-        inside = own is not None
-        if inside and own != text:
+        sample = sampled.get(article_id)
+        if sample is None:
+            sample = sampled[article_id] = sample_of(task.samples.get(article_id, ()), task.sample_file)
+        position = sample.position(line, text)
+        inside = position is not None
+        if position is False:
             # its sample text is cut: it cannot be taken out of the shared context, so it gets its own thread
             articles.append(Article(article_id, title, body))
-            threads.append([t for n, t in sample if n != line])
+            threads.append([t for n, t in sample.load() if n != line])
             keys.append(None)
             leave_out.append(False)
             continue
-        if not (title.strip() or body.strip() or len(sample) > inside):  # nothing to compare with: not scored
+        if not (title.strip() or body.strip() or sample.size > inside):  # nothing to compare with: not scored
             articles.append(None)
             threads.append(None)
             keys.append(None)
@@ -277,13 +278,15 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             continue
         key = article_cache.get((article_id, title, body, "sample"))
         if key is None:  # the sample by its hash: a cached context must not hold on to the sample's texts
-            key = (article_id, title, body, len(sample), hash(tuple(sample)))
+            key = (article_id, title, body, sample.size, sample.key)
             article_cache[(article_id, title, body, "sample")] = key
-            wanted[key] = (title, body, [t for _, t in sample])
+            wanted[key] = (title, body, sample)
         articles.append(None)
         threads.append(None)
         keys.append(key)
         leave_out.append(inside)
+    for key, (title, body, sample) in wanted.items():  # texts only for the contexts this worker has not built yet
+        wanted[key] = (title, body, None if _CONTEXTS.has(key) else [t for _, t in sample.load()])
     built = _CONTEXTS.get_many(wanted)
     contexts = [None if key is None else built[key] for key in keys]
     verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
@@ -343,6 +346,8 @@ def _worker_score(models_dir: str, version: str, policy: PolicyConfig, task: Chu
 class InlineExecutor:
     """One worker: score in this process (no pickling, one model in memory)."""
 
+    local_files = True  # reads files the main process writes (the thread samples)
+
     def __init__(self, models_dir, version, policy):
         self.moderator = get_moderator(str(models_dir), version, policy)
         self.workers = 1
@@ -358,6 +363,8 @@ class InlineExecutor:
 
 class ProcessExecutor:
     """`workers` processes (spawned: no inherited locks or threads), each loading the model once."""
+
+    local_files = True
 
     def __init__(self, models_dir, version, policy, workers: int):
         import multiprocessing
@@ -553,6 +560,10 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         repeated: set = set()
         samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
                                               repeated)
+        index = None
+        if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once
+            index = SampleIndex(samples, paths.work / "samples.pickle")
+            samples = None
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
         pending: deque = deque()
@@ -584,17 +595,22 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             fsync_file(checkpoint)
             progress.update(len(task_rows))
 
-        def dispatch(index: int) -> None:
+        def dispatch(chunk: int) -> None:
             future = None
             if rows:
-                articles = {r[3] for r in rows if r[3] is not None}
-                task = ChunkTask(index, rows, {a: samples[a] for a in articles if a in samples}, options.thread_size)
+                if index is not None:
+                    task = ChunkTask(chunk, rows, index.refs(rows, options.thread_chars), options.thread_size,
+                                     index.file)
+                else:
+                    articles = {r[3] for r in rows if r[3] is not None}
+                    task = ChunkTask(chunk, rows, {a: samples[a] for a in articles if a in samples},
+                                     options.thread_size)
                 future = executor.submit(task)
             pending.append((rows, bad, records, future))
             while len(pending) >= window or (pending and pending[0][3] is None):
                 commit(pending.popleft())
 
-        index = 0
+        chunk_index = 0
         for record in source.records():
             records += 1
             if record.row is None:
@@ -612,11 +628,11 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                 continue
             rows.append((record.line, *good))
             if len(rows) >= options.chunk_size:
-                dispatch(index)
-                index += 1
+                dispatch(chunk_index)
+                chunk_index += 1
                 rows, bad = [], []
         if rows or bad or records > skip:
-            dispatch(index)
+            dispatch(chunk_index)
         while pending:
             commit(pending.popleft())
     except KeyboardInterrupt:

@@ -66,6 +66,9 @@ class ThreadContexts:
         self.size = size
         self.items: OrderedDict = OrderedDict()
 
+    def has(self, key) -> bool:
+        return key in self.items
+
     def get_many(self, wanted: dict) -> dict:
         """{key: Context} for {key: (title, body, thread)}; builds the missing ones together."""
         found, missing = {}, []
