@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from moderation.text import normalise
+from moderation.text import TextMemo, normalise
 
 VOCABULARY = 50_000  # most frequent content words kept in the model
 ARTICLE_WORDS = 64  # the article is represented by its this many most specific words (long and short alike)
@@ -39,9 +39,17 @@ _TOKEN = re.compile(r"[^\W_]{2,}")
 _VOCAB_WORD = re.compile(r"[a-z][a-z']*[a-z]")
 
 
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold())
+
+
+# The words of a text, shared with relevance.content_words (the same tokens, then stemmed): read-only lists.
+tokens = TextMemo(_tokens)
+
+
 def raw_words(text: str, stop: frozenset) -> list[str]:
     """Lower-case content words as the vectors know them (no stemming), stop words dropped."""
-    return [w for w in _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()) if w not in stop]
+    return [w for w in tokens(text) if w not in stop]
 
 
 class WordVectors:
