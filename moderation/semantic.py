@@ -177,13 +177,16 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     known = np.zeros(len(contexts), bool)
     # One thread: on a busy machine OpenBLAS threads waiting for a core made these small products 50x slower.
     with _one_blas_thread() if len(ids) >= 2048 else contextlib.nullcontext():
-        for c in np.unique(entry_context):
+        # The entries of each context, ascending (what np.flatnonzero(entry_context == c) gives), from one stable
+        # sort instead of one scan of all entries per context: a rescored batch has ~1,000 contexts.
+        order = np.argsort(entry_context, kind="stable")
+        present, starts = np.unique(entry_context[order], return_index=True)
+        for c, at in zip(present, np.split(order, starts[1:])):
             rep = _cached_representation(model, vectors, contexts[int(c)])
             if rep is None:
                 continue
             unit, centroids[c] = rep
             known[c] = True
-            at = np.flatnonzero(entry_context == c)
             sims = vectors._unit[ids[at]] @ unit.T
             k = min(TOP_K, sims.shape[1])
             related[at] = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
