@@ -22,6 +22,16 @@ _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w")
 
 
+MEMOS: list = []  # every TextMemo, for clear_memos
+
+
+def clear_memos() -> None:
+    """Empty every text memo: batch rescoring starts each chunk with empty memos, so a text repeated in an earlier
+    chunk (the throughput bench's archive repeats its texts) is not served from them; within a chunk they work."""
+    for memo in MEMOS:
+        memo.clear()
+
+
 class TextMemo:
     """A bounded memo of a pure function of a text: the last `size` to 2 x `size` distinct texts (two generations,
     the older dropped when the newer fills up: an LRU's effect for one dict lookup per hit). Texts longer than
@@ -32,6 +42,10 @@ class TextMemo:
         self.func, self.size, self.max_chars = func, size, max_chars
         self.new: dict = {}
         self.old: dict = {}
+        MEMOS.append(self)
+
+    def clear(self) -> None:
+        self.new, self.old = {}, {}
 
     def __call__(self, text: str):
         if text.__class__ is not str:  # None, a subclass: computed, not kept

@@ -32,3 +32,13 @@ def test_normalise_and_tokens_are_the_unmemoised_functions():
         assert normalise(t) == text_module._normalise(t)
         assert tokens(t) == _tokens(t)
     assert normalise(None) == ""
+
+
+def test_clear_memos_empties_them_all():
+    from moderation.text import clear_memos
+
+    normalise("Some text &amp; more")
+    tokens("Some text &amp; more")
+    clear_memos()
+    assert not text_module._NORMALISED.new and not text_module._NORMALISED.old
+    assert not tokens.new and not tokens.old

@@ -39,7 +39,7 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
 from moderation.semantic import forget_article_words
-from moderation.text import policy_length
+from moderation.text import clear_memos, policy_length
 from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 from training.rescore_samples import SampleFile, SampleIndex, sample_of
@@ -243,6 +243,7 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     """Score a chunk: the same verdicts as `moderator.moderate_batch(texts, articles, threads)` with each row's
     thread the other rows of its article's sample, but every row of an article shares the article's one context
     (its whole sample, the row itself taken out when it is in it), built once per worker."""
+    clear_memos()  # normalised texts and tokens are shared within the chunk only (see moderation.text.clear_memos)
     texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
     wanted: dict = {}  # context key -> (title, body, the sample (to load when not cached))
