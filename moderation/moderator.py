@@ -65,8 +65,6 @@ class Moderator:
         # (moderation/scorer.py); None (the pipeline itself) for models of another structure.
         self.spam_scorer = spam_scorer if spam_scorer is not None else compile_scorer(model.spam)
         self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
-        self._decided: dict = {}  # decide() is pure: its Decision per (length class, scores, short), bounded
-        self._decided_policy = self.policy
 
     @property
     def version(self) -> str:
@@ -100,17 +98,8 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
-        decided, limit = self._decided, self.policy.max_chars
-        if len(decided) > 100_000 or self._decided_policy is not self.policy:
-            decided.clear()
-            self._decided_policy = self.policy
         for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
-            short = is_short(text)
-            # decide() reads the length only as empty / within the limit / its value over the limit
-            key = (length if length == 0 or length > limit else -1, score, relevance, short)
-            decision: Decision | None = decided.get(key)
-            if decision is None:
-                decision = decided[key] = decide(length, score, self.policy, relevance, short=short)
+            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text))
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 

@@ -43,24 +43,3 @@ def test_output_lines_are_json_dumps_byte_for_byte():
             for line, old in ((1, "accept"), (123456, "fl\u00e9g \"x\"")):
                 assert changed_line(line, rid_json, old, line_json) == json.dumps(
                     {"line": line, "id": rid, "old_decision": old, **verdict.to_dict()}, ensure_ascii=False)
-
-
-def test_remembered_decisions_are_decide_s(tiny_registry):
-    from moderation.moderator import Moderator
-    from moderation.policy import PolicyConfig, decide
-    from moderation.relevance import is_short
-    from moderation.text import policy_length
-
-    moderator = Moderator(tiny_registry.load(), PolicyConfig(max_chars=40, spam_flag=0.3, spam_reject=0.6,
-                                                             off_topic_flag=0.5))
-    texts = ["ok", "", "   ", "FREE cash win now call 555 0100 txt WIN", "x" * 41, "y" * 60, "The council vote",
-             "The council vote", "ok"] * 2
-    for _ in range(2):  # the second time from the memo
-        verdicts = moderator.moderate_batch(texts)
-        for text, verdict in zip(texts, verdicts):
-            length = policy_length(text) if text.strip() else 0
-            expected = decide(length, verdict.spam, moderator.policy, verdict.off_topic, short=is_short(text))
-            assert (verdict.decision, verdict.reasons) == (expected.decision, expected.reasons)
-    assert any(r.code == "too_long" and "60 characters" in r.message for v in verdicts for r in v.reasons)
-    moderator.policy = PolicyConfig(max_chars=100)  # another policy: nothing remembered from the first
-    assert all(r.code != "too_long" for v in moderator.moderate_batch(texts) for r in v.reasons)
