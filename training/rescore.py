@@ -571,7 +571,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                                               repeated)
         index = None
         if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once
-            index = SampleIndex(samples, paths.work / "samples.pickle")
+            index = SampleIndex(samples, paths.work / "samples.pickle", consume=True)
             samples = None
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1

@@ -39,13 +39,15 @@ class SampleFile:
 class SampleIndex:
     """The main process's side: each article's place in the samples file and the lines of its sample."""
 
-    def __init__(self, samples: dict, path: Path):
+    def __init__(self, samples: dict, path: Path, consume: bool = False):
+        """`consume`: empty `samples` while writing them, so their texts and the index are never all in memory."""
         self.file = SampleFile(str(path), uuid.uuid4().hex)
         self.entries: dict = {}  # article id -> (offset, length, size, key, frozenset of lines)
         offset = 0
         temporary = Path(f"{path}.{self.file.token}.tmp")
+        items = _draining(samples) if consume else samples.items()
         with open(temporary, "wb") as out:
-            for article, sample in samples.items():
+            for article, sample in items:
                 data = pickle.dumps(sample, protocol=pickle.HIGHEST_PROTOCOL)
                 out.write(data)
                 self.entries[article] = (offset, len(data), len(sample), hash(tuple(sample)),
@@ -69,6 +71,11 @@ class SampleIndex:
             if row[0] in entry[4]:
                 lines[row[0]] = len(row[2]) <= thread_chars
         return {article: SampleRef(*self.entries[article][:4], lines) for article, lines in inside.items()}
+
+
+def _draining(samples: dict):
+    while samples:
+        yield samples.popitem()
 
 
 _OPEN: dict = {}  # token -> file descriptor (the current run's file only)
