@@ -17,6 +17,9 @@ def _constant(self, texts, articles=None, threads=None, contexts=None, leave_out
 
 
 class _NoContexts:
+    def has(self, key) -> bool:
+        return True  # nothing to build: no sample is read
+
     def get_many(self, wanted: dict) -> dict:
         return dict.fromkeys(wanted)
 

@@ -45,7 +45,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
-from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features
+from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features, tokens
 from moderation.text import normalise
 
 N_FEATURES = 2 ** 18
@@ -88,7 +88,7 @@ def stem(word: str) -> str:
 def content_words(text: str) -> list[str]:
     """The stemmed content words of a text (normalised, case-folded, stop words and 1-letter words dropped)."""
     get, out = _STEMS.get, []
-    for word in _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()):
+    for word in tokens(text):  # _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()), memoised
         stemmed = get(word)
         if stemmed is None:
             stemmed = stem(word)

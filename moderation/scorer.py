@@ -105,6 +105,7 @@ class CharColumns:
         self.hashes = _char_hashes
         self.low, self.high = hasher.ngram_range
         self.n_features = hasher.n_features
+        self.dtype = hasher.dtype
         self.words: OrderedDict = OrderedDict()
         self.lock = threading.Lock()  # gunicorn threads share a worker's cache
 
@@ -126,6 +127,44 @@ class CharColumns:
                 while len(self.words) > self.MAX_WORDS:
                     self.words.popitem(last=False)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    def counts(self, docs: list[str]):
+        """`hasher.transform(docs)` (the same matrix) for a batch: each distinct word's n-gram columns come from
+        the cache, only the words not cached yet are hashed (together), so a batch hashes its new words instead
+        of its every n-gram; rows are built in order, so no coordinate sort is needed."""
+        from scipy import sparse
+
+        texts = [[w for w in doc.lower().split(" ") if w] for doc in docs]
+        distinct = dict.fromkeys(w for words in texts for w in words)
+        with self.lock:
+            get = self.words.get
+            found = {w: get(w) for w in distinct}
+        missing = [w for w, f in found.items() if f is None]
+        if missing:
+            rows, columns = self.hashes(missing, self.low, self.high, self.n_features)
+            order = np.argsort(rows, kind="stable")
+            parts = np.split(columns[order], np.cumsum(np.bincount(rows, minlength=len(missing)))[:-1])
+            new = dict(zip(missing, parts))
+            found.update(new)
+            with self.lock:
+                for word, part in new.items():
+                    if len(word) <= self.MAX_WORD_CHARS:
+                        self.words[word] = part
+                while len(self.words) > self.MAX_WORDS:
+                    self.words.popitem(last=False)
+        parts = [found[w] for words in texts for w in words]
+        sizes = np.fromiter((len(p) for p in parts), np.int64, len(parts))
+        per_text = np.fromiter((len(words) for words in texts), np.int64, len(texts))
+        ends = np.cumsum(sizes)
+        word_ends = np.cumsum(per_text)
+        indptr = np.zeros(len(texts) + 1, np.int64)
+        indptr[1:] = np.where(word_ends > 0, ends[np.maximum(word_ends - 1, 0)] if len(ends) else 0, 0)
+        columns = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        index_dtype = np.int32 if len(columns) < 2 ** 31 and self.n_features < 2 ** 31 else np.int64
+        matrix = sparse.csr_matrix((np.ones(len(columns), dtype=self.dtype), columns.astype(index_dtype),
+                                    indptr.astype(index_dtype)), shape=(len(texts), self.n_features))
+        matrix.sum_duplicates()
+        return matrix
 
 
 class LeanSpamScorer:
@@ -159,8 +198,9 @@ class LeanSpamScorer:
                   and isinstance(block.steps[0][1], CharNgramHasher)
                   and isinstance(block.steps[1][1], TfidfTransformer) and block.steps[1][1].norm in ("l2", None)):
                 hasher = block.steps[0][1]
-                self.blocks.append(("counts", hasher.transform, block.steps[1][1], hasher.n_features))
-                self.single.append(CharColumns(hasher))
+                chars = CharColumns(hasher)  # its word cache serves batches too (CharColumns.counts)
+                self.blocks.append(("counts", chars.counts, block.steps[1][1], hasher.n_features))
+                self.single.append(chars)
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
                 self.single.append(single_text.get(block.func, block.func))

@@ -22,8 +22,54 @@ _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w")
 
 
+MEMOS: list = []  # every TextMemo, for clear_memos
+
+
+def clear_memos() -> None:
+    """Empty every text memo: batch rescoring starts each chunk with empty memos, so a text repeated in an earlier
+    chunk (the throughput bench's archive repeats its texts) is not served from them; within a chunk they work."""
+    for memo in MEMOS:
+        memo.clear()
+
+
+class TextMemo:
+    """A bounded memo of a pure function of a text: the last `size` to 2 x `size` distinct texts (two generations,
+    the older dropped when the newer fills up: an LRU's effect for one dict lookup per hit). Texts longer than
+    `max_chars` (article bodies) are not kept. A comment is normalised and tokenised by the spam model, the
+    relevance model's word counts and its word vectors: with the memo, once."""
+
+    def __init__(self, func, size: int = 8192, max_chars: int = 2000):
+        self.func, self.size, self.max_chars = func, size, max_chars
+        self.new: dict = {}
+        self.old: dict = {}
+        MEMOS.append(self)
+
+    def clear(self) -> None:
+        self.new, self.old = {}, {}
+
+    def __call__(self, text: str):
+        if text.__class__ is not str:  # None, a subclass: computed, not kept
+            return self.func(text)
+        value = self.new.get(text)
+        if value is not None:
+            return value
+        value = self.old.get(text)
+        if value is None:
+            value = self.func(text)
+            if len(text) > self.max_chars:
+                return value
+        if len(self.new) >= self.size:
+            self.old, self.new = self.new, {}
+        self.new[text] = value
+        return value
+
+
 def normalise(text: str) -> str:
     """Return the comment as a reader sees it: unescaped, untagged, NFKC, single-spaced, stripped."""
+    return _NORMALISED(text)
+
+
+def _normalise(text: str) -> str:
     if not text:
         return ""
     # Entities can be escaped twice over ("&amp;#39;"); two passes undo both without looping on hostile input.
@@ -37,6 +83,9 @@ def normalise(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     return _SPACE.sub(" ", text).strip()
+
+
+_NORMALISED = TextMemo(_normalise)
 
 
 def is_blank(text: str) -> bool:

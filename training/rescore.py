@@ -22,6 +22,7 @@ errors file with their line number and reason.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -38,14 +39,16 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig
 from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
 from moderation.semantic import forget_article_words
-from moderation.text import policy_length
-from training.rescore_batch import ThreadContexts, verdict_line
+from moderation.text import clear_memos, policy_length
+from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
+from training.rescore_samples import SampleFile, SampleIndex, sample_of
 
 CHUNK_SIZE = 2000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
 THREAD_CHARS = 500  # of each, enough for the relevance model's context
 CHECKPOINT_VERSION = 1
+GC_THRESHOLD = 10_000  # allocations between young-generation collections in rescoring processes (default 700)
 DECISIONS = ("accept", "flag", "reject")
 
 
@@ -208,8 +211,9 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
 class ChunkTask:
     index: int
     rows: list  # (line, id, text, article_id, title, body, old)
-    samples: dict  # article_id -> [(line, text)] for the articles of these rows
+    samples: dict  # article_id -> [(line, text)] or a SampleRef into `sample_file`, for the articles of these rows
     thread_size: int
+    sample_file: SampleFile | None = None  # where SampleRefs point (local engine)
 
 
 @dataclass
@@ -239,10 +243,11 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     """Score a chunk: the same verdicts as `moderator.moderate_batch(texts, articles, threads)` with each row's
     thread the other rows of its article's sample, but every row of an article shares the article's one context
     (its whole sample, the row itself taken out when it is in it), built once per worker."""
+    clear_memos()  # normalised texts and tokens are shared within the chunk only (see moderation.text.clear_memos)
     texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
-    wanted: dict = {}  # context key -> (title, body, sample texts)
-    sampled: dict = {}  # article id -> {line: text} of its sample
+    wanted: dict = {}  # context key -> (title, body, the sample (to load when not cached))
+    sampled: dict = {}  # article id -> its sample (InlineSample / StoredSample)
     keys: list = []
     for line, _rid, text, article_id, title, body, _old in task.rows:
         texts.append(text)
@@ -256,20 +261,19 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             keys.append(None)
             leave_out.append(False)
             continue
-        sample = task.samples.get(article_id, ())
-        by_line = sampled.get(article_id)
-        if by_line is None:
-            by_line = sampled[article_id] = dict(sample)
-        own = by_line.get(line)
-        inside = own is not None
-        if inside and own != text:
+        sample = sampled.get(article_id)
+        if sample is None:
+            sample = sampled[article_id] = sample_of(task.samples.get(article_id, ()), task.sample_file)
+        position = sample.position(line, text)
+        inside = position is not None
+        if position is False:
             # its sample text is cut: it cannot be taken out of the shared context, so it gets its own thread
             articles.append(Article(article_id, title, body))
-            threads.append([t for n, t in sample if n != line])
+            threads.append([t for n, t in sample.load() if n != line])
             keys.append(None)
             leave_out.append(False)
             continue
-        if not (title.strip() or body.strip() or len(sample) > inside):  # nothing to compare with: not scored
+        if not (title.strip() or body.strip() or sample.size > inside):  # nothing to compare with: not scored
             articles.append(None)
             threads.append(None)
             keys.append(None)
@@ -277,31 +281,33 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
             continue
         key = article_cache.get((article_id, title, body, "sample"))
         if key is None:  # the sample by its hash: a cached context must not hold on to the sample's texts
-            key = (article_id, title, body, len(sample), hash(tuple(sample)))
+            key = (article_id, title, body, sample.size, sample.key)
             article_cache[(article_id, title, body, "sample")] = key
-            wanted[key] = (title, body, [t for _, t in sample])
+            wanted[key] = (title, body, sample)
         articles.append(None)
         threads.append(None)
         keys.append(key)
         leave_out.append(inside)
+    for key, (title, body, sample) in wanted.items():  # texts only for the contexts this worker has not built yet
+        wanted[key] = (title, body, None if _CONTEXTS.has(key) else [t for _, t in sample.load()])
     built = _CONTEXTS.get_many(wanted)
     contexts = [None if key is None else built[key] for key in keys]
     verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
     for context in built.values():  # kept across chunks: the 1M-row memory goal
         forget_article_words(context)
-    version_json = json.dumps(moderator.version, ensure_ascii=False)
+    version_json = json_value(moderator.version)
     out, changed = [], []
-    decisions, changes = Counter(), Counter()
+    decided, moved = [], []
     for (line, rid, _text, _a, _t, _b, old), verdict in zip(task.rows, verdicts):
-        rid_json = json.dumps(rid, ensure_ascii=False)
-        out.append(verdict_line(rid_json, verdict, version_json))
-        decisions[verdict.decision] += 1
+        rid_json = json_value(rid)
+        verdict_json = verdict_line(rid_json, verdict, version_json)
+        out.append(verdict_json)
+        decided.append(verdict.decision)
         if old is not None:
-            changes[(old, verdict.decision)] += 1
+            moved.append((old, verdict.decision))
             if old != verdict.decision:
-                result = verdict.to_dict()
-                changed.append(json.dumps({"line": line, "id": rid, "old_decision": old, **result},
-                                          ensure_ascii=False))
+                changed.append(changed_line(line, rid_json, old, verdict_json))
+    decisions, changes = Counter(decided), Counter(moved)
     return ChunkResult(task.index, _lines(out), _lines(changed), decisions, changes)
 
 
@@ -331,6 +337,10 @@ def _worker_init(models_dir: str, version: str, policy: PolicyConfig, parent: in
 
     threading.Thread(target=watch, daemon=True).start()
     get_moderator(models_dir, version, policy)
+    # The model's objects never become garbage: out of the collector's sight, and collections rarer. Each chunk
+    # allocates ~10^5 short-lived containers; collections traversing the model cost 3-6 us per row (measured).
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _worker_score(models_dir: str, version: str, policy: PolicyConfig, task: ChunkTask) -> ChunkResult:
@@ -342,6 +352,8 @@ def _worker_score(models_dir: str, version: str, policy: PolicyConfig, task: Chu
 
 class InlineExecutor:
     """One worker: score in this process (no pickling, one model in memory)."""
+
+    local_files = True  # reads files the main process writes (the thread samples)
 
     def __init__(self, models_dir, version, policy):
         self.moderator = get_moderator(str(models_dir), version, policy)
@@ -358,6 +370,8 @@ class InlineExecutor:
 
 class ProcessExecutor:
     """`workers` processes (spawned: no inherited locks or threads), each loading the model once."""
+
+    local_files = True
 
     def __init__(self, models_dir, version, policy, workers: int):
         import multiprocessing
@@ -546,6 +560,8 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     executor = None
     interrupted = False
     previous_handlers = _install_interrupt_handlers()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
     try:
         # Workers start (and load the model) while this process makes the first pass over the input: a bounded
         # sample of texts per article (the threads), and the row count for the ETA.
@@ -553,6 +569,10 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         repeated: set = set()
         samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
                                               repeated)
+        index = None
+        if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once
+            index = SampleIndex(samples, paths.work / "samples.pickle", consume=True)
+            samples = None
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
         pending: deque = deque()
@@ -584,17 +604,23 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             fsync_file(checkpoint)
             progress.update(len(task_rows))
 
-        def dispatch(index: int) -> None:
+        def dispatch(chunk: int) -> None:
             future = None
             if rows:
-                articles = {r[3] for r in rows if r[3] is not None}
-                task = ChunkTask(index, rows, {a: samples[a] for a in articles if a in samples}, options.thread_size)
+                if index is not None:
+                    task = ChunkTask(chunk, rows, index.refs(rows, options.thread_chars), options.thread_size,
+                                     index.file)
+                else:
+                    articles = {r[3] for r in rows if r[3] is not None}
+                    task = ChunkTask(chunk, rows, {a: samples[a] for a in articles if a in samples},
+                                     options.thread_size)
                 future = executor.submit(task)
             pending.append((rows, bad, records, future))
             while len(pending) >= window or (pending and pending[0][3] is None):
                 commit(pending.popleft())
 
-        index = 0
+        chunk_index = 0
+        shared: dict = {}
         for record in source.records():
             records += 1
             if record.row is None:
@@ -610,18 +636,22 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                 bad.append((record.line, rid if isinstance(rid, (str, int)) and not is_invalid_utf8(rid) else None,
                             error))
                 continue
-            rows.append((record.line, *good))
+            rid, text, article, title, body, old = good
+            # one object per distinct title and body in a chunk: pickled once (then by reference), hashed once
+            rows.append((record.line, rid, text, article, shared.setdefault(title, title),
+                         shared.setdefault(body, body), old))
             if len(rows) >= options.chunk_size:
-                dispatch(index)
-                index += 1
-                rows, bad = [], []
+                dispatch(chunk_index)
+                chunk_index += 1
+                rows, bad, shared = [], [], {}
         if rows or bad or records > skip:
-            dispatch(index)
+            dispatch(chunk_index)
         while pending:
             commit(pending.popleft())
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        gc.set_threshold(*thresholds)
         _restore_interrupt_handlers(previous_handlers)
         if progress is not None:
             progress.close()

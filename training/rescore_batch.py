@@ -66,6 +66,9 @@ class ThreadContexts:
         self.size = size
         self.items: OrderedDict = OrderedDict()
 
+    def has(self, key) -> bool:
+        return key in self.items
+
     def get_many(self, wanted: dict) -> dict:
         """{key: Context} for {key: (title, body, thread)}; builds the missing ones together."""
         found, missing = {}, []
@@ -104,3 +107,23 @@ def verdict_line(rid_json: str, verdict, version_json: str) -> str:
     return (f'{{"id": {rid_json}, "decision": "{verdict.decision}", "scores": {{"spam": {_number(verdict.spam)}, '
             f'"off_topic": {_number(verdict.off_topic)}}}, "reasons": {_reasons_json(verdict.reasons)}, '
             f'"model_version": {version_json}}}')
+
+
+_encode_string = json.encoder.encode_basestring  # json.dumps(str, ensure_ascii=False) without dumps' overhead
+
+
+def json_value(value) -> str:
+    """`json.dumps(value, ensure_ascii=False)` of an id (a string or an integer), faster for those two types."""
+    kind = value.__class__
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def changed_line(line: int, rid_json: str, old: str, verdict_json: str) -> str:
+    """`json.dumps({"line": line, "id": rid, "old_decision": old, **verdict.to_dict()}, ensure_ascii=False)` from
+    the verdict's output line `verdict_json` (`verdict_line(rid_json, ...)`, which starts with the id)."""
+    rest = verdict_json[len(rid_json) + 9:]  # after '{"id": ' + rid_json + ', '
+    return f'{{"line": {json_value(line)}, "id": {rid_json}, "old_decision": {json_value(old)}, {rest}'
