@@ -91,6 +91,11 @@ def signal_features(texts) -> sparse.csr_matrix:
     Vectorised over the batch (`moderation.vectorised`): each pattern runs once over all texts joined by a
     separator no pattern can match across, and the counts per text equal `len(pattern.findall(text))`.
     """
+    return sparse.csr_matrix(np.tanh(_signal_values(texts)))
+
+
+def _signal_values(texts) -> np.ndarray:
+    """`signal_features` before the tanh."""
     texts = list(texts)
     points, starts, lengths = codepoints(texts, SEPARATOR)
     alpha, digit, upper = CHAR_CLASSES.classify(points)
@@ -109,7 +114,32 @@ def signal_features(texts) -> sparse.csr_matrix:
     values[:, 11] = digits / np.maximum(lengths, 1) * 5
     values[:, 12] = np.log1p(lengths) / 3
     values[:, 13] = np.log1p(per_text_sums(points == ord(" "), starts, lengths) + 1) / 2
-    return sparse.csr_matrix(np.tanh(values))
+    return values
+
+
+# Promotion phrases per this many words in `signal_features_per_words`.
+PROMO_WORDS = 20
+_PROMO_COLUMN, _WORDS_COLUMN = SIGNAL_NAMES.index("promo_phrases"), SIGNAL_NAMES.index("words")
+
+
+def _promo_per_words(values: np.ndarray) -> np.ndarray:
+    """Divide the promotion-phrase counts by max(1, words / PROMO_WORDS), in place (`values` before the tanh)."""
+    # The words column holds log1p(spaces + 1) / 2 of the single-spaced text: words = spaces + 1.
+    words = np.round(np.expm1(values[:, _WORDS_COLUMN] * 2))
+    values[:, _PROMO_COLUMN] /= np.maximum(1.0, words / PROMO_WORDS)
+    return values
+
+
+def signal_features_per_words(texts) -> sparse.csr_matrix:
+    """`signal_features`, with the promotion phrases ("free", "money", "cash", "win", "offer", "join"...) counted
+    per PROMO_WORDS words instead of per comment.
+
+    A spam comment is short and all promotion; a long argued news comment about welfare or taxes says "money",
+    "free" and "cash" several times among hundreds of words. Counted per comment, those words added up to the
+    strongest push towards spam on the news comments the model flagged; as a density they weigh what they
+    weigh in a short comment. Comments of up to PROMO_WORDS words are unchanged.
+    """
+    return sparse.csr_matrix(np.tanh(_promo_per_words(_signal_values(texts))))
 
 
 def signal_features_per_text(texts) -> sparse.csr_matrix:
@@ -119,6 +149,16 @@ def signal_features_per_text(texts) -> sparse.csr_matrix:
 
 def signal_rows(texts) -> np.ndarray:
     """`signal_features_per_text` as a dense array (the single-comment scorer reads it; no sparse round trip)."""
+    return np.tanh(_signal_rows(texts))
+
+
+def signal_rows_per_words(texts) -> np.ndarray:
+    """`signal_features_per_words`, one text at a time (the per-text reference; the single-comment scorer)."""
+    return np.tanh(_promo_per_words(_signal_rows(texts)))
+
+
+def _signal_rows(texts) -> np.ndarray:
+    """`signal_rows` before the tanh."""
     rows = []
     for text in texts:
         n = max(len(text), 1)
@@ -134,8 +174,7 @@ def signal_rows(texts) -> np.ndarray:
             np.log1p(len(text)) / 3,
             np.log1p(text.count(" ") + 1) / 2,
         ))
-    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
-    return np.tanh(values)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
 
 
 class CalibratedLinear(ClassifierMixin, BaseEstimator):
@@ -211,7 +250,7 @@ def source_weights(sources, balance: float | None) -> np.ndarray | None:
 
 def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
                         char_ngrams: tuple[int, int] = (2, 4), signals: bool = True,
-                        promotion: bool = True, link_kinds: bool = True) -> Pipeline:
+                        promotion: bool = True, link_kinds: bool = True, promo_per_words: bool = True) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
     Character n-grams within space-padded words (like scikit-learn's `char_wb`) are hashed for the whole batch at
@@ -230,7 +269,9 @@ def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_stat
         ])),
     ]
     if signals:
-        blocks.append(("signals", FunctionTransformer(signal_features, accept_sparse=True)))
+        # promotion phrases per PROMO_WORDS words, so long news comments do not add them up (see the function)
+        blocks.append(("signals", FunctionTransformer(signal_features_per_words if promo_per_words else signal_features,
+                                                      accept_sparse=True)))
     if promotion:  # self-promotion and engagement bait (moderation.promotion)
         blocks.append(("promotion", FunctionTransformer(promotion_signals, accept_sparse=True)))
     if link_kinds:  # links to a video apart from other links (moderation.links)

@@ -34,9 +34,10 @@ PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 # The shape of what model.joblib holds (feature blocks, relevance features). Bump it whenever a change to
 # moderation/ makes artifacts trained before it score wrongly or fail: loading then refuses them with a clear
 # message instead of failing on the first request.
-ARTIFACT_FORMAT = 5  # 3: the spam pipeline's promotion signals block (moderation.promotion); 4: also the relevance
+ARTIFACT_FORMAT = 6  # 3: the spam pipeline's promotion signals block (moderation.promotion); 4: also the relevance
 #                        model's word vectors (moderation/semantic.py); 5: the spam pipeline's link kinds
-#                        (moderation.links: a `zzvideo` placeholder and a video-links block)
+#                        (moderation.links: a `zzvideo` placeholder and a video-links block); 6: the signals
+#                        block counts promotion phrases per 20 words (features.signal_features_per_words)
 
 
 class ModelLoadError(RuntimeError):

@@ -174,6 +174,7 @@ class LeanSpamScorer:
         from sklearn.preprocessing import FunctionTransformer
 
         from moderation.features import CalibratedLinear, signal_features, signal_rows
+        from moderation.features import signal_features_per_words, signal_rows_per_words
         from moderation.promotion import promotion_rows, promotion_signals
         from moderation.vectorised import BatchTfidfVectorizer, CharNgramHasher
 
@@ -187,7 +188,8 @@ class LeanSpamScorer:
             raise ValueError("unexpected classifier or weighted features")
         self.normalise = normalise.func
         # Dense blocks with a per-text definition equal to the batch one (tested): one text skips the batch code.
-        single_text = {signal_features: signal_rows, promotion_signals: promotion_rows}
+        single_text = {signal_features: signal_rows, promotion_signals: promotion_rows,
+                       signal_features_per_words: signal_rows_per_words}
         self.blocks = []  # (kind, counter, tfidf or None, width)
         self.single = []  # per block: the same for one text (columns with repeats, or a dense row)
         for _, block in features.transformer_list:

@@ -105,3 +105,24 @@ def test_scan_patterns_find_the_same_matches():
         fast = scan_pattern(pattern)
         for text in texts:
             assert [m.span() for m in fast.finditer(text)] == [m.span() for m in pattern.finditer(text)], (name, text)
+
+
+def test_promotion_phrases_per_words_equal_the_per_text_definition(small_examples):
+    from moderation.features import SIGNAL_NAMES, signal_features_per_words, signal_rows_per_words
+
+    argument = "The budget office says the program costs more each year than the state takes in from its taxes. "
+    long_news = (argument * 3 + "Free food, cash and money for some, " + argument * 3).strip()  # 3 matches, 115 words
+    texts = normalise_all([e.text for e in small_examples] + EDGE + [long_news, "win free cash now"])
+    fast, slow = signal_features_per_words(texts), signal_rows_per_words(texts)
+    assert fast.shape == slow.shape and abs(fast.toarray() - slow).max() == 0
+    plain = signal_features(texts).toarray()
+    promo = SIGNAL_NAMES.index("promo_phrases")
+    # only the promotion-phrase column of comments longer than 20 words changes, and it falls
+    same = np.ones(plain.shape[1], dtype=bool)
+    same[promo] = False
+    assert abs(fast.toarray()[:, same] - plain[:, same]).max() == 0
+    words = np.array([t.count(" ") + 1 for t in texts])
+    assert np.array_equal(fast.toarray()[words <= 20, promo], plain[words <= 20, promo])
+    assert abs(fast[-2, promo] - np.tanh(3 / (115 / 20))) < 1e-12 and abs(plain[-2, promo] - np.tanh(3)) < 1e-12
+    assert fast[-1, promo] == plain[-1, promo] > 0.9
+    assert signal_features_per_words([]).shape == (0, plain.shape[1])
