@@ -27,7 +27,8 @@ MEMOS: list = []  # every TextMemo, for clear_memos
 
 def clear_memos() -> None:
     """Empty every text memo: batch rescoring starts each chunk with empty memos, so a text repeated in an earlier
-    chunk (the throughput bench's archive repeats its texts) is not served from them; within a chunk they work."""
+    chunk (the throughput bench's archive repeats its texts) is not served from them; within a chunk they work. The
+    service empties them at each moderation request for the same reason (the serving benches repeat 8 comments)."""
     for memo in MEMOS:
         memo.clear()
 

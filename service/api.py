@@ -9,6 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from moderation.explain import explain_verdict
 from moderation.moderator import Article
+from moderation.text import clear_memos
 from service.auth import require_key
 from service.engine import get_moderator, get_store
 from service.errors import ApiError
@@ -182,6 +183,7 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     from service.articles import context_for, thread_row  # articles builds on this module
 
+    clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article)  # a stored article (and its thread), or None
     verdict = moderator.moderate(text, article, context=context)
     result = verdict.to_dict()
@@ -207,6 +209,8 @@ def moderate_batch():
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     from service.articles import context_for, thread_row
+
+    clear_memos()
 
     contexts = [context_for(article) for article in articles]
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts)

@@ -42,3 +42,15 @@ def test_clear_memos_empties_them_all():
     clear_memos()
     assert not text_module._NORMALISED.new and not text_module._NORMALISED.old
     assert not tokens.new and not tokens.old
+
+
+def test_a_served_request_never_reuses_an_earlier_requests_memos(client):
+    """The memos share a text's normalisation and tokens within one request only: the serving benches send the
+    same 8 comments over and over, and must measure the work a new comment costs."""
+    from moderation.text import _NORMALISED
+
+    article = {"id": "a1", "title": "Budget vote", "body": "The council votes on the budget."}
+    assert client.post("/v1/moderate", json={"text": "first distinct comment", "article": article}).status_code == 200
+    assert "first distinct comment" in _NORMALISED.new
+    assert client.post("/v1/moderate/batch", json={"comments": [{"text": "second one"}]}).status_code == 200
+    assert "first distinct comment" not in _NORMALISED.new and "first distinct comment" not in _NORMALISED.old
