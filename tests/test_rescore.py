@@ -227,6 +227,8 @@ def test_an_interrupted_run_resumes_to_the_clean_output(tiny_registry, archive, 
     resumed = subprocess.run(_cli(tiny_registry, archive, out, "--chunk-size", 70, "--workers", 2, "--resume"),
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+    # Asked for 70, it cuts chunks as the interrupted run did (25): the same sums in the same order.
+    assert "resuming with the interrupted run's chunk size 25 (not 70)" in resumed.stderr
     for suffix in ("", ".errors.jsonl", ".changed.jsonl"):
         assert Path(f"{out}{suffix}").read_bytes() == Path(f"{clean}{suffix}").read_bytes(), suffix
     ids = [r["id"] for r in lines(out)]

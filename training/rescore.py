@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moderation.moderator import Article, Moderator
@@ -43,6 +44,8 @@ from moderation.text import clear_memos, policy_length
 from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 from training.rescore_samples import SampleFile, SampleIndex, sample_of
+
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
 THREAD_SIZE = 20  # other comments of the same article given as its thread
@@ -513,7 +516,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
         "policy": policy.to_dict(), "thread_size": options.thread_size, "thread_chars": options.thread_chars,
-        "errors_file": str(paths.errors.resolve()),
+        "errors_file": str(paths.errors.resolve()), "chunk_size": options.chunk_size,
     }
 
     old_header, last = _read_checkpoint(paths.checkpoint) if options.resume else (None, None)
@@ -523,6 +526,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             header["model_version"] = version = old_header["model_version"]
             policy = options.policy or PolicyConfig(**old_header["policy"])
             header["policy"] = policy.to_dict()
+        if old_header.get("chunk_size") and old_header["chunk_size"] != options.chunk_size:
+            # Chunks are cut as the interrupted run cut them: scores are sums whose order follows the chunks, so
+            # another size could move a score in its last rounded digit (2 of 200,000 rows between 2,000 and 5,000)
+            log.info("resuming with the interrupted run's chunk size %d (not %d)", old_header["chunk_size"],
+                     options.chunk_size)
+            options = replace(options, chunk_size=old_header["chunk_size"])
+            header["chunk_size"] = options.chunk_size
         mismatched = [k for k in ("format", "source", "model_version", "policy", "thread_size", "thread_chars",
                                   "errors_file") if old_header.get(k) != header[k]]
         if mismatched:
