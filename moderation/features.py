@@ -20,9 +20,10 @@ from sklearn.preprocessing import FunctionTransformer
 
 from moderation.links import LINK_NAMES, is_video_link, link_signals
 from moderation.promotion import PROMOTION_NAMES, promotion_signals
-from moderation.text import normalise_all
+from moderation.text import TextMemo, normalise_all
 from moderation.vectorised import (
     CHAR_CLASSES, SEPARATOR, BatchTfidfVectorizer, CharNgramHasher, codepoints, match_counts, per_text_sums,
+    scan_pattern,
 )
 
 URL = re.compile(
@@ -54,18 +55,42 @@ SIGNAL_NAMES = (
 
 
 def _placeholders(text: str, link) -> str:
-    """Links (replaced by `link`, a string or a function of the match), e-mail addresses, phone numbers and
+    """Links (replaced by `link`, a string or a function of the link's text), e-mail addresses, phone numbers and
     numbers as placeholder tokens, lower-cased."""
     # Each pattern needs an "@", a "." or ":", or a digit: texts without one skip it (the same result, faster).
     digits = _DIGIT.search(text) is not None
     if "@" in text:
         text = EMAIL.sub(" zzemail ", text)
     if "." in text or ":" in text:
-        text = URL.sub(link, text)
+        text = _replace_links(text, link)
     if digits:
         text = PHONE.sub(" zzphone ", text)
         return NUMBER.sub(" zznum ", text.lower())
     return text.lower()
+
+
+def _url_spans(text: str) -> tuple:
+    """(start, end) of every URL match in `text`: the word model's link placeholders and the links signal of the
+    same text share one scan (memoised per text, emptied with the other text memos)."""
+    return tuple(m.span() for m in URL.finditer(text))
+
+
+url_spans = TextMemo(_url_spans)
+
+
+def _replace_links(text: str, link) -> str:
+    """`URL.sub(link, text)` from the memoised spans (`link` a string without escapes, or a function of the
+    link's text); equal to it, tested."""
+    spans = url_spans(text)
+    if not spans:
+        return text
+    parts, end = [], 0
+    for start, stop in spans:
+        parts.append(text[end:start])
+        parts.append(link if link.__class__ is str else link(text[start:stop]))
+        end = stop
+    parts.append(text[end:])
+    return "".join(parts)
 
 
 def feature_text(text: str) -> str:
@@ -76,8 +101,8 @@ def feature_text(text: str) -> str:
     return _placeholders(text, " zzlink ")
 
 
-def _link_placeholder(match: re.Match) -> str:
-    return " zzvideo " if is_video_link(match.group(0)) else " zzlink "
+def _link_placeholder(link: str) -> str:
+    return " zzvideo " if is_video_link(link) else " zzlink "
 
 
 def feature_text_links(text: str) -> str:
@@ -105,9 +130,11 @@ def _signal_values(texts) -> np.ndarray:
     at = np.fromiter(("@" in t for t in texts), dtype=bool, count=len(texts))
     dot = np.fromiter(("." in t or ":" in t for t in texts), dtype=bool, count=len(texts))
     values = np.empty((len(texts), len(SIGNAL_NAMES)), dtype=np.float64)
+    # The URL matches are the ones the word model's placeholders found for the same texts (`url_spans`).
+    values[:, 0] = [len(url_spans(t)) if d else 0 for t, d in zip(texts, dot.tolist())]
     for column, (pattern, where) in enumerate((
-            (URL, dot), (EMAIL, at), (HANDLE, at), (PHONE, digits >= 7), (MONEY, digits > 0), (PROMO, None),
-            (SPACED_OUT, None), (LEET, digits > 0), (REPEAT, None))):
+            (EMAIL, at), (HANDLE, at), (PHONE, digits >= 7), (MONEY, digits > 0), (PROMO, None),
+            (SPACED_OUT, None), (LEET, digits > 0), (REPEAT, None)), start=1):
         values[:, column] = match_counts(pattern, texts, where)
     values[:, 9] = per_text_sums(points == ord("!"), starts, lengths)
     values[:, 10] = per_text_sums(upper, starts, lengths) / letters * 3
@@ -144,7 +171,7 @@ def signal_features_per_words(texts) -> sparse.csr_matrix:
 
 def signal_features_per_text(texts) -> sparse.csr_matrix:
     """The reference definition of `signal_features`, one text at a time (kept for tests and older models)."""
-    return sparse.csr_matrix(signal_rows(texts))
+    return sparse.csr_matrix(np.tanh(_signal_rows_reference(texts)))
 
 
 def signal_rows(texts) -> np.ndarray:
@@ -158,7 +185,41 @@ def signal_rows_per_words(texts) -> np.ndarray:
 
 
 def _signal_rows(texts) -> np.ndarray:
-    """`signal_rows` before the tanh."""
+    """`signal_rows` before the tanh: `_signal_rows_reference`, skipping every pattern that cannot match.
+
+    URL needs a "." or ":" (its alternatives hold "://", "www." or "\\."), EMAIL and HANDLE an "@", PHONE seven
+    digits, MONEY and LEET one (every alternative has a \\d or [0-9]; str.isdigit counts a superset of both),
+    REPEAT four characters; the promotional phrases are scanned with their first-character look-ahead
+    (`vectorised.scan_pattern`, the same matches). The URL matches are the ones the word model's placeholders
+    found (`url_spans`). Equal to the reference on every training text and hostile cases (tests)."""
+    promo = scan_pattern(PROMO).findall
+    rows = []
+    for text in texts:
+        n = max(len(text), 1)
+        letters = sum(map(str.isalpha, text)) or 1
+        digits = sum(map(str.isdigit, text))
+        at = "@" in text
+        rows.append((
+            len(url_spans(text)) if "." in text or ":" in text else 0,
+            len(EMAIL.findall(text)) if at else 0,
+            len(HANDLE.findall(text)) if at else 0,
+            len(PHONE.findall(text)) if digits >= 7 else 0,
+            len(MONEY.findall(text)) if digits else 0,
+            len(promo(text)),
+            len(SPACED_OUT.findall(text)),
+            len(LEET.findall(text)) if digits else 0,
+            len(REPEAT.findall(text)) if n >= 4 else 0,
+            text.count("!"),
+            sum(map(str.isupper, text)) / letters * 3,
+            digits / n * 5,
+            np.log1p(len(text)) / 3,
+            np.log1p(text.count(" ") + 1) / 2,
+        ))
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(SIGNAL_NAMES))
+
+
+def _signal_rows_reference(texts) -> np.ndarray:
+    """`signal_features` before the tanh, one text at a time, every pattern on every text: the reference."""
     rows = []
     for text in texts:
         n = max(len(text), 1)
