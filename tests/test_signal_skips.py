@@ -104,3 +104,16 @@ def test_the_lean_scorer_gives_the_same_bits_as_before(all_texts, tiny_registry,
     clear_memos()
     assert np.array_equal(batch, old_batch) and np.array_equal(one, old_one) and np.array_equal(slow, old_slow)
     assert abs(batch - slow).max() < 1e-6 and abs(one - slow).max() < 1e-6  # compile_scorer's tolerance
+
+
+def test_unique_counts_equal_numpys():
+    from moderation.scorer import _unique_counts
+
+    rng = np.random.default_rng(3)
+    cases = [np.array([5]), np.array([2, 2, 2]), np.array([3, 1, 2, 1, 3, 3]), np.arange(50)[::-1].copy(),
+             rng.integers(0, 2 ** 20, 2000), rng.integers(0, 7, 300), np.array([2 ** 40, -1, 0, 2 ** 40])]
+    for columns in cases:
+        values, counts = _unique_counts(columns)
+        expected_values, expected_counts = np.unique(columns, return_counts=True)
+        assert np.array_equal(values, expected_values) and values.dtype == expected_values.dtype
+        assert np.array_equal(counts, expected_counts) and counts.dtype == expected_counts.dtype
