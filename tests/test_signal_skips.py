@@ -117,3 +117,12 @@ def test_unique_counts_equal_numpys():
         expected_values, expected_counts = np.unique(columns, return_counts=True)
         assert np.array_equal(values, expected_values) and values.dtype == expected_values.dtype
         assert np.array_equal(counts, expected_counts) and counts.dtype == expected_counts.dtype
+
+
+def test_ascii_character_counts_equal_pythons():
+    from moderation.features import _char_counts
+
+    every_ascii = "".join(map(chr, range(128)))
+    for text in [every_ascii, every_ascii * 3, "", "abcXYZ019", "\x00\x7f", "Ÿ", "aé1", "İ", "５"] + HOSTILE:
+        assert _char_counts(text) == (sum(map(str.isalpha, text)), sum(map(str.isdigit, text)),
+                                      sum(map(str.isupper, text))), text
