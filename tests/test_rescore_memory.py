@@ -53,9 +53,18 @@ def test_streamed_samples_are_the_samples_written_at_once(tmp_path):
                 {a: (r.size, r.key, r.inside) for a, r in old.items()}
 
 
-def test_the_rescore_main_process_imports_no_model_code():
+def test_the_rescore_main_process_imports_no_model_code(tiny_registry):
     code = ("import sys, training.__main__, training.rescore, training.rescore_samples, training.rescore_io;"
+            "from pathlib import Path;"
+            f"training.rescore._resolve_model(training.rescore.RescoreOptions(Path({str(tiny_registry.root)!r})));"
             "print(sorted(m for m in ('scipy', 'sklearn', 'nltk', 'moderation.moderator', 'moderation.relevance')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_library_versions_without_importing_them_are_the_modules_versions():
+    code = ("import sys; from moderation.registry import library_versions; before = library_versions();"
+            "assert 'sklearn' not in sys.modules and 'scipy' not in sys.modules;"
+            "import sklearn, scipy, numpy; assert library_versions() == before, before")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
