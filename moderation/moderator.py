@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moderation.features import spam_scores
-from moderation.policy import Decision, PolicyConfig, decide
+from moderation.policy import Decision, PolicyConfig, decide, model_policy
 from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.relevance_one import score_one
@@ -48,12 +48,7 @@ class Verdict:
 
 def policy_for(model: LoadedModel, **overrides) -> PolicyConfig:
     """The model's own thresholds (chosen at training time), with any site overrides on top."""
-    thresholds = model.metadata.get("thresholds", {})
-    base = PolicyConfig().with_overrides(
-        spam_flag=thresholds.get("spam_flag"), spam_reject=thresholds.get("spam_reject"),
-        off_topic_flag=thresholds.get("off_topic_flag"), short_off_topic_flag=thresholds.get("short_off_topic_flag"),
-    )
-    return base.with_overrides(**overrides)
+    return model_policy(model.metadata, **overrides)
 
 
 class Moderator:

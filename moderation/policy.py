@@ -70,6 +70,18 @@ class PolicyConfig:
         return asdict(self)
 
 
+def model_policy(metadata: dict, **overrides) -> PolicyConfig:
+    """The policy of a model from its metadata: its own thresholds (chosen at training time), with any site
+    overrides on top (`moderator.policy_for`; here for callers that do not load the model, e.g. rescore's main
+    process)."""
+    thresholds = metadata.get("thresholds", {})
+    base = PolicyConfig().with_overrides(
+        spam_flag=thresholds.get("spam_flag"), spam_reject=thresholds.get("spam_reject"),
+        off_topic_flag=thresholds.get("off_topic_flag"), short_off_topic_flag=thresholds.get("short_off_topic_flag"),
+    )
+    return base.with_overrides(**overrides)
+
+
 def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
            short: bool = False) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.

@@ -63,15 +63,21 @@ class LoadedModel:
 
 
 def library_versions() -> dict[str, str]:
-    import numpy
-    import scipy
-    import sklearn
+    """The installed versions, from the modules when they are imported already, else from the installed
+    packages' metadata (the same strings): `verify` alone then imports no scikit-learn or scipy (rescore's main
+    process, ~70 MiB)."""
+    import sys
+    from importlib import metadata
+
+    def version(module: str, distribution: str) -> str:
+        loaded = sys.modules.get(module)
+        return loaded.__version__ if loaded is not None else metadata.version(distribution)
 
     return {
         "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
+        "scikit-learn": version("sklearn", "scikit-learn"),
+        "numpy": version("numpy", "numpy"),
+        "scipy": version("scipy", "scipy"),
         "joblib": joblib.__version__,
     }
 

@@ -36,10 +36,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from moderation.moderator import Article, Moderator
-from moderation.policy import PolicyConfig
-from moderation.registry import LoadedModel, ModelLoadError, ModelRegistry
-from moderation.semantic import forget_article_words
+from moderation.policy import PolicyConfig, model_policy
+from moderation.registry import ModelLoadError, ModelRegistry
 from moderation.text import clear_memos, policy_length
 from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
@@ -181,9 +179,11 @@ class _KnownRepeats:
 
 
 def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int,
-                    repeated: set | None = None) -> tuple[dict, int]:
+                    repeated: set | None = None, full=None) -> tuple[dict, int]:
     """First pass: {article_id: [(line, text), ...]} with the first thread_size + 1 valid texts of each article,
-    and the number of valid rows. `repeated`, when given, receives the lines of the rows with a repeated id."""
+    and the number of valid rows. `repeated`, when given, receives the lines of the rows with a repeated id.
+    `full(article_id, sample)`, when given, takes each sample as soon as it is complete (thread_size + 1 texts)
+    and the dict returned holds only the others: the texts of complete samples are not kept."""
     samples: dict[str, list] = {}
     seen: set = set()
     valid = 0
@@ -201,10 +201,20 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
             continue
         kept = samples.get(article)
         if kept is None:
-            samples[article] = [(record.line, good[1][:thread_chars])]
-        elif len(kept) <= thread_size:
+            kept = samples[article] = [(record.line, good[1][:thread_chars])]
+        elif kept is not _HANDED_OVER and len(kept) <= thread_size:
             kept.append((record.line, good[1][:thread_chars]))
+        else:
+            continue
+        if full is not None and len(kept) > thread_size:
+            full(article, kept)
+            samples[article] = _HANDED_OVER
+    if full is not None:
+        samples = {article: kept for article, kept in samples.items() if kept is not _HANDED_OVER}
     return samples, valid
+
+
+_HANDED_OVER = ()  # collect_threads: an article whose complete sample went to `full`
 
 
 # --- scoring (runs in worker processes) -------------------------------------------------------------------------
@@ -235,6 +245,8 @@ def get_moderator(models_dir: str, version: str, policy: PolicyConfig) -> Modera
     """The moderator for (models_dir, version, policy), loaded (and hash-checked) once per process."""
     key = (str(models_dir), version, policy)
     if key not in _MODERATORS:
+        from moderation.moderator import Moderator  # the scoring side only: see `_resolve_model`
+
         _MODERATORS[key] = Moderator(ModelRegistry(models_dir).load(version), policy)
     return _MODERATORS[key]
 
@@ -246,6 +258,9 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     """Score a chunk: the same verdicts as `moderator.moderate_batch(texts, articles, threads)` with each row's
     thread the other rows of its article's sample, but every row of an article shares the article's one context
     (its whole sample, the row itself taken out when it is in it), built once per worker."""
+    from moderation.moderator import Article
+    from moderation.semantic import forget_article_words
+
     clear_memos()  # normalised texts and tokens are shared within the chunk only (see moderation.text.clear_memos)
     texts, articles, threads, contexts, leave_out = [], [], [], [], []
     article_cache: dict = {}
@@ -475,14 +490,14 @@ class _Paths:
 
 
 def _resolve_model(options: RescoreOptions) -> tuple[str, PolicyConfig]:
-    from moderation.moderator import policy_for
-
     registry = ModelRegistry(options.models_dir)
     version = options.version or registry.current_version()
     if version is None:
         raise ModelLoadError(f"no live model under {registry.root}: train one or pass --model")
     metadata = registry.verify(version)
-    policy = options.policy or policy_for(LoadedModel(version, {}, metadata))
+    # `policy_for(model)` from the metadata alone: the main process never imports the model's code (numpy,
+    # scipy, scikit-learn: ~110 MiB of its peak at 1,000,000 rows); only the workers score.
+    policy = options.policy or model_policy(metadata)
     return version, policy
 
 
@@ -577,11 +592,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         # sample of texts per article (the threads), and the row count for the ETA.
         executor = make_executor(options, version, policy)
         repeated: set = set()
-        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
-                                              repeated)
         index = None
-        if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once
-            index = SampleIndex(samples, paths.work / "samples.pickle", consume=True)
+        if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once,
+            index = SampleIndex(None, paths.work / "samples.pickle")  # each as soon as the first pass has it
+        samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
+                                              repeated, full=index.add if index is not None else None)
+        if index is not None:
+            index.finish(samples, consume=True)
             samples = None
         progress = Progress(valid_rows, summary.scored, options.progress)
         window = 2 * getattr(executor, "workers", 1) + 1
