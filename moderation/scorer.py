@@ -129,18 +129,23 @@ class CharColumns:
             found = [self.words.get(w) for w in words]
         missing = list(dict.fromkeys(w for w, f in zip(words, found) if f is None))
         if missing:
-            rows, columns = self.hashes(missing, self.low, self.high, self.n_features)
-            order = np.argsort(rows, kind="stable")
-            parts = np.split(columns[order], np.cumsum(np.bincount(rows, minlength=len(missing)))[:-1])
-            new = dict(zip(missing, parts))
+            new = self._hash_and_keep(missing)
             found = [new[w] if f is None else f for w, f in zip(words, found)]
-            with self.lock:
-                for word, part in new.items():
-                    if len(word) <= self.MAX_WORD_CHARS:
-                        self.words[word] = part
-                while len(self.words) > self.MAX_WORDS:
-                    self.words.popitem(last=False)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    def _hash_and_keep(self, missing: list[str]) -> dict:
+        """Each word's character n-gram columns, hashed together; kept in the cache (bounded, oldest out)."""
+        rows, columns = self.hashes(missing, self.low, self.high, self.n_features)
+        order = np.argsort(rows, kind="stable")
+        parts = np.split(columns[order], np.cumsum(np.bincount(rows, minlength=len(missing)))[:-1])
+        new = dict(zip(missing, parts))
+        with self.lock:
+            for word, part in new.items():
+                if len(word) <= self.MAX_WORD_CHARS:
+                    self.words[word] = part
+            while len(self.words) > self.MAX_WORDS:
+                self.words.popitem(last=False)
+        return new
 
     def counts(self, docs: list[str]):
         """`hasher.transform(docs)` (the same matrix) for a batch: each distinct word's n-gram columns come from
@@ -155,17 +160,7 @@ class CharColumns:
             found = {w: get(w) for w in distinct}
         missing = [w for w, f in found.items() if f is None]
         if missing:
-            rows, columns = self.hashes(missing, self.low, self.high, self.n_features)
-            order = np.argsort(rows, kind="stable")
-            parts = np.split(columns[order], np.cumsum(np.bincount(rows, minlength=len(missing)))[:-1])
-            new = dict(zip(missing, parts))
-            found.update(new)
-            with self.lock:
-                for word, part in new.items():
-                    if len(word) <= self.MAX_WORD_CHARS:
-                        self.words[word] = part
-                while len(self.words) > self.MAX_WORDS:
-                    self.words.popitem(last=False)
+            found.update(self._hash_and_keep(missing))
         parts = [found[w] for words in texts for w in words]
         sizes = np.fromiter((len(p) for p in parts), np.int64, len(parts))
         per_text = np.fromiter((len(words) for words in texts), np.int64, len(texts))

@@ -8,21 +8,12 @@ import sys
 from pathlib import Path
 
 from bench.throughput import make_input
-from training.rescore import check_row, collect_threads
+from tests.test_rescore_samples import _rows
+from training.rescore import collect_threads
 from training.rescore_io import Source
 from training.rescore_samples import SampleIndex, SampleRef, read_sample
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _rows(source: Source) -> list:
-    rows, seen = [], set()
-    for record in source.records():
-        if record.row is not None:
-            error, good = check_row(record.row, seen, 1500)
-            if good:
-                rows.append((record.line, *good))
-    return rows
 
 
 def test_streamed_samples_are_the_samples_written_at_once(tmp_path):
