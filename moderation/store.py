@@ -115,6 +115,13 @@ def _sqlite_pragmas(synchronous: str):
     return on_connect
 
 
+def _touch_articles(conn, deleted) -> None:
+    """A new updated_at for the articles whose thread loses the comments `deleted` selects (call before deleting
+    them): every worker then rebuilds its cached context of them (service/articles.py)."""
+    touched = select(thread_comments.c.article_id).where(deleted)
+    conn.execute(update(articles).where(articles.c.id.in_(touched)).values(updated_at=now()))
+
+
 class Store:
     """Articles, threads, feedback and flagged decisions behind one SQLAlchemy engine."""
 
@@ -259,8 +266,7 @@ class Store:
         """Delete every copy of a comment the store holds under the CMS's id: in its article's thread, in the
         review log and as a moderator label. Returns the counts (all 0 when nothing was stored under that id)."""
         with self.durable() as conn:
-            touched = select(thread_comments.c.article_id).where(thread_comments.c.comment_id == comment_id)
-            conn.execute(update(articles).where(articles.c.id.in_(touched)).values(updated_at=now()))
+            _touch_articles(conn, thread_comments.c.comment_id == comment_id)
             return {
                 "thread_comments": conn.execute(
                     delete(thread_comments).where(thread_comments.c.comment_id == comment_id)).rowcount,
@@ -315,8 +321,7 @@ class Store:
 
                 return {"thread_comments": count(thread_comments, old_thread),
                         "reviewed_flagged": count(decisions, old_reviews)}
-            touched = select(thread_comments.c.article_id).where(old_thread)
-            conn.execute(update(articles).where(articles.c.id.in_(touched)).values(updated_at=now()))
+            _touch_articles(conn, old_thread)
             return {"thread_comments": conn.execute(delete(thread_comments).where(old_thread)).rowcount,
                     "reviewed_flagged": conn.execute(delete(decisions).where(old_reviews)).rowcount}
 

@@ -173,6 +173,17 @@ def moderate():
     return jsonify(result)
 
 
+def answer(moderator, text: str, article: Article | None, verdict, comment_id, explain: bool, record: bool = True):
+    """(the answer dict, the review-log row or None) of one decided comment. A flagged comment keeps its
+    explanation for the review page, whether or not the CMS asked for it (when it is recorded)."""
+    result = verdict.to_dict()
+    flagged = record and verdict.decision == "flag"
+    explanation = explain_verdict(moderator, text, result) if explain or flagged else None
+    if explain:
+        result["explanation"] = explanation
+    return result, flagged_row(text, article, verdict, comment_id, explanation=explanation) if flagged else None
+
+
 def moderate_one(text: str, article: Article | None, comment_id: str | None = None, explain: bool = False,
                  record: bool = True):
     """One comment through the live model: (verdict, answer dict). With `record`, an accepted comment joins its
@@ -186,15 +197,9 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article)  # a stored article (and its thread), or None
     verdict = moderator.moderate(text, article, context=context)
-    result = verdict.to_dict()
-    # Flagged comments keep their explanation for the review page, whether or not the CMS asked for it.
-    flagged = record and verdict.decision == "flag"
-    explanation = explain_verdict(moderator, text, result) if explain or flagged else None
-    if explain:
-        result["explanation"] = explanation
+    result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record)
     if record:
-        record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None],
-                      [flagged_row(text, article, verdict, comment_id, explanation=explanation)])
+        record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None], [flagged])
     record_verdicts([verdict])
     remember_text([text])
     return verdict, result
@@ -218,11 +223,8 @@ def moderate_batch():
               for comment_id, text, article, context, verdict in zip(ids, texts, articles, contexts, verdicts)]
     results, flagged = [], []
     for comment_id, text, article, explain, verdict in zip(ids, texts, articles, explains, verdicts):
-        result = verdict.to_dict()
-        explanation = explain_verdict(moderator, text, result) if explain or verdict.decision == "flag" else None
-        if explain:
-            result["explanation"] = explanation
-        flagged.append(flagged_row(text, article, verdict, comment_id, explanation=explanation))
+        result, row = answer(moderator, text, article, verdict, comment_id, explain)
+        flagged.append(row)
         results.append(result if comment_id is None else {"id": comment_id, **result})
     record_writes(thread, flagged)
     record_verdicts(verdicts)
