@@ -43,3 +43,29 @@ def test_output_lines_are_json_dumps_byte_for_byte():
             for line, old in ((1, "accept"), (123456, "fl\u00e9g \"x\"")):
                 assert changed_line(line, rid_json, old, line_json) == json.dumps(
                     {"line": line, "id": rid, "old_decision": old, **verdict.to_dict()}, ensure_ascii=False)
+
+
+def test_a_few_new_words_are_hashed_one_by_one_to_the_same_columns(tiny_registry, small_examples):
+    """The serving path hashes a comment's few unseen words with scikit-learn's C MurmurHash3 instead of the
+    numpy batch hasher: the same columns in the same order, for every word of the examples and the edge cases
+    (words with astral characters, which the numpy hasher hashes its own way, take the batch path)."""
+    from moderation.scorer import CharColumns, _hashed_alike
+    from moderation.text import normalise_all
+    from moderation.vectorised import _char_hashes
+    from tests.test_vectorised import EDGE
+
+    pipeline = tiny_registry.load().spam
+    hasher = pipeline.named_steps["features"].transformer_list[1][1].steps[0][1]
+    low, high = hasher.ngram_range
+    docs = normalise_all([e.text for e in small_examples] + EDGE + ["\U0001F600 x \U0001F600\U0001F600ab", "é 一丁 İstanbul"])
+    words = sorted({w for d in docs for w in d.lower().split(" ") if w})
+    columns = CharColumns(hasher)
+    one_by_one = [w for w in words if _hashed_alike(w)]
+    assert len(one_by_one) > 3000 and len(one_by_one) < len(words)
+    for word in one_by_one:
+        assert np.array_equal(columns._word_columns(word), _char_hashes([word], low, high, hasher.n_features)[1]), word
+    for doc in docs[:300]:  # a cold cache for each comment: its new words take the one-by-one path
+        fresh = CharColumns(hasher)
+        fresh.FEW_WORDS = 10 ** 6  # every comment's words one by one (unless one has an astral character)
+        want = hasher.transform([doc])
+        assert np.array_equal(np.sort(fresh(doc)), np.sort(np.repeat(want.indices, want.data.astype(int)))), doc
