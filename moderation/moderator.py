@@ -67,13 +67,14 @@ class Moderator:
         return self.model.version
 
     def moderate(self, text: str, article: Article | None = None, thread: list[str] | None = None,
-                 context: Context | None = None) -> Verdict:
-        return self.moderate_batch([text], [article], [thread], contexts=[context])[0]
+                 context: Context | None = None, repeats: int | None = None) -> Verdict:
+        return self.moderate_batch([text], [article], [thread], contexts=[context], repeats=[repeats])[0]
 
     def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None,
                        threads: list[list[str] | None] | None = None,
                        contexts: list[Context | None] | None = None,
-                       leave_out: list[bool] | None = None) -> list[Verdict]:
+                       leave_out: list[bool] | None = None,
+                       repeats: list[int | None] | None = None) -> list[Verdict]:
         """Decide on many comments at once; the model scores them in one vectorised call.
 
         `articles[i]` is the article comment i was posted under and `threads[i]` the discussion so far under it
@@ -83,6 +84,8 @@ class Moderator:
         `leave_out[i]` true (with `contexts[i]`) says comment i is itself counted in that context's thread and is
         taken out of it: batch rescoring gives every row of an article the one context of its thread sample. With
         `leave_out` given, contexts are scored even when empty (the caller chose which rows have an article).
+        `repeats[i]` is how many copies of comment i's text were posted before within the policy's window
+        (moderation/repeats.py; the service counts them in its store), None when not counted.
         """
         lengths = [0 if is_blank(t) else policy_length(t) for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
@@ -94,8 +97,10 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
-        for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
-            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text))
+        repeats = repeats if repeats is not None else [None] * len(texts)
+        for text, length, score, relevance, copies in zip(texts, lengths, spam, off_topic, repeats):
+            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text),
+                                        repeats=copies if length > 0 else None)
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 

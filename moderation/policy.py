@@ -1,7 +1,7 @@
 """The decision policy: a pure function from scores and policy configuration to a decision with its reasons.
 
-Policy reasons (length, empty) are kept apart from model reasons (spam, off-topic), each with its own action, so
-a site can tune one without touching the other. The decision is the most severe action among the reasons;
+Policy reasons (length, empty, repeated text) are kept apart from model reasons (spam, off-topic), each with its
+own action, so a site can tune one without touching the other. The decision is the most severe action among the reasons;
 without any reason the comment is accepted.
 """
 
@@ -48,11 +48,25 @@ class PolicyConfig:
     # One- to five-word comments: their own threshold (from the short-comment combiner) and action.
     short_off_topic_flag: float = 0.5
     short_off_topic_action: str = FLAG
+    # The same text (moderation/repeats.py: at least `repeat_min_words` words) posted `repeat_min` times within
+    # `repeat_window_hours`, counting this one, under any article: copy-paste campaigns. "accept" turns it off.
+    repeat_action: str = FLAG
+    repeat_min: int = 3
+    repeat_window_hours: float = 24.0
+    repeat_min_words: int = 6
 
     def __post_init__(self):
         if self.max_chars < 1:
             raise PolicyError("max_chars must be at least 1")
-        for name in ("too_long_action", "empty_action", "short_off_topic_action"):
+        if isinstance(self.repeat_min, bool) or not isinstance(self.repeat_min, int) or self.repeat_min < 2:
+            raise PolicyError("repeat_min must be a whole number of at least 2 (this comment and one before)")
+        if isinstance(self.repeat_min_words, bool) or not isinstance(self.repeat_min_words, int) \
+                or self.repeat_min_words < 1:
+            raise PolicyError("repeat_min_words must be a whole number of at least 1")
+        if isinstance(self.repeat_window_hours, bool) or not isinstance(self.repeat_window_hours, (int, float)) \
+                or not 0 < self.repeat_window_hours <= 24 * 366:
+            raise PolicyError("repeat_window_hours must be a number of hours above 0 and at most a year")
+        for name in ("too_long_action", "empty_action", "short_off_topic_action", "repeat_action"):
             if getattr(self, name) not in ACTIONS:
                 raise PolicyError(f"{name} must be one of {', '.join(ACTIONS)}")
         for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag"):
@@ -83,13 +97,15 @@ def model_policy(metadata: dict, **overrides) -> PolicyConfig:
 
 
 def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
-           short: bool = False) -> Decision:
+           short: bool = False, repeats: int | None = None) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.
 
     `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
     `off_topic` are calibrated probabilities, or None when not scored. `short` marks a one- to five-word comment
     (moderation.relevance.is_short): its off_topic score comes from the short-comment combiner and is judged
     against `short_off_topic_flag`, with `short_off_topic_action` (flag by default, reject by configuration).
+    `repeats` is how many times the same text was posted before within the policy's window (None when not
+    counted: too few words, the rule off, or no history, as in batch rescoring).
     """
     reasons: list[Reason] = []
     if length == 0:
@@ -98,6 +114,11 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
         reasons.append(Reason(
             "too_long", f"The comment is {length} characters long; the limit is {policy.max_chars}.",
             policy.too_long_action,
+        ))
+    if repeats is not None and repeats + 1 >= policy.repeat_min:
+        reasons.append(Reason(
+            "repeat", f"The same text was posted {repeats} time{'s' if repeats != 1 else ''} before in the last "
+                      f"{policy.repeat_window_hours:g} hours.", policy.repeat_action,
         ))
     if spam is not None:
         if spam >= policy.spam_reject:

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine, delete, event,
-    func, insert, inspect, select, update,
+    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, create_engine, delete,
+    event, func, insert, inspect, select, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,9 +45,11 @@ thread_comments = Table(
     Column("text", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("comment_id", String(255)),  # the CMS's id, when it sent one: what erasure finds the comment by
+    Column("fingerprint", String(32)),  # moderation/repeats.py: copies of a text share it (None: too few words)
     Index("ix_thread_comments_article", "article_id", "id"),
     Index("ix_thread_comments_comment", "comment_id"),
     Index("ix_thread_comments_created", "created_at"),
+    Index("ix_thread_comments_fingerprint", "fingerprint", "created_at"),
 )
 
 feedback = Table(
@@ -81,16 +83,32 @@ decisions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("reviewed_at", DateTime(timezone=True)),
     Column("review_label", String(16)),
+    Column("fingerprint", String(32)),
     Index("ix_decisions_queue", "reviewed_at", "id"),
     Index("ix_decisions_comment", "comment_id"),
+    Index("ix_decisions_fingerprint", "fingerprint", "created_at"),
 )
 
 # Columns added to a table after its first release: a store created by an older version gets them on start
 # (nullable, so the ALTER TABLE is the same on SQLite and PostgreSQL and old rows simply have none).
-ADDED_COLUMNS = {"thread_comments": ["comment_id"]}
+ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint"]}
 
 
 _ADD_THREAD_COMMENT = insert(thread_comments)  # built once: one per accepted comment
+
+
+def _copies(table):
+    return (select(table.c.comment_id)
+            .where(table.c.fingerprint == bindparam("fingerprint"), table.c.created_at >= bindparam("since"),
+                   table.c.comment_id.is_(None) | table.c.comment_id.is_distinct_from(
+                       bindparam("comment_id", type_=String))))
+
+
+# Comments with a text's fingerprint recorded since a time, in threads and in the review log: each CMS comment id
+# once (a comment sent again after a timeout is stored again, but is one comment), each row without an id once,
+# and none under the comment id being decided (that comment itself, sent again).
+_FOUND = _copies(thread_comments).union_all(_copies(decisions)).subquery()
+_COPIES = select(func.count(_FOUND.c.comment_id.distinct()) + func.count() - func.count(_FOUND.c.comment_id))
 
 
 def now() -> datetime:
@@ -203,8 +221,10 @@ class Store:
             row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
         return dict(row) if row else None
 
-    def add_thread_comment(self, article_id: str, text: str, comment_id: str | None = None) -> None:
-        row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id}
+    def add_thread_comment(self, article_id: str, text: str, comment_id: str | None = None,
+                           fingerprint: str | None = None) -> None:
+        row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id,
+               "fingerprint": fingerprint}
         prepared = self._prepare(_ADD_THREAD_COMMENT, list(row))
         if prepared is not None:
             prepared.write(row)
@@ -236,8 +256,8 @@ class Store:
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
         """The writes of one moderation request in one transaction: accepted comments joining their article's
-        thread ((article_id, text[, comment_id]) tuples) and flagged comments entering the review log (`decisions`
-        columns).
+        thread ((article_id, text[, comment_id[, fingerprint]]) tuples) and flagged comments entering the review
+        log (`decisions` columns).
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
@@ -248,9 +268,18 @@ class Store:
         with self.engine.begin() as conn:
             if thread:
                 conn.execute(_ADD_THREAD_COMMENT, [{"article_id": row[0], "text": row[1], "created_at": stamp,
-                                                    "comment_id": row[2] if len(row) > 2 else None} for row in thread])
+                                                    "comment_id": row[2] if len(row) > 2 else None,
+                                                    "fingerprint": row[3] if len(row) > 3 else None}
+                                                   for row in thread])
             if flagged:
                 conn.execute(insert(decisions), [{**row, "created_at": stamp} for row in flagged])
+
+    def count_copies(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
+        """How many comments with this fingerprint (moderation/repeats.py) the store recorded since `since`, in
+        threads and in the review log: distinct CMS comment ids, plus the comments recorded without one; never
+        the comment `comment_id` itself."""
+        found = self.rows(_COPIES, {"fingerprint": fingerprint, "since": since, "comment_id": comment_id})
+        return int(found[0][0])
 
     def thread(self, article_id: str, limit: int = 200) -> list[str]:
         """The most recent accepted comments under an article, oldest first."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from moderation.explain import explain_verdict
 from moderation.moderator import Article
+from moderation.repeats import fingerprint
+from moderation.store import now
 from moderation.text import clear_memos
 from service.auth import require_key
 from service.engine import get_moderator, get_store
@@ -173,15 +176,44 @@ def moderate():
     return jsonify(result)
 
 
-def answer(moderator, text: str, article: Article | None, verdict, comment_id, explain: bool, record: bool = True):
+def copies_before(policy, texts: list[str], comment_ids: list) -> tuple[list, list]:
+    """(fingerprints, copies posted before) of a request's comments for the `repeat` rule (moderation/repeats.py):
+    the copies the store recorded within the policy's window plus the earlier ones of the same batch; None for a
+    comment too short to have a fingerprint, and for all when the rule is off (`repeat_action` accept)."""
+    if policy.repeat_action == "accept":
+        return [None] * len(texts), [None] * len(texts)
+    keys = [fingerprint(text, policy.repeat_min_words) for text in texts]
+    since = now() - timedelta(hours=policy.repeat_window_hours)
+    stored: dict = {}
+    seen: dict = {}
+    counts = []
+    for key, comment_id in zip(keys, comment_ids):
+        if key is None:
+            counts.append(None)
+            continue
+        comment_id = None if comment_id in (None, "") else str(comment_id)
+        if (key, comment_id) not in stored:
+            stored[key, comment_id] = get_store().count_copies(key, since, comment_id)
+        earlier = seen.setdefault(key, [])  # the batch's earlier copies: each comment id once, as the store counts
+        counts.append(stored[key, comment_id] + len({other for other in earlier if other != comment_id} - {None})
+                      + earlier.count(None))
+        earlier.append(comment_id)
+    return keys, counts
+
+
+def answer(moderator, text: str, article: Article | None, verdict, comment_id, explain: bool, record: bool = True,
+           key: str | None = None):
     """(the answer dict, the review-log row or None) of one decided comment. A flagged comment keeps its
-    explanation for the review page, whether or not the CMS asked for it (when it is recorded)."""
+    explanation for the review page, whether or not the CMS asked for it (when it is recorded), and the
+    fingerprint `key` its copies are counted by."""
     result = verdict.to_dict()
     flagged = record and verdict.decision == "flag"
     explanation = explain_verdict(moderator, text, result) if explain or flagged else None
     if explain:
         result["explanation"] = explanation
-    return result, flagged_row(text, article, verdict, comment_id, explanation=explanation) if flagged else None
+    if not flagged:
+        return result, None
+    return result, flagged_row(text, article, verdict, comment_id, explanation=explanation, fingerprint=key)
 
 
 def moderate_one(text: str, article: Article | None, comment_id: str | None = None, explain: bool = False,
@@ -196,10 +228,12 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
 
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article)  # a stored article (and its thread), or None
-    verdict = moderator.moderate(text, article, context=context)
-    result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record)
+    [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
+    verdict = moderator.moderate(text, article, context=context, repeats=repeats)
+    result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key)
     if record:
-        record_writes([thread_row(article, text, verdict, comment_id) if context is not None else None], [flagged])
+        record_writes([thread_row(article, text, verdict, comment_id, key) if context is not None else None],
+                      [flagged])
     record_verdicts([verdict])
     remember_text([text])
     return verdict, result
@@ -218,12 +252,14 @@ def moderate_batch():
     clear_memos()
 
     contexts = [context_for(article) for article in articles]
-    verdicts = moderator.moderate_batch(texts, articles, contexts=contexts)
-    thread = [thread_row(article, text, verdict, comment_id) if context is not None else None
-              for comment_id, text, article, context, verdict in zip(ids, texts, articles, contexts, verdicts)]
+    keys, repeats = copies_before(moderator.policy, texts, ids)
+    verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats)
+    thread = [thread_row(article, text, verdict, comment_id, key) if context is not None else None
+              for comment_id, text, article, context, verdict, key
+              in zip(ids, texts, articles, contexts, verdicts, keys)]
     results, flagged = [], []
-    for comment_id, text, article, explain, verdict in zip(ids, texts, articles, explains, verdicts):
-        result, row = answer(moderator, text, article, verdict, comment_id, explain)
+    for comment_id, text, article, explain, verdict, key in zip(ids, texts, articles, explains, verdicts, keys):
+        result, row = answer(moderator, text, article, verdict, comment_id, explain, key=key)
         flagged.append(row)
         results.append(result if comment_id is None else {"id": comment_id, **result})
     record_writes(thread, flagged)

@@ -191,10 +191,12 @@ def context_for(article: Article | None) -> Context | None:
     return contexts(current_app).context(get_store(), article)
 
 
-def thread_row(article: Article | None, text: str, verdict: Verdict, comment_id=None) -> tuple | None:
-    """(article id, text, comment id or None) when the comment joins its stored article's thread (accepted), else
-    None; written with the request's other writes, committed before the answer is sent. The CMS's comment id is
-    kept so that `DELETE /v1/comments/<id>` can erase the comment."""
+def thread_row(article: Article | None, text: str, verdict: Verdict, comment_id=None,
+               fingerprint: str | None = None) -> tuple | None:
+    """(article id, text, comment id or None, fingerprint or None) when the comment joins its stored article's
+    thread (accepted), else None; written with the request's other writes, committed before the answer is sent.
+    The CMS's comment id is kept so that `DELETE /v1/comments/<id>` can erase the comment, the fingerprint so that
+    its copies are counted (moderation/repeats.py)."""
     if article is not None and article.id is not None and verdict.decision == "accept":
-        return article.id, text, None if comment_id in (None, "") else str(comment_id)
+        return article.id, text, None if comment_id in (None, "") else str(comment_id), fingerprint
     return None

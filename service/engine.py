@@ -25,6 +25,10 @@ POLICY_KEYS = {
     "OFF_TOPIC_REJECT": "off_topic_reject",
     "SHORT_OFF_TOPIC_FLAG": "short_off_topic_flag",
     "SHORT_OFF_TOPIC_ACTION": "short_off_topic_action",
+    "REPEAT_ACTION": "repeat_action",
+    "REPEAT_MIN": "repeat_min",
+    "REPEAT_WINDOW_HOURS": "repeat_window_hours",
+    "REPEAT_MIN_WORDS": "repeat_min_words",
 }
 
 

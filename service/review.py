@@ -33,7 +33,8 @@ bp = Blueprint("review", __name__, template_folder="templates")
 PAGE_SIZE = 50
 
 
-def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict | None = None) -> dict | None:
+def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict | None = None,
+                fingerprint: str | None = None) -> dict | None:
     """The review-log row of a flagged comment (with its explanation), None for any other decision."""
     if verdict.decision != "flag":
         return None
@@ -44,7 +45,8 @@ def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict 
     return dict(text=text, decision=verdict.decision, spam=verdict.spam, off_topic=verdict.off_topic,
                 reasons=[r.to_dict() for r in verdict.reasons], model_version=verdict.model_version,
                 article_id=article.id if article is not None else None,
-                comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation)
+                comment_id=None if comment_id is None else str(comment_id)[:255], explanation=explanation,
+                fingerprint=fingerprint)
 
 
 def _key_fingerprint(key: str) -> str:

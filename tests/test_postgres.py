@@ -193,3 +193,24 @@ def test_rescore_reads_a_postgresql_table_in_chunks(tiny_registry, pg_url, tmp_p
     assert len(out) == 150 and len({r["id"] for r in out}) == 150
     empty = [r for r in out if r["id"] in {row["id"] for row in rows if not row["text"]}]
     assert len(empty) == 30 and all(r["reasons"][0]["code"] == "empty" for r in empty)
+
+
+def test_copies_of_a_text_are_counted_on_postgresql(tiny_registry, pg_url):
+    """The `repeat` rule's query (moderation/repeats.py) on PostgreSQL: distinct comment ids, rows without one, the
+    comment itself left out, the window."""
+    from datetime import timedelta
+
+    from moderation.repeats import fingerprint
+    from moderation.store import now
+
+    client = make_app(tiny_registry, pg_url, "accept").test_client()
+    text = "Vote NO on Proposition 5, the council is lying to you about the costs"
+    article = {"id": "vote", "title": "Proposition 5", "body": "The vote is on Tuesday."}
+    decided = [client.post("/v1/moderate", json={"text": text, "article": article, **extra}).json["decision"]
+               for extra in ({"comment_id": "p1"}, {"comment_id": "p1"}, {}, {"comment_id": "p2"})]
+    assert decided == ["accept", "accept", "accept", "flag"]
+    store = Store(pg_url)
+    key = fingerprint(text)
+    assert store.count_copies(key, now() - timedelta(hours=1)) == 3  # p1 once, the one without an id, p2
+    assert store.count_copies(key, now() - timedelta(hours=1), "p1") == 2
+    assert store.count_copies(key, now() + timedelta(hours=1)) == 0
