@@ -4,7 +4,8 @@ throughput is not.
 
 The app is the production one (create_app with an API key, JSON access log on, written to var/bench/) driven
 by Flask's test client with the bodies of `bench.serving` (article inline with id, title and body; eight
-comments in turn, so accepted ones join the thread as in the wrk run). CPU time is `time.process_time` over
+comments in turn, each made unique by a made-up word, under 100 article ids, so accepted ones join their thread as
+in the wrk run). CPU time is `time.process_time` over
 REQUESTS requests of each endpoint after a warm-up; then a cProfile of the /v1/moderate requests prints the
 functions with the most cumulative time. REQUEST_CPU_REQUESTS and REQUEST_CPU_TOP change the counts (TOP 0: no
 profile). It also times the off-topic score of one comment by the batch path and by the single-comment path the
@@ -22,7 +23,7 @@ import pstats
 import tempfile
 import time
 
-from bench.serving import ARTICLE, COMMENTS, KEY, ROOT, VAR
+from bench.serving import ARTICLE, ARTICLES, COMMENTS, KEY, ROOT, VAR, spell, unique_bodies
 
 REQUESTS = int(os.environ.get("REQUEST_CPU_REQUESTS", "2000"))
 TOP = int(os.environ.get("REQUEST_CPU_TOP", "30"))
@@ -55,7 +56,7 @@ def relevance_paths(app) -> None:
     from service.articles import contexts
 
     model = app.extensions["moderator"].model.relevance
-    cached = contexts(app).cache.get(ARTICLE["id"])
+    cached = contexts(app).cache.get(f"{ARTICLE['id']}-0")
     if model is None or cached is None:
         return
     context, zero = cached[4], np.zeros(1, np.int64)
@@ -76,7 +77,10 @@ def relevance_paths(app) -> None:
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     log_path = VAR / "request_cpu-access.log"
-    bodies = [json.dumps({"text": text, "article": ARTICLE}).encode() for text in COMMENTS]
+    # As in the wrk bench: every comment different (a made-up word), under one of ARTICLES article ids.
+    templates = unique_bodies(COMMENTS)
+    bodies = [templates[n % len(templates)].replace("__N__", spell(n)).replace("__A__", str(n % ARTICLES)).encode()
+              for n in range(3 * REQUESTS + REQUESTS // 5)]
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     with tempfile.TemporaryDirectory(dir=VAR) as tmp, open(log_path, "w") as log_file:
         client = make_client(os.path.join(tmp, "request_cpu.db"))
@@ -87,7 +91,7 @@ def main() -> None:
         counter = iter(range(10**9))
 
         def moderate():
-            response = client.post("/v1/moderate", data=bodies[next(counter) % len(bodies)], headers=headers)
+            response = client.post("/v1/moderate", data=bodies[next(counter)], headers=headers)
             assert response.status_code == 200, response.get_data(as_text=True)
 
         def healthz():

@@ -8,6 +8,9 @@ BENCH=serving`). All figures come from one run:
 5. floors: the same ratio with the model replaced by a constant verdict, then also without the article store
    (bench/_serving_floor.py), to show what the rest of a request costs.
 
+Each /v1/moderate request's comment is one of COMMENTS with a made-up word appended that no other request of the
+run sends, under one of ARTICLES article ids (see LUA).
+
 wrk comes from Debian: installed with apt-get when missing (as root), otherwise the bench says how. The server is
 the production configuration (service/gunicorn.conf.py, an API key set, JSON access log on) with its log written
 to var/bench/serving-gunicorn.log. Only 127.0.0.1 is ever targeted.
@@ -47,17 +50,41 @@ COMMENTS = [
     "Good reporting. Would like to see the full breakdown of the library cuts though.",
 ]
 
+# Each request's comment is made unique: "__N__" becomes a made-up word no other request of the bench sends (the
+# run, the wrk thread and the request number spelt in syllables: digits would look like a phone number to the spam
+# model), "__A__" one of ARTICLES article ids. A news site's comments are (nearly) all different, and the service
+# flags the same long text posted again and again (the `repeat` rule, moderation/repeats.py).
+ARTICLES = 100
 LUA = r"""
 local bodies = {%(bodies)s}
 local n = 0
 local pause = %(pause)s
+local started = 0
+local C, V = "bcdfghjklmnprstvwxyz", "aeiou"
+local function spell(x)
+  local s = ""
+  repeat
+    local d = x %% 100
+    local c, v = math.floor(d / 5) + 1, d %% 5 + 1
+    s = s .. C:sub(c, c) .. V:sub(v, v)
+    x = math.floor(x / 100)
+  until x == 0
+  return s
+end
+setup = function(thread)
+  started = started + 1
+  thread:set("wrk_thread", started)
+end
 wrk.method = "%(method)s"
 wrk.headers["Authorization"] = "Bearer %(key)s"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
   n = n + 1
   if #bodies == 0 then return wrk.format(nil, "%(path)s") end
-  return wrk.format(nil, "%(path)s", nil, bodies[(n %% #bodies) + 1])
+  local body = bodies[(n %% #bodies) + 1]
+  body = body:gsub("__N__", spell(%(run)s * 10 + (wrk_thread or 0)) .. "q" .. spell(n))
+  body = body:gsub("__A__", tostring(n %% %(articles)d))
+  return wrk.format(nil, "%(path)s", nil, body)
 end
 if pause > 0 then delay = function() return pause end end
 done = function(summary, latency, requests)
@@ -206,10 +233,31 @@ RAW_CASES = [
 ]
 
 
+_RUNS = 0  # wrk runs of this bench so far: part of every comment's number
+
+
+def spell(x: int) -> str:
+    """A number as a made-up word of syllables, as the wrk script spells it."""
+    out = ""
+    while True:
+        out += "bcdfghjklmnprstvwxyz"[x % 100 // 5] + "aeiou"[x % 5]
+        x //= 100
+        if not x:
+            return out
+
+
+def unique_bodies(comments: list[str]) -> list[str]:
+    """The request bodies, with the placeholders the wrk script makes unique per request (see LUA)."""
+    return [json.dumps({"text": f"{c} __N__", "article": {**ARTICLE, "id": f"{ARTICLE['id']}-__A__"}})
+            for c in comments]
+
+
 def wrk(binary: str, port: int, path: str, seconds: float, connections: int = CONNECTIONS, bodies=(),
         method: str = "GET", pause_ms: int = 0) -> dict:
+    global _RUNS
+    _RUNS += 1
     lua = LUA % {"bodies": ", ".join(json.dumps(b) for b in bodies), "method": method, "key": KEY, "path": path,
-                 "pause": pause_ms}
+                 "pause": pause_ms, "run": f"{os.getpid() % 10000}{_RUNS:03d}", "articles": ARTICLES}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=VAR, delete=False) as f:
         f.write(lua)
     try:
@@ -327,7 +375,7 @@ def main() -> None:
     log_path = VAR / "serving-gunicorn.log"
     load_before = os.getloadavg()
     server = start_server(port, log_path)
-    bodies = [json.dumps({"text": c, "article": ARTICLE}) for c in COMMENTS]
+    bodies = unique_bodies(COMMENTS)
     try:
         started_workers = workers(server.pid)
         print(f"gunicorn pid {server.pid} on 127.0.0.1:{port}, workers {started_workers}; "
