@@ -26,6 +26,7 @@ from flask import (
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
 from service.engine import get_store
+from service.reviews import count_review
 from service.sessions import CookieSessionOnDemand
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -140,6 +141,7 @@ def act(decision_id: int):
     if store.review_decision(decision_id, label, moderator, train=label != POLICY_LABEL) is None:
         flash(f"Comment {decision_id} was reviewed already.", "error")
     else:
+        count_review(label)
         flash(f"Comment {decision_id}: {'accepted' if action == 'accept' else 'rejected'} (label {label}).", "ok")
     return redirect(url_for("review.review"), 303)
 

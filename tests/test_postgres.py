@@ -137,10 +137,10 @@ def test_the_service_keeps_articles_threads_reviews_and_labels_in_postgresql(tin
     assert again.status_code == 409  # reviewed once only
     assert store.review_queue() == [] and [f["label"] for f in store.list_feedback()] == ["spam"]
 
-    assert client.delete("/v1/comments/1").json["erased"] == {"thread_comments": 1, "flagged": 0, "labels": 0}
-    assert client.delete("/v1/comments/spam-1").json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1}
+    assert client.delete("/v1/comments/1").json["erased"] == {"thread_comments": 1, "flagged": 0, "labels": 0, "reviews": 0}
+    assert client.delete("/v1/comments/spam-1").json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1, "reviews": 1}
     assert other.get("/v1/articles/mosul").json["thread_comments"] == 4
-    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 1, "thread_comments": 4}
+    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 1, "thread_comments": 4, "reviews": 0}
 
 
 def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
@@ -159,9 +159,9 @@ def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
 
     from moderation.store import now
 
-    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
     assert store.thread("a") == ["from long ago", "today"]
-    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
     assert store.thread("a") == ["today"]
     Store(pg_url)  # opening it again changes nothing
 
