@@ -162,9 +162,12 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
 
 def review_event_json(row) -> dict:
     """An event as the CMS reads it (GET /v1/reviews, GET /v1/comments/<id>)."""
+    stamp = row["reviewed_at"]
+    if stamp is not None and stamp.tzinfo is None:  # SQLite keeps no zone; every stamp is UTC (now())
+        stamp = stamp.replace(tzinfo=timezone.utc)
     return {"cursor": int(row["id"]), "comment_id": row["comment_id"], "article_id": row["article_id"],
             "outcome": row["outcome"], "label": row["label"],
-            "reviewed_at": row["reviewed_at"].isoformat() if row["reviewed_at"] is not None else None,
+            "reviewed_at": stamp.isoformat() if stamp is not None else None,
             "decision_id": row["decision_id"], "model_version": row["model_version"]}
 
 
