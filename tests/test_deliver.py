@@ -49,8 +49,16 @@ class Site:
                     site.release.wait(30)
                 status = site.statuses.pop(0) if site.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", site.url)
                 if status in (429, 503):
                     self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self):  # noqa: N802 - what a followed redirect would become: a GET without the events
+                site.requests.append({"valid": False, "body": {"reviews": []}, "method": "GET"})
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -88,25 +96,25 @@ def no_proxy(monkeypatch):
 
 def test_batches_are_signed_in_order_retried_and_the_cursor_saved_after_each_ack(reviewed, tmp_path):
     url, store, cursors = reviewed
-    site = Site(statuses=[500, 429, 404])  # the first batch fails three times (a 4xx is retried too)
+    site = Site(statuses=[500, 429, 302, 404])  # the first batch fails four times (a redirect, a 4xx too)
     waits = []
     state = deliver.State(tmp_path / "state.json", site.url)
     options = deliver.Options(batch_size=2, backoff=1.0, max_backoff=8.0, once=True)
     try:
         done = deliver.deliver(store, site.url, SECRET, state, options, sleep=waits.append)
-        assert done == {"batches": 3, "events": 5, "failed_attempts": 3, "cursor": cursors[-1]}
-        assert site.batches() == [cursors[:2]] * 4 + [cursors[2:4], cursors[4:]]
+        assert done == {"batches": 3, "events": 5, "failed_attempts": 4, "cursor": cursors[-1]}
+        assert site.batches() == [cursors[:2]] * 5 + [cursors[2:4], cursors[4:]]
         assert all(r["valid"] for r in site.requests)
-        assert [r["body"]["has_more"] for r in site.requests[3:]] == [True, True, False]
+        assert [r["body"]["has_more"] for r in site.requests[4:]] == [True, True, False]
         first = site.requests[0]["body"]["reviews"][0]
         assert set(first) == {"cursor", "comment_id", "article_id", "outcome", "label", "reviewed_at",
                               "decision_id", "model_version"} and first["comment_id"] == "c0"
-        # Backoff: 1, 2, 4 s (halved at most by the jitter), but Retry-After 0 of the 429 does not shorten it.
-        assert 0.5 <= waits[0] <= 1 and 1 <= waits[1] <= 2 and 2 <= waits[2] <= 4
+        # Backoff: 1, 2, 4, 8 s (halved at most by the jitter), but Retry-After 0 of the 429 does not shorten it.
+        assert 0.5 <= waits[0] <= 1 and 1 <= waits[1] <= 2 and 2 <= waits[2] <= 4 and 4 <= waits[3] <= 8
         assert json.loads((tmp_path / "state.json").read_text())["cursor"] == cursors[-1]
 
         again = deliver.deliver(store, site.url, SECRET, state, options, sleep=waits.append)
-        assert again["batches"] == 0 and len(site.requests) == 6  # nothing new, nothing sent
+        assert again["batches"] == 0 and len(site.requests) == 7  # nothing new, nothing sent
         store.record_moderation([], [{**FLAGGED, "text": "late", "comment_id": "late"}])
         store.review_decision(store.review_queue()[0]["id"], "spam")
         deliver.deliver(store, site.url, SECRET, state, options, sleep=waits.append)

@@ -11,7 +11,8 @@ from the store and POSTs them to the site's URL in batches, with the same JSON a
   a temporary file, synced, renamed over the state file, the folder synced). Killed at any point, the process
   starts again from the last saved cursor, so the site may see a batch twice (the events' `cursor` tells it),
   never miss one. Batches go out in cursor order, one at a time.
-- Anything else than a 2xx (a connection error, a timeout, a 5xx, a 4xx: a misconfigured receiver) is retried with
+- Anything else than a 2xx (a connection error, a timeout, a 5xx, a 4xx: a misconfigured receiver, a redirect:
+  point --url at the final address) is retried with
   exponential backoff and jitter, capped (`Retry-After` is honoured on 429 and 503), and logged; the cursor does
   not move past an undelivered event.
 - One deliverer per state file: a second one started by mistake exits at once (an exclusive lock on it).
@@ -141,6 +142,17 @@ class Options:
     once: bool = False  # deliver what is there now, then return
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failed delivery: urllib would follow a 301 / 302 / 303 as a GET without the body, and its 2xx
+    would count as an acknowledgement of events the site never received."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def post(url: str, secret: bytes, body: bytes, timeout: float) -> tuple[int | None, str, float | None]:
     """POST one signed batch: (HTTP status or None when no answer came, what happened, Retry-After seconds)."""
     timestamp = str(int(time.time()))
@@ -148,7 +160,7 @@ def post(url: str, secret: bytes, body: bytes, timeout: float) -> tuple[int | No
         "Content-Type": "application/json", "User-Agent": USER_AGENT, TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: signature(secret, timestamp, body)})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with _OPENER.open(request, timeout=timeout) as answer:
             answer.read()
             return answer.status, f"HTTP {answer.status}", None
     except urllib.error.HTTPError as exc:
