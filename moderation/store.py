@@ -354,7 +354,8 @@ class Store:
 
     def comment_records(self, comment_id: str) -> dict:
         """Everything the store holds under a comment id (for a reader's access request): its thread entries, its
-        flagged decisions (with their review), its moderator labels and the review events the CMS reads, oldest first."""
+        flagged decisions (with their review), its moderator labels and the review events the CMS reads, oldest
+        first."""
         def stamp(value):
             return value.isoformat() if value is not None else None
 
