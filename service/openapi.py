@@ -183,7 +183,8 @@ SCHEMAS.update({
                 "moderator": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
                               "nullable": True},
                 "decision_id": {"type": "integer", "nullable": True,
-                                "description": "A flagged comment of the review queue this label settles."},
+                                "description": "A flagged comment of the review queue this label settles (its "
+                                               "outcome then appears in `GET /v1/reviews`)."},
             },
         }],
     },
