@@ -37,9 +37,12 @@ def count_review(label: str) -> None:
 
 
 def _integer(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    values = request.args.getlist(name)
+    if not values:
         return default
+    raw = values[0]
+    if len(values) > 1:
+        raise ApiError(422, "invalid_request", f"Send '{name}' once.")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
         raise ApiError(422, "invalid_request", f"'{name}' must be an integer from {low} to {high}.")
     return int(raw)

@@ -133,7 +133,8 @@ def datetime_of(stamp: str):
 def test_bad_cursors_are_a_json_422(flagging):
     client = flagging.test_client()
     for query in ("after=-1", "after=abc", "after=1.5", "after=%EF%BC%91", f"after={2**63}", "limit=0",
-                  "limit=1001", "limit=x", "cursor=5", "after=1&since=2"):
+                  "limit=1001", "limit=x", "after=", "limit=", "after=1&after=2", "cursor=5",
+                  "after=1&since=2"):
         answer = client.get(f"/v1/reviews?{query}", headers=CMS)
         assert answer.status_code == 422 and answer.json["error"]["code"] == "invalid_request", (query, answer.json)
     assert client.get(f"/v1/reviews?after={2**63 - 1}&limit=1000", headers=CMS).json["reviews"] == []
