@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, create_engine, delete,
-    event, func, insert, inspect, select, update,
+    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case, create_engine,
+    delete, event, exists, func, insert, inspect, select, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,6 +89,29 @@ decisions = Table(
     Index("ix_decisions_fingerprint", "fingerprint", "created_at"),
 )
 
+# The moderators' decisions on flagged comments, for the CMS (GET /v1/reviews, service/reviews.py): one row written
+# in the same transaction as the review, so its id follows commit order and is the feed's cursor. On SQLite writers
+# are serialised, so ids are allocated in commit order; AUTOINCREMENT keeps an id from ever being reused after the
+# newest rows are erased or pruned (a cursor past them must not skip a new event). On PostgreSQL a sequence value
+# can commit out of order (T1 takes 5, T2 takes 6 and commits first: a reader at 6 would never see 5), so a review
+# takes a lock on the table that serialises event writers until commit (`_lock_review_events`); readers are not
+# blocked. Rows hold ids and labels only, no comment text.
+review_events = Table(
+    "review_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, nullable=False),
+    Column("comment_id", String(255)),
+    Column("article_id", String(255)),
+    Column("outcome", String(8), nullable=False),  # for the CMS: accept (publish) or reject (delete)
+    Column("label", String(16), nullable=False),  # ham, spam, off_topic or policy
+    Column("model_version", String(64)),  # of the verdict that flagged the comment
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_review_events_comment", "comment_id"),
+    Index("ix_review_events_article", "article_id"),
+    Index("ix_review_events_reviewed", "reviewed_at"),
+    sqlite_autoincrement=True,
+)
+
 # Columns added to a table after its first release: a store created by an older version gets them on start
 # (nullable, so the ALTER TABLE is the same on SQLite and PostgreSQL and old rows simply have none).
 ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint"]}
@@ -133,6 +156,39 @@ def _sqlite_pragmas(synchronous: str):
     return on_connect
 
 
+def review_outcome(label: str) -> str:
+    """What a review means for the CMS: `accept` (publish the held comment) for the label ham, else `reject`."""
+    return "accept" if label == "ham" else "reject"
+
+
+def _lock_review_events(conn) -> None:
+    """PostgreSQL: serialise the transactions that add review events until they commit, so that event ids become
+    visible in id order (a reader never sees id 6 before id 5 has committed). SHARE ROW EXCLUSIVE conflicts with
+    itself and with writers, not with readers. SQLite needs nothing: its writers are serialised already."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE review_events IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
+    """The event of a review of the flagged decision `row` (a `decisions` row), in the review's transaction: call
+    it after the update that takes the decision off the queue (that order cannot deadlock with erasure)."""
+    _lock_review_events(conn)
+    conn.execute(insert(review_events).values(
+        decision_id=row["id"], comment_id=row["comment_id"], article_id=row["article_id"],
+        outcome=review_outcome(label), label=label, model_version=row["model_version"], reviewed_at=stamp))
+
+
+def review_event_json(row) -> dict:
+    """An event as the CMS reads it (GET /v1/reviews, GET /v1/comments/<id>)."""
+    stamp = row["reviewed_at"]
+    if stamp is not None and stamp.tzinfo is None:  # SQLite keeps no zone; every stamp is UTC (now())
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return {"cursor": int(row["id"]), "comment_id": row["comment_id"], "article_id": row["article_id"],
+            "outcome": row["outcome"], "label": row["label"],
+            "reviewed_at": stamp.isoformat() if stamp is not None else None,
+            "decision_id": row["decision_id"], "model_version": row["model_version"]}
+
+
 def _touch_articles(conn, deleted) -> None:
     """A new updated_at for the articles whose thread loses the comments `deleted` selects (call before deleting
     them): every worker then rebuilds its cached context of them (service/articles.py)."""
@@ -156,8 +212,11 @@ class Store:
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, json_serializer=json.dumps)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
+        new_events = not inspect(self.engine).has_table("review_events")
         metadata.create_all(self.engine)
         self._upgrade()
+        if new_events:
+            self._backfill_review_events()
         self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
 
     @contextmanager
@@ -194,6 +253,22 @@ class Store:
                 if index.name not in present:
                     self._ddl(lambda conn: index.create(conn, checkfirst=True),
                               lambda: index.name in {i["name"] for i in inspect(self.engine).get_indexes(table.name)})
+
+    def _backfill_review_events(self) -> None:
+        """A store upgraded from a version without review events: one event per decision reviewed before, in
+        review order, so the feed also tells the CMS about them. Only while the table is still empty (two
+        workers starting at once write them once: SQLite serialises the two statements, PostgreSQL the lock)."""
+        outcome = case((decisions.c.review_label == "ham", "accept"), else_="reject")
+        reviewed = (select(decisions.c.id, decisions.c.comment_id, decisions.c.article_id, outcome,
+                           decisions.c.review_label, decisions.c.model_version, decisions.c.reviewed_at)
+                    .where(decisions.c.reviewed_at.is_not(None), decisions.c.review_label.is_not(None),
+                           ~exists(select(review_events.c.id)))
+                    .order_by(decisions.c.reviewed_at, decisions.c.id))
+        with self.engine.begin() as conn:
+            _lock_review_events(conn)
+            conn.execute(insert(review_events).from_select(
+                ["decision_id", "comment_id", "article_id", "outcome", "label", "model_version", "reviewed_at"],
+                reviewed))
 
     def _ddl(self, change, done) -> None:
         """Run one schema change; when it fails, it is fine if another process made the same change meanwhile."""
@@ -293,7 +368,8 @@ class Store:
     # comment instead of keeping the erased words in its summed counts.
     def erase_comment(self, comment_id: str) -> dict:
         """Delete every copy of a comment the store holds under the CMS's id: in its article's thread, in the
-        review log and as a moderator label. Returns the counts (all 0 when nothing was stored under that id)."""
+        review log, as a moderator label and in the review events. Returns the counts (all 0 when nothing was
+        stored under that id)."""
         with self.durable() as conn:
             _touch_articles(conn, thread_comments.c.comment_id == comment_id)
             return {
@@ -301,11 +377,14 @@ class Store:
                     delete(thread_comments).where(thread_comments.c.comment_id == comment_id)).rowcount,
                 "flagged": conn.execute(delete(decisions).where(decisions.c.comment_id == comment_id)).rowcount,
                 "labels": conn.execute(delete(feedback).where(feedback.c.comment_id == comment_id)).rowcount,
+                "reviews": conn.execute(
+                    delete(review_events).where(review_events.c.comment_id == comment_id)).rowcount,
             }
 
     def comment_records(self, comment_id: str) -> dict:
         """Everything the store holds under a comment id (for a reader's access request): its thread entries, its
-        flagged decisions (with their review) and its moderator labels, oldest first."""
+        flagged decisions (with their review), its moderator labels and the review events the CMS reads, oldest
+        first."""
         def stamp(value):
             return value.isoformat() if value is not None else None
 
@@ -317,6 +396,8 @@ class Store:
                                    .order_by(decisions.c.id)).mappings().all()
             labels = conn.execute(select(feedback).where(feedback.c.comment_id == comment_id)
                                   .order_by(feedback.c.id)).mappings().all()
+            reviews = conn.execute(select(review_events).where(review_events.c.comment_id == comment_id)
+                                   .order_by(review_events.c.id)).mappings().all()
             return {
                 "thread_comments": [{"article_id": r.article_id, "text": r.text, "created_at": stamp(r.created_at)}
                                     for r in thread],
@@ -327,32 +408,38 @@ class Store:
                             for r in flagged],
                 "labels": [{"text": r["text"], "label": r["label"], "article_id": r["article_id"],
                             "moderator": r["moderator"], "created_at": stamp(r["created_at"])} for r in labels],
+                "reviews": [review_event_json(r) for r in reviews],
             }
 
     def delete_article(self, article_id: str) -> dict:
-        """Delete an article and the comments of its thread. Its flagged comments and moderator labels stay (the
-        review log and the training data): erase those by comment id. Returns the counts."""
+        """Delete an article, the comments of its thread and the review events of its comments (the CMS has no
+        comment left to publish or delete). Its flagged comments and moderator labels stay (the review log and the
+        training data): erase those by comment id. Returns the counts."""
         with self.durable() as conn:
             comments = conn.execute(delete(thread_comments).where(thread_comments.c.article_id == article_id)).rowcount
             article = conn.execute(delete(articles).where(articles.c.id == article_id)).rowcount
-        return {"article": article, "thread_comments": comments}
+            reviews = conn.execute(delete(review_events).where(review_events.c.article_id == article_id)).rowcount
+        return {"article": article, "thread_comments": comments, "reviews": reviews}
 
     def prune(self, before: datetime, dry_run: bool = False) -> dict:
-        """Retention: delete thread comments accepted before `before` and flagged comments reviewed before it.
-        The review queue (flagged, not reviewed yet), articles and moderator labels are kept. Returns the counts;
-        with `dry_run`, what would be deleted, deleting nothing."""
+        """Retention: delete thread comments accepted before `before`, flagged comments reviewed before it and
+        the review events of those reviews. The review queue (flagged, not reviewed yet), articles and moderator
+        labels are kept. Returns the counts; with `dry_run`, what would be deleted, deleting nothing."""
         old_thread = thread_comments.c.created_at < before
         old_reviews = decisions.c.reviewed_at.is_not(None) & (decisions.c.reviewed_at < before)
+        old_events = review_events.c.reviewed_at < before
         with self.durable() as conn:
             if dry_run:
                 def count(table, where) -> int:
                     return int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
 
                 return {"thread_comments": count(thread_comments, old_thread),
-                        "reviewed_flagged": count(decisions, old_reviews)}
+                        "reviewed_flagged": count(decisions, old_reviews),
+                        "review_events": count(review_events, old_events)}
             _touch_articles(conn, old_thread)
             return {"thread_comments": conn.execute(delete(thread_comments).where(old_thread)).rowcount,
-                    "reviewed_flagged": conn.execute(delete(decisions).where(old_reviews)).rowcount}
+                    "reviewed_flagged": conn.execute(delete(decisions).where(old_reviews)).rowcount,
+                    "review_events": conn.execute(delete(review_events).where(old_events)).rowcount}
 
     # Moderator labels
     def add_feedback(self, text: str, label: str, article_id: str | None = None, article_title: str | None = None,
@@ -401,7 +488,8 @@ class Store:
 
     def review_decision(self, decision_id: int, label: str, moderator: str | None = None,
                         train: bool = True) -> int | None:
-        """Take a flagged comment off the queue and record the moderator's label, in one transaction.
+        """Take a flagged comment off the queue, record the moderator's label and the review event the CMS reads
+        (GET /v1/reviews), in one transaction.
 
         Returns the feedback id (0 when `train` is false: the review is recorded, with `label` as its review label,
         but no training label is stored), or None when the decision does not exist or was reviewed already (a
@@ -411,12 +499,14 @@ class Store:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
             if row is None:
                 return None
+            stamp = now()
             changed = conn.execute(
                 update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
-                .values(reviewed_at=now(), review_label=label)
+                .values(reviewed_at=stamp, review_label=label)
             ).rowcount
             if not changed:
                 return None
+            _add_review_event(conn, row, label, stamp)
             if not train:
                 return 0
             article = None
@@ -430,9 +520,13 @@ class Store:
             return int(result.inserted_primary_key[0])
 
     def mark_reviewed(self, decision_id: int, label: str) -> bool:
-        with self.durable() as conn:
-            changed = conn.execute(
-                update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
-                .values(reviewed_at=now(), review_label=label)
-            ).rowcount
-        return bool(changed)
+        """Take a flagged comment off the queue with a review label and its review event, storing no training
+        label (review_decision with train=False)."""
+        return self.review_decision(decision_id, label, train=False) is not None
+
+    # Review events: the moderators' decisions in commit order, for the CMS
+    def review_events(self, after: int = 0, limit: int = 100) -> list[dict]:
+        """The review events with an id above `after` (a cursor the CMS got before), oldest first; reads only."""
+        query = select(review_events).where(review_events.c.id > after).order_by(review_events.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]

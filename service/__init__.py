@@ -47,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
+    from service import reviews
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -61,4 +62,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)
+    app.register_blueprint(reviews.bp)
     return app

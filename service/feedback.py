@@ -13,6 +13,7 @@ from service.api import MAX_ID_CHARS, _string, json_body, parse_comment
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
+from service.reviews import count_review
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1")
 
@@ -66,6 +67,7 @@ def post_feedback():
         feedback_id = store.review_decision(row["decision_id"], row["label"], row["moderator"])
         if feedback_id is None:
             raise ApiError(409, "already_reviewed", f"Flagged comment {row['decision_id']} was reviewed already.")
+        count_review(row["label"])
     else:
         feedback_id = store.add_feedback(**row)
     return jsonify({"id": feedback_id, "label": row["label"]}), 201

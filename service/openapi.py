@@ -183,7 +183,8 @@ SCHEMAS.update({
                 "moderator": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
                               "nullable": True},
                 "decision_id": {"type": "integer", "nullable": True,
-                                "description": "A flagged comment of the review queue this label settles."},
+                                "description": "A flagged comment of the review queue this label settles (its "
+                                               "outcome then appears in `GET /v1/reviews`)."},
             },
         }],
     },
@@ -198,7 +199,9 @@ SCHEMAS.update({
         "properties": {"id": {"type": "string"}, "erased": {
             "type": "object", "required": ["article", "thread_comments"],
             "properties": {"article": {"type": "integer", "minimum": 0, "maximum": 1},
-                           "thread_comments": {"type": "integer", "minimum": 0}},
+                           "thread_comments": {"type": "integer", "minimum": 0},
+                           "reviews": {"type": "integer", "minimum": 0,
+                                       "description": "Review events of the article's comments."}},
         }},
     },
     "AkismetComment": {
@@ -227,16 +230,51 @@ SCHEMAS.update({
                         "items": {"type": "object", "required": ["text", "decision", "scores", "reasons"]}},
             "labels": {"type": "array", "description": "Moderator labels (training data).",
                        "items": {"type": "object", "required": ["text", "label"]}},
+            "reviews": {"type": "array", "description": "Moderators' decisions, as `GET /v1/reviews` gives them.",
+                        "items": ref("ReviewEvent")},
         },
     },
     "CommentErased": {
         "type": "object",
         "required": ["comment_id", "erased"],
         "properties": {"comment_id": {"type": "string"}, "erased": {
-            "type": "object", "required": ["thread_comments", "flagged", "labels"],
-            "description": "Rows deleted: in article threads, in the review log, among moderator labels.",
-            "properties": {k: {"type": "integer", "minimum": 0} for k in ("thread_comments", "flagged", "labels")},
+            "type": "object", "required": ["thread_comments", "flagged", "labels", "reviews"],
+            "description": "Rows deleted: in article threads, in the review log, among moderator labels, among "
+                           "review events.",
+            "properties": {k: {"type": "integer", "minimum": 0}
+                           for k in ("thread_comments", "flagged", "labels", "reviews")},
         }},
+    },
+    "ReviewEvent": {
+        "type": "object",
+        "required": ["cursor", "comment_id", "article_id", "outcome", "label", "reviewed_at", "decision_id",
+                     "model_version"],
+        "properties": {
+            "cursor": {"type": "integer", "minimum": 1,
+                       "description": "Increases in the order the reviews were committed; pass the last one seen "
+                                      "as `after`."},
+            "comment_id": {"type": "string", "nullable": True,
+                           "description": "Your id for the comment, as sent (null when none was sent)."},
+            "article_id": {"type": "string", "nullable": True},
+            "outcome": {"type": "string", "enum": ["accept", "reject"],
+                        "description": "`accept`: publish the held comment; `reject`: delete it."},
+            "label": {"type": "string", "enum": ["ham", "spam", "off_topic", "policy"],
+                      "description": "The moderator's label (`policy`: rejected for a policy reason only)."},
+            "reviewed_at": {"type": "string", "format": "date-time"},
+            "decision_id": {"type": "integer", "description": "The flagged decision (review queue id)."},
+            "model_version": {"type": "string", "nullable": True,
+                              "description": "The model version of the verdict that held the comment."},
+        },
+    },
+    "ReviewPage": {
+        "type": "object",
+        "required": ["reviews", "next", "has_more"],
+        "properties": {
+            "reviews": {"type": "array", "items": ref("ReviewEvent"), "description": "Oldest first."},
+            "next": {"type": "integer", "minimum": 0,
+                     "description": "The cursor to send as `after` next time (unchanged when the page is empty)."},
+            "has_more": {"type": "boolean", "description": "More events are waiting: ask again at once."},
+        },
     },
 })
 ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
@@ -348,6 +386,25 @@ PATHS = {
                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
         "responses": {"200": {"description": "Erased.", "content": {JSON: {"schema": ref("CommentErased")}}},
                       "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
+    }},
+    "/v1/reviews": {"get": {
+        "summary": "The moderators' decisions on held (flagged) comments, in the order they were made.",
+        "tags": ["moderation"],
+        "description": "Poll with the last `next` you got (start with `after=0`): each outcome comes once, in commit "
+                       "order, with nothing missed across restarts and workers; an empty page when nothing is new. "
+                       "Reading changes nothing. Events are kept as long as reviewed comments (`training prune`).",
+        "parameters": [
+            {"name": "after", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+             "description": "The cursor after which to read (the previous answer's `next`)."},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        ],
+        "responses": {"200": {"description": "A page of events.", "content": {JSON: {"schema": ref("ReviewPage")}}},
+                      "401": BAD_INPUT["401"],
+                      "422": error("`after` or `limit` is not an integer in range, or another query parameter "
+                                   "was sent (`invalid_request`)."),
+                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
     }},
     "/v1/feedback": {"post": {
         "summary": "A moderator's label for a comment (admin key); stored durably before the 201.",

@@ -5,7 +5,8 @@ article id, scores, reasons, explanation (when the verdict has one), model versi
 server-rendered page over that log; Accept records the label `ham`, Reject records `spam` (or `off_topic` when
 that was the only model reason), both through the same store call that takes the item off the queue. A comment
 held for a policy reason only (`too_long` or `empty` configured to flag) says nothing about spam or relevance:
-rejecting it takes it off the queue (review label `policy`) without storing a training label.
+rejecting it takes it off the queue (review label `policy`) without storing a training label. Every review also
+records, in the same transaction, the outcome the CMS reads at GET /v1/reviews (service/reviews.py).
 
 When admin or client keys are configured, the page asks for an admin key once and keeps a signed session
 cookie (HttpOnly, SameSite=Lax); every form carries a CSRF token. With no key configured the page is open, like
@@ -26,6 +27,7 @@ from flask import (
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
 from service.engine import get_store
+from service.reviews import count_review
 from service.sessions import CookieSessionOnDemand
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -142,6 +144,7 @@ def act(decision_id: int):
     if store.review_decision(decision_id, label, moderator, train=label != POLICY_LABEL) is None:
         flash(f"Comment {decision_id} was reviewed already.", "error")
     else:
+        count_review(label)
         flash(f"Comment {decision_id}: {'accepted' if action == 'accept' else 'rejected'} (label {label}).", "ok")
     return redirect(url_for("review.review"), 303)
 

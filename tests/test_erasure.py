@@ -56,12 +56,12 @@ def test_an_accepted_comment_is_stored_with_its_id_and_erased_everywhere(accepti
     assert [(r["article_id"], r["text"]) for r in stored] == [("mosul", "Good news for the people of Iraq")]
     erased = client.delete("/v1/comments/c1")
     assert erased.status_code == 200
-    assert erased.json == {"comment_id": "c1", "erased": {"thread_comments": 1, "flagged": 0, "labels": 0}}
+    assert erased.json == {"comment_id": "c1", "erased": {"thread_comments": 1, "flagged": 0, "labels": 0, "reviews": 0}}
     assert thread_ids(accepting) == ["c0", "7", None]
     assert client.get("/v1/articles/mosul").json["thread_comments"] == 3
     # Idempotent: erasing again (a retried call) finds nothing and says so.
     again = client.delete("/v1/comments/c1")
-    assert again.status_code == 200 and again.json["erased"] == {"thread_comments": 0, "flagged": 0, "labels": 0}
+    assert again.status_code == 200 and again.json["erased"] == {"thread_comments": 0, "flagged": 0, "labels": 0, "reviews": 0}
 
 
 def test_an_erased_comment_leaves_the_cached_context_of_every_worker(tiny_registry, tmp_path):
@@ -104,7 +104,7 @@ def test_a_flagged_comment_and_its_label_are_erased(tiny_registry, tmp_path):
     assert flagged == [("Win cash now", "flag", "spam")]
     assert [(item["text"], item["label"]) for item in held["labels"]] == [("Win cash now", "spam")]
     erased = client.delete("/v1/comments/991", headers=cms)
-    assert erased.json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1}
+    assert erased.json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1, "reviews": 1}
     assert store.review_queue() == [] and store.list_feedback() == []
     gone = client.get("/v1/comments/991", headers=cms)
     assert gone.status_code == 404 and gone.json["error"]["code"] == "comment_not_found"
@@ -129,13 +129,13 @@ def test_deleting_an_article_drops_its_thread_and_keeps_the_review_log(tiny_regi
     client.post("/v1/moderate", json={"text": "Mosul will be free soon", "article": {"id": "mosul"}})
     deleted = client.delete("/v1/articles/mosul")
     assert deleted.status_code == 200
-    assert deleted.json == {"id": "mosul", "erased": {"article": 1, "thread_comments": 1}}
+    assert deleted.json == {"id": "mosul", "erased": {"article": 1, "thread_comments": 1, "reviews": 0}}
     assert client.get("/v1/articles/mosul").status_code == 404
     assert [item["comment_id"] for item in accepting.extensions["store"].review_queue()] == ["f"]
     # A comment sending only the deleted article's id is scored without an article now.
     answer = client.post("/v1/moderate", json={"text": "Mosul will be free soon", "article": {"id": "mosul"}})
     assert answer.json["scores"]["off_topic"] is None
-    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 0, "thread_comments": 0}
+    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 0, "thread_comments": 0, "reviews": 0}
 
 
 def test_prune_deletes_old_thread_comments_and_old_reviews_only(tmp_path):
@@ -157,11 +157,11 @@ def test_prune_deletes_old_thread_comments_and_old_reviews_only(tmp_path):
 
     dry = run("--older-than", "30", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1}' in dry.output
+    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0}' in dry.output
     assert store.thread("a") == ["old comment", "new comment"]
 
     done = run("--older-than", "30")
-    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1}' in done.output
+    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0}' in done.output
     assert store.thread("a") == ["new comment"]
     with store.engine.connect() as conn:
         left = sorted(r[0] for r in conn.execute(select(decisions.c.text)))

@@ -137,10 +137,10 @@ def test_the_service_keeps_articles_threads_reviews_and_labels_in_postgresql(tin
     assert again.status_code == 409  # reviewed once only
     assert store.review_queue() == [] and [f["label"] for f in store.list_feedback()] == ["spam"]
 
-    assert client.delete("/v1/comments/1").json["erased"] == {"thread_comments": 1, "flagged": 0, "labels": 0}
-    assert client.delete("/v1/comments/spam-1").json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1}
+    assert client.delete("/v1/comments/1").json["erased"] == {"thread_comments": 1, "flagged": 0, "labels": 0, "reviews": 0}
+    assert client.delete("/v1/comments/spam-1").json["erased"] == {"thread_comments": 0, "flagged": 1, "labels": 1, "reviews": 1}
     assert other.get("/v1/articles/mosul").json["thread_comments"] == 4
-    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 1, "thread_comments": 4}
+    assert client.delete("/v1/articles/mosul").json["erased"] == {"article": 1, "thread_comments": 4, "reviews": 0}
 
 
 def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
@@ -159,9 +159,9 @@ def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
 
     from moderation.store import now
 
-    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
     assert store.thread("a") == ["from long ago", "today"]
-    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0}
+    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
     assert store.thread("a") == ["today"]
     Store(pg_url)  # opening it again changes nothing
 
@@ -214,3 +214,14 @@ def test_copies_of_a_text_are_counted_on_postgresql(tiny_registry, pg_url):
     assert store.count_copies(key, now() - timedelta(hours=1)) == 3  # p1 once, the one without an id, p2
     assert store.count_copies(key, now() - timedelta(hours=1), "p1") == 2
     assert store.count_copies(key, now() + timedelta(hours=1)) == 0
+
+
+def test_review_events_become_visible_in_cursor_order_on_postgresql(pg_url):
+    """A sequence hands out ids at insert and transactions commit in any order: without the table lock a review
+    that took id 6 could commit before the one holding id 5, and a CMS reading in between would skip 5 for good."""
+    from test_reviews import check_an_id_taken_first_and_committed_later_is_never_skipped
+
+    check_an_id_taken_first_and_committed_later_is_never_skipped(pg_url)
+    store = Store(pg_url)
+    assert store.erase_comment("c1")["reviews"] == 1 and [e["comment_id"] for e in store.review_events()] == ["c2"]
+    store.dispose()

@@ -1,4 +1,4 @@
-"""Command line: `python -m training train|evaluate|promote|rollback|rescore|prune|fetch-data`.
+"""Command line: `python -m training train|evaluate|promote|rollback|rescore|prune|deliver-reviews|fetch-data`.
 
 Each command is a thin wrapper over a function that returns its result, so tests call the functions directly.
 """
@@ -179,7 +179,8 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     """Retention: delete old comment text from the service's store (run it daily, e.g. from cron).
 
     Thread comments give relevance the discussion so far, and old ones matter little; reviewed flagged comments are
-    the review log. The review queue, articles and moderator labels are never pruned (labels are training data:
+    the review log; the review events the CMS reads (GET /v1/reviews) go with them. The review queue, articles and
+    moderator labels are never pruned (labels are training data:
     erase one with DELETE /v1/comments/<id>). Prints the counts as JSON.
     """
     from datetime import timedelta
@@ -190,6 +191,43 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     before = now() - timedelta(days=days)
     counts = Store(store_url(database_url)).prune(before, dry_run=dry_run)
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
+
+
+@cli.command("deliver-reviews")
+@database_option
+@click.option("--url", required=True, help="The site's endpoint: each batch of review events is POSTed to it.")
+@click.option("--secret-file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the shared secret (at least 16 bytes) that signs each request (HMAC-SHA256).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the cursor of the last acknowledged batch is kept (default: var/, one file per URL).")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds between polls of the store when nothing is new.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds to wait for the site's answer.")
+@click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Longest wait between two attempts at a failing batch.")
+@click.option("--once", is_flag=True, help="Deliver what is pending now, then exit (cron, tests).")
+def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state_path: Path | None,
+                    batch_size: int, interval: float, timeout: float, max_backoff: float, once: bool) -> None:
+    """Push the moderators' decisions (GET /v1/reviews events) to a site, signed, at least once, in order.
+
+    Runs until SIGTERM / SIGINT; the cursor is saved after each batch the site acknowledged with a 2xx, so a
+    killed process resumes where it was (the site may see the last batch again). Prints what it delivered as JSON.
+    """
+    from training import deliver
+    from training.lifecycle import store_url
+
+    if not url.startswith(("http://", "https://")):
+        _fail("--url must be an http:// or https:// URL")
+    try:
+        done = deliver.run(store_url(database_url), url, secret_file,
+                           state_path or deliver.default_state_path(sources.PROJECT_ROOT, url),
+                           deliver.Options(batch_size=batch_size, interval=interval, timeout=timeout,
+                                           max_backoff=max_backoff, backoff=min(1.0, max_backoff), once=once))
+    except deliver.DeliveryError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(done))
 
 
 @cli.command()

@@ -1,0 +1,64 @@
+"""The moderators' decisions for the CMS: `GET /v1/reviews?after=<cursor>&limit=<n>`.
+
+A comment the service flags is held by the CMS for a moderator. When a moderator decides (the review page's
+Accept / Reject, or `POST /v1/feedback` with a `decision_id`), the store writes a review event in the same
+transaction as the review (moderation/store.py, `review_events`): the CMS's `comment_id`, the `article_id`, the
+`outcome` (`accept`: publish the comment, `reject`: delete it), the moderator's `label`, `reviewed_at`, and the
+`decision_id` and `model_version` of the verdict that held it. Each event has a `cursor`, increasing in commit
+order. The CMS polls with the last `next` it got and never misses or sees twice an outcome, across restarts and
+whichever worker recorded the review. Reading changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from prometheus_client import Counter
+
+from moderation.store import review_event_json, review_outcome
+from service.auth import require_key
+from service.engine import get_store
+from service.errors import ApiError
+
+bp = Blueprint("reviews", __name__, url_prefix="/v1")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_CURSOR = 2**63 - 1
+
+REVIEWS = Counter("moderation_reviews_total", "Flagged comments reviewed by a moderator, by outcome for the CMS.",
+                  ["outcome"])
+for _outcome in ("accept", "reject"):  # both series exist (at 0) before the first review
+    REVIEWS.labels(outcome=_outcome)
+
+
+def count_review(label: str) -> None:
+    """Count one recorded review (call it once the review is committed)."""
+    REVIEWS.labels(outcome=review_outcome(label)).inc()
+
+
+def _integer(name: str, default: int, low: int, high: int) -> int:
+    values = request.args.getlist(name)
+    if not values:
+        return default
+    raw = values[0]
+    if len(values) > 1:
+        raise ApiError(422, "invalid_request", f"Send '{name}' once.")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+        raise ApiError(422, "invalid_request", f"'{name}' must be an integer from {low} to {high}.")
+    return int(raw)
+
+
+@bp.get("/reviews")
+@require_key("api")
+def list_reviews():
+    """The review events after the cursor `after` (0 or absent: from the first), oldest first, at most `limit`."""
+    unknown = sorted(set(request.args) - {"after", "limit"})
+    if unknown:  # a typo (`cursor=`, `since=`) would otherwise read from the first event again
+        raise ApiError(422, "invalid_request",
+                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send 'after' and 'limit'.")
+    after = _integer("after", 0, 0, MAX_CURSOR)
+    limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    rows = get_store().review_events(after, limit + 1)
+    more = len(rows) > limit
+    events = [review_event_json(row) for row in rows[:limit]]
+    return jsonify({"reviews": events, "next": events[-1]["cursor"] if events else after, "has_more": more})
