@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import cProfile
 import io
-import json
 import logging
 import os
 import pstats

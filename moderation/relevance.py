@@ -46,7 +46,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorize
 from sklearn.utils import murmurhash3_32
 
 from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features, tokens
-from moderation.text import normalise
 
 N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
