@@ -13,6 +13,7 @@ import numpy as np
 from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide, model_policy
 from moderation.registry import LoadedModel
+from moderation.site_rules import NOTHING
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
@@ -94,8 +95,11 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
+        site = self.policy.site
+        site = site if site is not None and site.active else None
         for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
-            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text))
+            found = site.inspect(text) if site is not None and length > 0 else NOTHING
+            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text), found=found)
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 

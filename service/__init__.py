@@ -24,6 +24,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         OFF_TOPIC_REJECT=None,
         SHORT_OFF_TOPIC_FLAG=None,  # one- to five-word comments: default the model's short_off_topic_flag
         SHORT_OFF_TOPIC_ACTION=None,  # default "flag"
+        # Site rules (moderation/site_rules.py): word list files (one entry per line, # comments) and actions.
+        BANNED_WORDS=None,
+        BANNED_WORD_ACTION=None,  # default "reject"
+        SUSPECT_WORDS=None,
+        SUSPECT_WORD_ACTION=None,  # default "flag"
+        LINKS_ACTION=None,  # default "accept": links are not held
+        LINKS_MIN=None,  # default 1: links (outside the allowed domains) from which LINKS_ACTION applies
+        ALLOWED_LINK_DOMAINS=None,  # comma-separated: the site's own domains (and their subdomains)
+        SITE_RULES_POLL_SECONDS=5.0,  # how often each worker checks the word list files for a change
         MAX_CONTENT_LENGTH=64 * 1024,  # body limit of a single request (413 over it)
         MAX_BATCH_CONTENT_LENGTH=8 * 1024 * 1024,  # body limit of POST /v1/moderate/batch
         MAX_BATCH_COMMENTS=1000,
