@@ -72,7 +72,9 @@ class PolicyConfig:
 
     def to_dict(self) -> dict:
         out = asdict(replace(self, site=None))
-        out["site"] = self.site.to_dict() if self.site is not None else None
+        del out["site"]
+        if self.site is not None:  # without site rules, the dict (and a rescore checkpoint) is as it always was
+            out["site"] = self.site.to_dict()
         return out
 
     @classmethod
