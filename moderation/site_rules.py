@@ -14,8 +14,9 @@ Word lists are matched the way a moderator means them, not as substrings:
   separators ("s h i t", "s.h.i.t", "s-h-i-t" become "shit"), digits and symbols for letters ("sh1t", "a$$",
   "@ss", "sh!t") and a letter stretched to three or more ("shiiit"; a doubled letter is not a stretch: a banned
   "god" does not hit "good", nor "loser" "looser").
-A list is one compiled regular expression: the entries' alternatives factored into a trie of letter classes, so
-a comment is scanned once whatever the list's size (bench: `make bench BENCH=site_rules`).
+A list is an automaton over the comment's normalised words: each word's possible readings (leetspeak, stretches)
+are looked up in the entries' tables, a set intersection in C for the common comment that holds none; phrases
+and prefixes are walked only then. The cost does not grow with the list's size (`make bench BENCH=site_rules`).
 
 Links are the links the spam model's features find (`moderation.features.URL`, the same matches), less those to
 the site's own domains (`example.com` allows www.example.com/news/... and any subdomain).
@@ -42,11 +43,11 @@ class SiteRulesError(ValueError):
 
 # --- text -------------------------------------------------------------------------------------------------------
 
-# Letters spelt out with separators: three or more single letters (or digits, or $ @ standing for letters), each
+# Letters spelt out with separators: three or more single letters (or digits, or $ @ read as s and a), each
 # pair separated by one to three of space . - _ * · • ~ / \ ("s h i t", "s.h.i.t", "s - h - i - t").
 _SEPARATOR_CHARS = r"\s.\-_*·•~/\\"
-_SPELT_OUT = re.compile(
-    rf"(?<![^\W_])(?:[^\W_]|[@$])(?:[{_SEPARATOR_CHARS}]{{1,3}}(?:[^\W_]|[@$])){{2,}}(?![^\W_])")
+_SPELT_OUT = re.compile(rf"(?<![^\W_])[^\W_](?:[{_SEPARATOR_CHARS}]{{1,3}}[^\W_]){{2,}}(?![^\W_])")
+_SYMBOLS = str.maketrans({"$": "s", "@": "a"})
 _SEPARATORS = re.compile(rf"[{_SEPARATOR_CHARS}]+")
 
 
@@ -64,6 +65,8 @@ def canonical(text: str) -> str:
     """The text word lists are matched against: normalised (`moderation.text.normalise`), casefolded, without
     accents, and letters spelt out with separators joined into one word."""
     text = strip_accents(normalise(text).casefold())
+    if "$" in text or "@" in text:  # "a$$", "@ss": letters (an e-mail address stays one word: "me@x" is "meax")
+        text = text.translate(_SYMBOLS)
     if " " in text or "." in text or "-" in text or "_" in text or "*" in text or not text.isascii():
         text = _SPELT_OUT.sub(_join_spelt_out, text)
     return text
@@ -71,69 +74,53 @@ def canonical(text: str) -> str:
 
 # --- word lists -------------------------------------------------------------------------------------------------
 
-# What may stand for a letter in a comment (leetspeak): "sh1t", "a$$", "@ss", "sh!t", "h0e", "7wat".
-_LOOKALIKES = {"a": "4@", "b": "8", "e": "3", "i": "1!|", "l": "1|", "o": "0", "s": "5$", "t": "7"}
-_WORD_SPLIT = re.compile(r"[\W_]+")
-_BOUNDARY_BEFORE = r"(?<![^\W_])"
-_BOUNDARY_AFTER = r"(?![^\W_])"
-_PHRASE_GAP = r"[\W_]+"
+# A word of a comment: letters and digits, with $ and @ standing for letters anywhere ("a$$", "@ss": `canonical`
+# reads them as s and a) and ! and | inside a word only ("sh!t", but "shit!" is "shit").
+_TOKEN = re.compile(r"[^\W_]+(?:[!|]+[^\W_]+)*")  # after `canonical` made "$" s and "@" a
+# What stands for a letter (leetspeak): "sh1t", "a$$", "@ss", "sh!t", "h0e", "7wat". "1" and "|" are "i" or "l".
+_LEET = {"4": "a", "@": "a", "8": "b", "3": "e", "1": "i", "!": "i", "|": "i", "0": "o", "5": "s", "$": "s",
+         "7": "t"}
+_AS_I = str.maketrans(_LEET)
+_AS_L = str.maketrans({**_LEET, "1": "l", "|": "l"})
+_STRETCH = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: a stretch ("shiiit")
+_MAY_STRETCH = re.compile(r"(\w)\1\1")  # the quick test for it (half the time: \w is cheaper in `re`)
 
 
-def _letter_class(char: str) -> str:
-    others = _LOOKALIKES.get(char)
-    if not others:
-        return re.escape(char)
-    return "[" + re.escape(char) + "".join(re.escape(c) for c in others) + "]"
+def _entry_key(word: str) -> str:
+    """An entry's word as the comment words it matches are keyed: leetspeak read as letters, a run of three or
+    more of a letter as two."""
+    return _STRETCH.sub(r"\1\1", word.translate(_AS_I))
 
 
-def _runs(word: str) -> list[tuple[str, int]]:
-    runs: list[tuple[str, int]] = []
-    for char in word:
-        if runs and runs[-1][0] == char:
-            runs[-1] = (char, runs[-1][1] + 1)
-        else:
-            runs.append((char, 1))
-    return runs
-
-
-def _unit(char: str, count: int) -> str:
-    """A run of `count` times `char` in an entry as a regex: a single letter matches one or three and more (a
-    stretched letter, never a doubled one: "god" must not hit "good"); a doubled letter matches two or more."""
-    cls = _letter_class(char)
-    if count == 1:
-        return f"{cls}(?:{cls}{cls}+)?"
-    return f"{cls}{{{count},}}"
-
-
-def entry_units(entry: str) -> tuple[tuple[str, ...], bool]:
-    """(the entry's regex units, with a phrase gap between its words; whether it is a prefix `word*`).
-    Raises SiteRulesError for an empty pattern or a `*` anywhere but at the end."""
+def entry_words(entry: str) -> tuple[tuple[str, ...], bool]:
+    """(the keys of the entry's words, whether it is a prefix `word*`). Raises SiteRulesError for an empty
+    pattern or a `*` anywhere but at the end."""
     text = entry.strip()
     prefix = text.endswith("*")
     if prefix:
         text = text[:-1].rstrip()
     if "*" in text:
         raise SiteRulesError(f"{entry!r}: '*' is only allowed at the end of an entry (a prefix: 'word*')")
-    words = [w for w in _WORD_SPLIT.split(strip_accents(normalise(text).casefold())) if w]
+    words = tuple(_entry_key(w) for w in _TOKEN.findall(strip_accents(normalise(text).casefold())))
     if not words:
         raise SiteRulesError(f"{entry!r} is an empty pattern: an entry needs at least one letter or digit")
-    units: list[str] = []
-    for index, word in enumerate(words):
-        if index:
-            units.append(_PHRASE_GAP)
-        units.extend(_unit(char, count) for char, count in _runs(word))
-    return tuple(units), prefix
+    return words, prefix
 
 
-def _trie_regex(node: dict) -> str:
-    """A trie of units as a regex: shared prefixes once, so a comment is scanned in one pass over the text."""
-    end = node.get(None)
-    branches = [unit + _trie_regex(child) for unit, child in node.items() if unit is not None]
-    if end is not None:
-        branches.append(end)  # the end of an entry, last: a longer entry (a phrase) wins over its first word
-    if len(branches) == 1:
-        return branches[0]
-    return "(?:" + "|".join(branches) + ")"
+def comment_words(canonical_text: str) -> list[list[str]]:
+    """The words of a `canonical()` text in each of its readings (the same number of words in each): leetspeak
+    read as letters ("1" and "|" as i, and as l), and a letter stretched to three or more as once and as twice
+    ("shiiit": shit, shiit). A doubled letter stays doubled: "good" is never "god"."""
+    words = _TOKEN.findall(canonical_text)
+    if not words:
+        return []
+    joined = " ".join(words)
+    versions = [joined.translate(_AS_I)]
+    if "1" in joined or "|" in joined:
+        versions.append(joined.translate(_AS_L))
+    if any(_MAY_STRETCH.search(v) for v in versions):
+        versions = [_STRETCH.sub(r"\1", v) for v in versions] + [_STRETCH.sub(r"\1\1", v) for v in versions]
+    return [v.split(" ") for v in versions]  # the maps keep the spaces: word i is word i in every reading
 
 
 def parse_word_list(text: str, source: str = "") -> tuple[str, ...]:
@@ -145,16 +132,99 @@ def parse_word_list(text: str, source: str = "") -> tuple[str, ...]:
         if not line:
             continue
         try:
-            entry_units(line)
+            entry_words(line)
         except SiteRulesError as exc:
             raise SiteRulesError(f"{source or 'word list'} line {number}: {exc}") from None
         entries.append(line)
     return tuple(dict.fromkeys(entries))
 
 
+class _Automaton:
+    """The entries keyed by their words: single words in one dict (a set intersection finds them in a comment),
+    prefixes by length, phrases by their first word (also as one word: "kill yourself" hits "killyourself")."""
+
+    def __init__(self, entries: tuple[str, ...]):
+        self.single: dict[str, str] = {}
+        self.prefixes: dict[int, dict[str, str]] = {}
+        self.phrases: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {}
+        for entry in entries:
+            words, prefix = entry_words(entry)
+            if len(words) == 1 and not prefix:
+                self.single.setdefault(words[0], entry)
+            elif len(words) == 1:
+                self.prefixes.setdefault(len(words[0]), {}).setdefault(words[0], entry)
+            else:
+                self.phrases.setdefault(words[0], []).append((words, prefix, entry))
+                if not prefix:
+                    self.single.setdefault("".join(words), entry)
+        for candidates in self.phrases.values():
+            candidates.sort(key=lambda item: -len(item[0]))  # the longest phrase first
+        self.first = set(self.single) | set(self.phrases)
+        # every prefix cut to the shortest one's length: a comment none of whose words starts with one of these
+        # holds no prefix (one set intersection instead of a look-up per word and prefix length)
+        self.head = min(self.prefixes, default=0)
+        self.heads = {key[:self.head] for table in self.prefixes.values() for key in table}
+
+    def _prefix_at(self, keys) -> str | None:
+        for length, table in self.prefixes.items():
+            for key in keys:
+                entry = table.get(key[:length]) if len(key) >= length else None
+                if entry is not None:
+                    return entry
+        return None
+
+    def _phrase_at(self, versions: list[list[str]], i: int) -> tuple[str, int] | None:
+        n_words = len(versions[0])
+        for key in {v[i] for v in versions}:
+            for phrase, prefix, entry in self.phrases.get(key, ()):
+                n = len(phrase)
+                if i + n > n_words:
+                    continue
+                last = n - 1 if prefix else n
+                if all(any(v[i + j] == phrase[j] for v in versions) for j in range(1, last)) and (
+                        not prefix or any(v[i + n - 1].startswith(phrase[-1]) for v in versions)):
+                    return entry, n
+        return None
+
+    def find(self, versions: list[list[str]]) -> tuple[str, ...]:
+        if not versions:
+            return ()
+        # the quick test, in C for the common case (no hit): does any word start an entry?
+        keys = set(versions[0]).union(*versions[1:]) if len(versions) > 1 else set(versions[0])
+        starts = keys & self.first
+        prefixed = bool(self.prefixes) and not self.heads.isdisjoint({k[:self.head] for k in keys}) and \
+            self._prefix_at(keys) is not None
+        if not starts and not prefixed:
+            return ()
+        found: dict[str, None] = {}
+        n_words = len(versions[0])
+        if prefixed:  # a prefix can be anywhere
+            positions = range(n_words)
+        elif len(versions) == 1:
+            positions = [i for i, word in enumerate(versions[0]) if word in starts]
+        else:
+            positions = [i for i in range(n_words) if any(v[i] in starts for v in versions)]
+        after = 0  # the first word not yet inside a found phrase
+        for i in positions:  # the exact walk, left to right, the longest entry at each word
+            if i < after:
+                continue
+            phrase = self._phrase_at(versions, i) if self.phrases else None
+            if phrase is not None:
+                found.setdefault(phrase[0], None)
+                after = i + phrase[1]
+                continue
+            here = {v[i] for v in versions}
+            entry = next((self.single[k] for k in here if k in self.single), None)
+            if entry is None and prefixed:
+                entry = self._prefix_at(here)
+            if entry is not None:
+                found.setdefault(entry, None)
+        return tuple(found)
+
+
 @dataclass(frozen=True)
 class WordList:
-    """A site's list of words and phrases (`entries` as written in the file), matched as one compiled regex."""
+    """A site's list of words and phrases (`entries` as written in the file)."""
 
     entries: tuple[str, ...]
     source: str = ""
@@ -170,58 +240,26 @@ class WordList:
     def __post_init__(self):
         object.__setattr__(self, "entries", tuple(self.entries))
         for entry in self.entries:
-            entry_units(entry)  # raises on an empty pattern
+            entry_words(entry)  # raises on an empty pattern
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256("\n".join(self.entries).encode("utf-8")).hexdigest()
 
     @cached_property
-    def _compiled(self) -> tuple[re.Pattern | None, dict]:
-        """(the trie regex of every entry, {(units, prefix): entry}) to name the entry behind a match."""
-        trie: dict = {}
-        wildcard_trie: dict = {}
-        keys: dict = {}
-        for entry in self.entries:
-            units, prefix = entry_units(entry)
-            keys.setdefault((units, prefix), entry)
-            node = wildcard_trie if prefix else trie
-            for unit in units:
-                node = node.setdefault(unit, {})
-            node[None] = ""
-        parts = []
-        if trie:
-            parts.append(_trie_regex(trie) + _BOUNDARY_AFTER)
-        if wildcard_trie:
-            parts.append(_trie_regex(wildcard_trie) + r"[^\W_]*" + _BOUNDARY_AFTER)
-        if not parts:
-            return None, keys
-        body = parts[0] if len(parts) == 1 else "(?:" + "|".join(f"(?:{p})" for p in parts) + ")"
-        return re.compile(_BOUNDARY_BEFORE + body), keys
+    def _automaton(self) -> _Automaton:
+        return _Automaton(self.entries)
 
-    @cached_property
-    def _entry_patterns(self) -> list[tuple[str, re.Pattern]]:
-        out = []
-        for (units, prefix), entry in self._compiled[1].items():
-            tail = r"[^\W_]*" if prefix else ""
-            out.append((entry, re.compile("".join(units) + tail + r"\Z")))
-        # a phrase before its first word, a longer entry before a shorter one
-        out.sort(key=lambda item: -len(item[1].pattern))
-        return out
+    def __getstate__(self):  # pickled (rescore's workers) without the automaton: rebuilt on first use
+        return {"entries": self.entries, "source": self.source}
 
-    def find(self, canonical_text: str) -> tuple[str, ...]:
-        """The entries found in a `canonical()` text, each once, in the order they first occur."""
-        regex = self._compiled[0]
-        if regex is None:
-            return ()
-        found: dict = {}
-        for match in regex.finditer(canonical_text):
-            span = match.group()
-            for entry, pattern in self._entry_patterns:
-                if pattern.match(span):
-                    found.setdefault(entry, None)
-                    break
-        return tuple(found)
+    def __setstate__(self, state):
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def find(self, canonical_text: str, words: list[list[str]] | None = None) -> tuple[str, ...]:
+        """The entries found in a `canonical()` text (or its `comment_words`), each once, in text order."""
+        return self._automaton.find(comment_words(canonical_text) if words is None else words)
 
     def to_dict(self) -> dict:
         return {"source": self.source, "entries": len(self.entries), "sha256": self.sha256}
@@ -258,12 +296,14 @@ def normalise_domain(domain: str) -> str:
 
 def links_of(text: str) -> list[str]:
     """The links in a comment: the spam model's own link matches (features.URL) on the normalised text."""
-    from moderation.features import URL  # numpy and scikit-learn: loaded by whoever scores anyway
+    # numpy and scikit-learn: loaded by whoever scores anyway. `url_spans` is memoised: the spam model's features
+    # have just scanned the same normalised text (moderation.features._signal_rows), this reuses their matches.
+    from moderation.features import url_spans
 
     text = normalise(text)
     if "." not in text and ":" not in text:  # every URL alternative holds a "." or "://"
         return []
-    return [m.group() for m in URL.finditer(text)]
+    return [text[start:end] for start, end in url_spans(text)]
 
 
 # --- the rules --------------------------------------------------------------------------------------------------
@@ -356,9 +396,9 @@ class SiteRules:
         check_banned = self.banned is not None and self.banned_action != ACCEPT
         check_suspect = self.suspect is not None and self.suspect_action != ACCEPT
         if check_banned or check_suspect:
-            words = canonical(text)
-            banned = self.banned.find(words) if check_banned else ()
-            suspect = self.suspect.find(words) if check_suspect else ()
+            words = comment_words(canonical(text))
+            banned = self.banned.find("", words) if check_banned else ()
+            suspect = self.suspect.find("", words) if check_suspect else ()
         if not (links or banned or suspect):
             return NOTHING
         return Findings(links, banned, suspect)

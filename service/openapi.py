@@ -82,7 +82,15 @@ SCHEMAS = {
     "Reason": {
         "type": "object",
         "required": ["code", "message"],
-        "properties": {"code": {"type": "string", "example": "spam"}, "message": {"type": "string"}},
+        "properties": {
+            "code": {"type": "string", "example": "spam",
+                     "enum": ["empty", "too_long", "links", "banned_word", "suspect_word", "spam", "off_topic"],
+                     "description": "Policy reasons, each with the site's configured action: `empty`, `too_long`, "
+                                    "`links` (links outside the site's allowed domains, from MODERATION_LINKS_MIN), "
+                                    "`banned_word` and `suspect_word` (an entry of the site's word lists, named "
+                                    "in the message). Model reasons: `spam`, `off_topic`."},
+            "message": {"type": "string"},
+        },
     },
     "Verdict": {
         "type": "object",
