@@ -95,11 +95,11 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
-        site = self.policy.site
-        site = site if site is not None and site.active else None
+        policy = self.policy  # once: the site rules' watcher may swap it (service/site_rules.py)
+        site = policy.site if policy.site is not None and policy.site.active else None
         for text, length, score, relevance in zip(texts, lengths, spam, off_topic):
             found = site.inspect(text) if site is not None and length > 0 else NOTHING
-            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text), found=found)
+            decision: Decision = decide(length, score, policy, relevance, short=is_short(text), found=found)
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 

@@ -372,9 +372,14 @@ class SiteRules:
                 links_min = int(links_min.strip())
             except ValueError:
                 raise SiteRulesError(f"links_min must be a whole number of at least 1, not {links_min!r}") from None
+        lists = {}
+        for name, path in (("banned_words", banned_words), ("suspect_words", suspect_words)):
+            try:
+                lists[name] = WordList.from_file(str(path)) if path not in (None, "") else None
+            except SiteRulesError as exc:
+                raise SiteRulesError(f"{name}: {exc}") from None
         return cls(
-            banned=WordList.from_file(str(banned_words)) if banned_words not in (None, "") else None,
-            suspect=WordList.from_file(str(suspect_words)) if suspect_words not in (None, "") else None,
+            banned=lists["banned_words"], suspect=lists["suspect_words"],
             banned_action=banned_word_action, suspect_action=suspect_word_action, links_action=links_action,
             links_min=links_min, allowed_domains=allowed_link_domains,
         )

@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
+    from service import site_rules
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(feedback.bp)
     review.init_app(app)
     live.init_app(app)
+    site_rules.init_app(app)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)

@@ -64,7 +64,7 @@ def init_app(app: Flask) -> None:
     try:
         app.extensions["site_rules"] = site_rules(app.config)
     except SiteRulesError as exc:
-        raise SiteRulesError(f"bad site rule configuration (MODERATION_BANNED_WORDS, ...): {exc}") from None
+        raise SiteRulesError(f"bad site rule configuration (MODERATION_<NAME> settings): {exc}") from None
     app.extensions["moderator"] = load_moderator(app)
     app.extensions["store"] = Store(app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent),
                                     synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL")

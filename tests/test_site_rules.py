@@ -139,3 +139,15 @@ def test_defaults_do_nothing():
     rules = SiteRules.from_settings()
     assert not rules.active and rules.links_action == "accept" and rules.banned_action == "reject"
     assert SiteRules.from_settings(links_min="3", links_action="FLAG").links_min == 3
+
+
+def test_readings_of_ambiguous_lookalikes_and_joined_phrases():
+    words = WordList(("kill yourself", "hell", "idiot*"))
+    assert words.find(canonical("ki11 yourself")) == ("kill yourself",)  # "1" read as l
+    assert words.find(canonical("k|ll y0urs3lf")) == ("kill yourself",)
+    assert words.find(canonical("#killyourself")) == ("kill yourself",)  # a phrase written as one word
+    assert words.find(canonical("what the he11")) == ("hell",)
+    assert words.find(canonical("1d10ts everywhere")) == ("idiot*",)
+    assert words.find(canonical("idiiiots")) == ("idiot*",)
+    assert words.find(canonical("hello shell, kill your self-esteem")) == ()
+    assert words.find(canonical("write to hell@example.com")) == ()  # an address is one word: "hellaexample"

@@ -152,3 +152,30 @@ def test_rescore_replays_old_comments_under_a_new_list(tiny_registry, tmp_path, 
     bad = CliRunner().invoke(cli, ["rescore", "--models", str(tiny_registry.root), "--input", str(source),
                                    "--output", str(out), "--links-action", "hold"])
     assert bad.exit_code == 2 and "links_action must be one of" in bad.output
+
+
+def test_word_lists_are_reloaded_when_their_file_changes(tiny_registry, tmp_path, lists):
+    banned, suspect = lists
+    app = make_app(tiny_registry, tmp_path, BANNED_WORDS=str(banned), SUSPECT_WORDS=str(suspect))
+    client, watcher = app.test_client(), app.extensions["site_rules_watcher"]
+    assert not any(r["code"] == "banned_word" for r in moderate(client, "the mayor is a buffoon")["reasons"])
+    assert watcher.poll() is False  # nothing changed
+    fresh = tmp_path / "banned.new"
+    fresh.write_text("buffoon\n")
+    fresh.replace(banned)  # a finished file renamed over the list
+    assert watcher.poll() is True
+    result = moderate(client, "the mayor is a buffoon")
+    assert result["decision"] == "reject" and '"buffoon"' in result["reasons"][0]["message"]
+    assert not any(r["code"] == "banned_word" for r in moderate(client, "full of shit")["reasons"])
+    banned.write_text("buffoon\n***\n")  # a bad edit: refused, the rules in force keep applying
+    assert watcher.poll() is False
+    assert moderate(client, "the mayor is a buffoon")["decision"] == "reject"
+    assert "line 2" in client.get("/v1/model").get_json()["site_rules_error"]
+    banned.write_text("buffoon\nclown\n")
+    assert watcher.poll() is True and "site_rules_error" not in client.get("/v1/model").get_json()
+    assert moderate(client, "what a clown")["reasons"][0]["code"] == "banned_word"
+
+
+def test_openapi_lists_the_reason_codes(client):
+    codes = client.get("/openapi.json").get_json()["components"]["schemas"]["Reason"]["properties"]["code"]["enum"]
+    assert {"links", "banned_word", "suspect_word", "empty", "too_long", "spam", "off_topic"} == set(codes)
