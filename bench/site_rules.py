@@ -74,6 +74,22 @@ def main() -> None:
     per = best_cpu(inspect_all) / len(texts) * 1e6
     print(f"matcher alone (SiteRules.inspect, normalisation not memoised): {per:.1f} us CPU per comment")
 
+    # the list's size: single words only, drawn from the same vocabulary (more entries, more comments hit)
+    from moderation.site_rules import canonical, comment_words
+
+    words = [comment_words(canonical(t)) for t in texts]
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(set(re.findall(r"[a-z]{4,}", text.lower())))
+    pool = sorted(w for w, n in counts.items() if 2 <= n <= 5)
+    for size in (50, 500, min(5000, len(pool))):
+        sized = WordList(tuple(pool[:: max(len(pool) // size, 1)][:size]))
+        sized.find("", [])
+        hits = sum(bool(sized.find("", w)) for w in words)
+        cost = best_cpu(lambda: [sized.find("", w) for w in words]) / len(texts) * 1e6
+        print(f"  a list of {size:,} words: {cost:.2f} us per comment to look up its words "
+              f"({hits:,} comments hold one)")
+
     model = ModelRegistry(sources.PROJECT_ROOT / "models").load()
     plain = Moderator(model)
     ruled = Moderator(model, replace(plain.policy, site=rules), spam_scorer=plain.spam_scorer)

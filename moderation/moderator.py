@@ -13,10 +13,10 @@ import numpy as np
 from moderation.features import spam_scores
 from moderation.policy import Decision, PolicyConfig, decide, model_policy
 from moderation.registry import LoadedModel
-from moderation.site_rules import NOTHING
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
+from moderation.site_rules import NOTHING
 from moderation.text import is_blank, policy_length
 
 # A comment far over the policy limit is rejected for length anyway; scoring more than this of it only costs time.

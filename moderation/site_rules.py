@@ -16,7 +16,7 @@ Word lists are matched the way a moderator means them, not as substrings:
   "god" does not hit "good", nor "loser" "looser").
 A list is an automaton over the comment's normalised words: each word's possible readings (leetspeak, stretches)
 are looked up in the entries' tables, a set intersection in C for the common comment that holds none; phrases
-and prefixes are walked only then. The cost does not grow with the list's size (`make bench BENCH=site_rules`).
+and prefixes are walked only then. The cost hardly grows with the list's size (`make bench BENCH=site_rules`).
 
 Links are the links the spam model's features find (`moderation.features.URL`, the same matches), less those to
 the site's own domains (`example.com` allows www.example.com/news/... and any subdomain).
@@ -101,7 +101,8 @@ def entry_words(entry: str) -> tuple[tuple[str, ...], bool]:
         text = text[:-1].rstrip()
     if "*" in text:
         raise SiteRulesError(f"{entry!r}: '*' is only allowed at the end of an entry (a prefix: 'word*')")
-    words = tuple(_entry_key(w) for w in _TOKEN.findall(strip_accents(normalise(text).casefold())))
+    words = tuple(_entry_key(w) for w in _TOKEN.findall(
+        strip_accents(normalise(text).casefold()).translate(_SYMBOLS)))  # "a$$" is "ass", as in a comment
     if not words:
         raise SiteRulesError(f"{entry!r} is an empty pattern: an entry needs at least one letter or digit")
     return words, prefix

@@ -151,3 +151,11 @@ def test_readings_of_ambiguous_lookalikes_and_joined_phrases():
     assert words.find(canonical("idiiiots")) == ("idiot*",)
     assert words.find(canonical("hello shell, kill your self-esteem")) == ()
     assert words.find(canonical("write to hell@example.com")) == ()  # an address is one word: "hellaexample"
+
+
+def test_entries_written_in_leetspeak_are_read_like_comments():
+    words = WordList(("a$$", "sh!t", "@sshole"))
+    assert words.find(canonical("a cat sat on a mat")) == ()  # "a$$" is "ass", never the word "a"
+    assert words.find(canonical("you ass")) == ("a$$",)
+    assert words.find(canonical("shit")) == ("sh!t",)
+    assert words.find(canonical("what an a55hole")) == ("@sshole",)
