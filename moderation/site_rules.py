@@ -8,7 +8,8 @@ the model's scores (a banned word rejects whatever the spam score says; the scor
 Word lists are matched the way a moderator means them, not as substrings:
 - whole words and phrases: a banned "ass" hits "ass", "a$$", "ASS!" but never "class", "assassin" or "as"; an
   entry ending in `*` is a prefix ("idiot*" hits "idiots", "idiotic");
-- case- and accent-insensitive (casefold, then the accents dropped: "Café" = "cafe");
+- case- and accent-insensitive (casefold, then the accents dropped: "Café" = "cafe"), and Cyrillic or Greek
+  lookalike letters inside a Latin word read as Latin ("аss" with a Cyrillic а);
 - the text is first normalised as the model sees it (`moderation.text.normalise`: HTML entities and tags,
   zero-width characters, full-width letters), then the usual obfuscations are undone: letters spelt out with
   separators ("s h i t", "s.h.i.t", "s-h-i-t" become "shit"), digits and symbols for letters ("sh1t", "a$$",
@@ -61,10 +62,31 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+# Cyrillic and Greek letters that look like Latin ones, read as those inside a word that also has Latin letters
+# ("аss" with a Cyrillic а); a word wholly in another script is left alone (Russian "сор" is not "cop").
+_LOOKALIKE_LETTERS = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ӏ": "l", "ԛ": "q", "ԝ": "w",
+    "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
+})
+_WORD = re.compile(r"\w+")
+_LATIN_LETTER = re.compile(r"[a-z]")
+
+
+def _latin_lookalikes(match: re.Match) -> str:
+    word = match.group()
+    if word.isascii() or _LATIN_LETTER.search(word) is None:
+        return word
+    return word.translate(_LOOKALIKE_LETTERS)
+
+
 def canonical(text: str) -> str:
     """The text word lists are matched against: normalised (`moderation.text.normalise`), casefolded, without
-    accents, and letters spelt out with separators joined into one word."""
+    accents, lookalike letters of other scripts inside Latin words read as Latin, and letters spelt out with
+    separators joined into one word."""
     text = strip_accents(normalise(text).casefold())
+    if not text.isascii():
+        text = _WORD.sub(_latin_lookalikes, text)
     if "$" in text or "@" in text:  # "a$$", "@ss": letters (an e-mail address stays one word: "me@x" is "meax")
         text = text.translate(_SYMBOLS)
     if " " in text or "." in text or "-" in text or "_" in text or "*" in text or not text.isascii():
@@ -430,8 +452,9 @@ def link_message(hosts: tuple[str, ...], links_min: int) -> str:
     distinct = tuple(dict.fromkeys(hosts))
     to = ", ".join(distinct[:5]) + (f" and {len(distinct) - 5} more" if len(distinct) > 5 else "")
     if len(hosts) == 1:
-        return f"The comment has a link (to {to}); the site holds comments with links."
-    return f"The comment has {len(hosts)} links (to {to}); the site holds comments with {links_min} or more."
+        return f"The comment links to another site: {to}."
+    rule = f" (the site's link rule applies from {links_min})" if links_min > 1 else ""
+    return f"The comment has {len(hosts)} links to other sites: {to}{rule}."
 
 
 def word_message(entries: tuple[str, ...], list_name: str) -> str:

@@ -159,3 +159,10 @@ def test_entries_written_in_leetspeak_are_read_like_comments():
     assert words.find(canonical("you ass")) == ("a$$",)
     assert words.find(canonical("shit")) == ("sh!t",)
     assert words.find(canonical("what an a55hole")) == ("@sshole",)
+
+
+def test_lookalike_letters_of_other_scripts_inside_latin_words():
+    assert found("\u0430ss") == ("ass",)  # Cyrillic а
+    assert found("sh\u0456t") == ("shit",)  # Cyrillic і
+    assert found("\u0455\u04bb\u0456t") == ("shit",)  # ѕһі + Latin t
+    assert WordList(("cop",)).find(canonical("\u0441\u043e\u0440")) == ()  # Russian "сор" (litter) is not "cop"
