@@ -179,3 +179,37 @@ def test_word_lists_are_reloaded_when_their_file_changes(tiny_registry, tmp_path
 def test_openapi_lists_the_reason_codes(client):
     codes = client.get("/openapi.json").get_json()["components"]["schemas"]["Reason"]["properties"]["code"]["enum"]
     assert {"links", "banned_word", "suspect_word", "empty", "too_long", "spam", "off_topic"} == set(codes)
+
+
+def test_rescore_resume_refuses_a_changed_word_list(tiny_registry, tmp_path, lists):
+    from moderation.policy import model_policy
+    from moderation.registry import ModelRegistry
+    from moderation.site_rules import SiteRules
+    from training.rescore import CHECKPOINT_VERSION, RescoreError, RescoreOptions, _Paths, rescore
+    from training.rescore_io import Source
+
+    banned, _ = lists
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in
+                              enumerate(["a fine piece", "this idiot again", "thanks for the report"])))
+    out = tmp_path / "out.jsonl"
+    rules = SiteRules.from_settings(banned_words=str(banned))
+    registry = ModelRegistry(tiny_registry.root)
+    version = registry.current_version()
+    policy = model_policy(registry.verify(version)).with_overrides(site=rules)
+    paths = _Paths.for_output(out)
+    paths.work.mkdir(parents=True)
+    header = {"kind": "header", "format": CHECKPOINT_VERSION, "source": Source(source).fingerprint(),
+              "model_version": version, "policy": policy.to_dict(), "thread_size": 20, "thread_chars": 500,
+              "errors_file": str(paths.errors.resolve()), "chunk_size": 2000}
+    paths.checkpoint.write_text(json.dumps(header) + "\n")  # a run interrupted before its first commit
+    banned.write_text("shit\n")  # the list changed meanwhile
+    changed = SiteRules.from_settings(banned_words=str(banned))
+    opts = dict(models_dir=tiny_registry.root, workers=1, progress=False, resume=True)
+    with pytest.raises(RescoreError, match="cannot resume: policy changed"):
+        rescore(Source(source), out, RescoreOptions(**opts, site_rules=changed))
+    with pytest.raises(RescoreError, match="cannot resume: policy changed"):
+        rescore(Source(source), out, RescoreOptions(**opts))  # nor without the rules it started with
+    rescore(Source(source), out, RescoreOptions(**opts, site_rules=rules))  # the same rules: it carries on
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[1]["decision"] == "reject" and rows[1]["reasons"][0]["code"] == "banned_word"  # "idiot*"
