@@ -155,7 +155,12 @@ SCHEMAS = {
         "type": "object",
         "required": ["version", "policy"],
         "description": "The live model's metadata (library versions, data hashes, metrics, thresholds) and policy.",
-        "properties": {"version": {"type": "string"}, "policy": {"type": "object"}},
+        "properties": {"version": {"type": "string"}, "policy": {
+            "type": "object", "description": "Thresholds and actions in force; `site`, when the site has rules: the "
+                                             "word lists by source, entry count and SHA-256, their actions, the "
+                                             "links action, LINKS_MIN and the allowed domains."},
+            "site_rules_error": {"type": "string", "description": "Only when an edited word list was refused (the "
+                                                                  "previous one keeps applying): why."}},
     },
 }
 
