@@ -16,6 +16,7 @@ from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
+from moderation.site_rules import NOTHING
 from moderation.text import is_blank, policy_length
 
 # A comment far over the policy limit is rejected for length anyway; scoring more than this of it only costs time.
@@ -97,9 +98,12 @@ class Moderator:
                 spam[i] = round(float(p), 4)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
         verdicts = []
+        policy = self.policy  # once: the site rules' watcher may swap it (service/site_rules.py)
+        site = policy.site if policy.site is not None and policy.site.active else None
         repeats = repeats if repeats is not None else [None] * len(texts)
         for text, length, score, relevance, copies in zip(texts, lengths, spam, off_topic, repeats):
-            decision: Decision = decide(length, score, self.policy, relevance, short=is_short(text),
+            found = site.inspect(text) if site is not None and length > 0 else NOTHING
+            decision: Decision = decide(length, score, policy, relevance, short=is_short(text), found=found,
                                         repeats=copies if length > 0 else None)
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts

@@ -1,13 +1,15 @@
 """The decision policy: a pure function from scores and policy configuration to a decision with its reasons.
 
-Policy reasons (length, empty, repeated text) are kept apart from model reasons (spam, off-topic), each with its
-own action, so a site can tune one without touching the other. The decision is the most severe action among the reasons;
-without any reason the comment is accepted.
+Policy reasons (length, empty, repeated text, and the site rules: links, banned words, suspect words) are kept
+apart from model reasons (spam, off-topic), each with its own action, so a site can tune one without touching the
+other. The decision is the most severe action among the reasons; without any reason the comment is accepted.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from moderation.site_rules import NOTHING, Findings, SiteRules, link_message, word_message
 
 ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
 _SEVERITY = {ACCEPT: 0, FLAG: 1, REJECT: 2}
@@ -54,6 +56,8 @@ class PolicyConfig:
     repeat_min: int = 3
     repeat_window_hours: float = 24.0
     repeat_min_words: int = 6
+    # The site's rules (links, banned and suspect words): site configuration, never part of the model.
+    site: SiteRules | None = None
 
     def __post_init__(self):
         if self.max_chars < 1:
@@ -81,7 +85,18 @@ class PolicyConfig:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(replace(self, site=None))
+        del out["site"]
+        if self.site is not None:  # without site rules, the dict (and a rescore checkpoint) is as it always was
+            out["site"] = self.site.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict, site: SiteRules | None = None) -> "PolicyConfig":
+        """The policy `to_dict` wrote (a rescore checkpoint), with the given site rules (the word lists are read
+        from their files, not from the dict, which only holds their checksums)."""
+        known = {f.name for f in fields(cls)} - {"site"}
+        return cls(**{k: v for k, v in values.items() if k in known}, site=site)
 
 
 def model_policy(metadata: dict, **overrides) -> PolicyConfig:
@@ -97,13 +112,15 @@ def model_policy(metadata: dict, **overrides) -> PolicyConfig:
 
 
 def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
-           short: bool = False, repeats: int | None = None) -> Decision:
+           short: bool = False, found: Findings = NOTHING, repeats: int | None = None) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.
 
     `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
     `off_topic` are calibrated probabilities, or None when not scored. `short` marks a one- to five-word comment
     (moderation.relevance.is_short): its off_topic score comes from the short-comment combiner and is judged
     against `short_off_topic_flag`, with `short_off_topic_action` (flag by default, reject by configuration).
+    `found` is what the site rules found in the comment (`policy.site.inspect(text)`): links outside the allowed
+    domains (from `links_min` of them), banned and suspect list entries, each a reason with the site's action.
     `repeats` is how many times the same text was posted before within the policy's window (None when not
     counted: too few words, the rule off, or no history, as in batch rescoring).
     """
@@ -120,6 +137,15 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
             "repeat", f"The same text was posted {repeats} time{'s' if repeats != 1 else ''} before in the last "
                       f"{policy.repeat_window_hours:g} hours.", policy.repeat_action,
         ))
+    site = policy.site
+    if site is not None and found is not NOTHING:
+        if found.links and len(found.links) >= site.links_min and site.links_action != ACCEPT:
+            reasons.append(Reason("links", link_message(found.links, site.links_min), site.links_action))
+        if found.banned and site.banned_action != ACCEPT:
+            reasons.append(Reason("banned_word", word_message(found.banned, "banned words"), site.banned_action))
+        if found.suspect and site.suspect_action != ACCEPT:
+            reasons.append(Reason("suspect_word", word_message(found.suspect, "suspect words"),
+                                  site.suspect_action))
     if spam is not None:
         if spam >= policy.spam_reject:
             reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_reject:.2f}.", REJECT))

@@ -28,6 +28,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         REPEAT_MIN=None,  # copies within the window, this one included, from which it acts: default 3
         REPEAT_WINDOW_HOURS=None,  # default 24
         REPEAT_MIN_WORDS=None,  # shorter texts are never repeats: default 6
+        # Site rules (moderation/site_rules.py): word list files (one entry per line, # comments) and actions.
+        BANNED_WORDS=None,
+        BANNED_WORD_ACTION=None,  # default "reject"
+        SUSPECT_WORDS=None,
+        SUSPECT_WORD_ACTION=None,  # default "flag"
+        LINKS_ACTION=None,  # default "accept": links are not held
+        LINKS_MIN=None,  # default 1: links (outside the allowed domains) from which LINKS_ACTION applies
+        ALLOWED_LINK_DOMAINS=None,  # comma-separated: the site's own domains (and their subdomains)
+        SITE_RULES_POLL_SECONDS=5.0,  # how often each worker checks the word list files for a change
         MAX_CONTENT_LENGTH=64 * 1024,  # body limit of a single request (413 over it)
         MAX_BATCH_CONTENT_LENGTH=8 * 1024 * 1024,  # body limit of POST /v1/moderate/batch
         MAX_BATCH_COMMENTS=1000,
@@ -48,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
     from service import reviews
+    from service import site_rules
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -59,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(feedback.bp)
     review.init_app(app)
     live.init_app(app)
+    site_rules.init_app(app)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)

@@ -276,5 +276,7 @@ def model():
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     switch_error = current_app.extensions.get("model_switch_error")
+    rules_error = current_app.extensions.get("site_rules_error")
     return jsonify({**moderator.model.metadata, "version": moderator.version, "policy": moderator.policy.to_dict(),
-                    **({"switch_error": switch_error} if switch_error else {})})
+                    **({"switch_error": switch_error} if switch_error else {}),
+                    **({"site_rules_error": rules_error} if rules_error else {})})

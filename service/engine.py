@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from moderation.moderator import Moderator, policy_for
 from moderation.policy import PolicyConfig
 from moderation.registry import ModelRegistry
+from moderation.site_rules import SiteRules, SiteRulesError
 from moderation.store import Store, default_url
 
 log = logging.getLogger(__name__)
@@ -32,20 +33,42 @@ POLICY_KEYS = {
 }
 
 
+# app.config key -> SiteRules.from_settings argument
+SITE_RULE_KEYS = {
+    "BANNED_WORDS": "banned_words",
+    "BANNED_WORD_ACTION": "banned_word_action",
+    "SUSPECT_WORDS": "suspect_words",
+    "SUSPECT_WORD_ACTION": "suspect_word_action",
+    "LINKS_ACTION": "links_action",
+    "LINKS_MIN": "links_min",
+    "ALLOWED_LINK_DOMAINS": "allowed_link_domains",
+}
+
+
 def policy_overrides(config) -> dict:
     return {field: config.get(key) for key, field in POLICY_KEYS.items() if config.get(key) is not None}
+
+
+def site_rules(config) -> SiteRules:
+    """The site rules from the app's configuration; raises SiteRulesError (a bad configuration stops the start)."""
+    return SiteRules.from_settings(**{name: config.get(key) for key, name in SITE_RULE_KEYS.items()})
 
 
 def load_moderator(app: Flask, version: str | None = None) -> Moderator:
     """Load a version (default: the configured or live one) and build its policy; raises ModelLoadError."""
     registry = ModelRegistry(app.config["MODELS_DIR"])
     model = registry.load(version or app.config.get("MODEL_VERSION"))
-    policy: PolicyConfig = policy_for(model, **policy_overrides(app.config))
+    rules = app.extensions.get("site_rules")
+    policy: PolicyConfig = policy_for(model, **policy_overrides(app.config), site=rules)
     log.info("loaded model %s from %s", model.version, registry.root)
     return Moderator(model, policy)
 
 
 def init_app(app: Flask) -> None:
+    try:
+        app.extensions["site_rules"] = site_rules(app.config)
+    except SiteRulesError as exc:
+        raise SiteRulesError(f"bad site rule configuration (MODERATION_<NAME> settings): {exc}") from None
     app.extensions["moderator"] = load_moderator(app)
     app.extensions["store"] = Store(app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent),
                                     synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL")

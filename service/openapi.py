@@ -82,7 +82,17 @@ SCHEMAS = {
     "Reason": {
         "type": "object",
         "required": ["code", "message"],
-        "properties": {"code": {"type": "string", "example": "spam"}, "message": {"type": "string"}},
+        "properties": {
+            "code": {"type": "string", "example": "spam",
+                     "enum": ["empty", "too_long", "links", "banned_word", "suspect_word", "repeat", "spam",
+                              "off_topic"],
+                     "description": "Policy reasons, each with the site's configured action: `empty`, `too_long`, "
+                                    "`links` (links outside the site's allowed domains, from MODERATION_LINKS_MIN), "
+                                    "`banned_word` and `suspect_word` (an entry of the site's word lists, named "
+                                    "in the message), `repeat` (the same text posted again within MODERATION_REPEAT_WINDOW_HOURS). "
+                                    "Model reasons: `spam`, `off_topic`."},
+            "message": {"type": "string"},
+        },
     },
     "Verdict": {
         "type": "object",
@@ -147,7 +157,12 @@ SCHEMAS = {
         "type": "object",
         "required": ["version", "policy"],
         "description": "The live model's metadata (library versions, data hashes, metrics, thresholds) and policy.",
-        "properties": {"version": {"type": "string"}, "policy": {"type": "object"}},
+        "properties": {"version": {"type": "string"}, "policy": {
+            "type": "object", "description": "Thresholds and actions in force; `site`, when the site has rules: the "
+                                             "word lists by source, entry count and SHA-256, their actions, the "
+                                             "links action, LINKS_MIN and the allowed domains."},
+            "site_rules_error": {"type": "string", "description": "Only when an edited word list was refused (the "
+                                                                  "previous one keeps applying): why."}},
     },
 }
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from moderation.registry import ModelLoadError, ModelRegistry
+from moderation.site_rules import SiteRules, SiteRulesError
 from training import datasets, sources
 
 DEFAULT_MODELS = Path(os.environ.get("MODERATION_MODELS_DIR", sources.PROJECT_ROOT / "models"))
@@ -252,10 +253,27 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
               help="Other comments of the same article_id given to the relevance model as the thread.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="A progress bar on a terminal, a line every 10 s otherwise.")
+@click.option("--banned-words", envvar="MODERATION_BANNED_WORDS", default=None, metavar="FILE",
+              help="The site's banned word list, as the service's MODERATION_BANNED_WORDS (the default).")
+@click.option("--banned-word-action", envvar="MODERATION_BANNED_WORD_ACTION", default=None,
+              metavar="accept|flag|reject", help="Default: MODERATION_BANNED_WORD_ACTION, else reject.")
+@click.option("--suspect-words", envvar="MODERATION_SUSPECT_WORDS", default=None, metavar="FILE",
+              help="The site's suspect word list (default: MODERATION_SUSPECT_WORDS).")
+@click.option("--suspect-word-action", envvar="MODERATION_SUSPECT_WORD_ACTION", default=None,
+              metavar="accept|flag|reject", help="Default: MODERATION_SUSPECT_WORD_ACTION, else flag.")
+@click.option("--links-action", envvar="MODERATION_LINKS_ACTION", default=None, metavar="accept|flag|reject",
+              help="Action for comments with links (default: MODERATION_LINKS_ACTION, else accept: off).")
+@click.option("--links-min", envvar="MODERATION_LINKS_MIN", default=None, metavar="N",
+              help="Links from which the links action applies (default: MODERATION_LINKS_MIN, else 1).")
+@click.option("--allowed-link-domains", envvar="MODERATION_ALLOWED_LINK_DOMAINS", default=None, metavar="DOMAINS",
+              help="Comma-separated domains whose links never count (default: MODERATION_ALLOWED_LINK_DOMAINS).")
 def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, table: str | None,
             output_path: Path, version: str | None, engine: str, scheduler: str | None, workers: int | None,
-            chunk_size: int, resume: bool, thread_size: int, progress: bool) -> None:
-    """Rescore old comments with a model version; print the summary (decisions, old -> new changes) as JSON."""
+            chunk_size: int, resume: bool, thread_size: int, progress: bool, **site) -> None:
+    """Rescore old comments with a model version; print the summary (decisions, old -> new changes) as JSON.
+
+    The site rules (links, banned and suspect words) are the service's, from the same MODERATION_* variables or
+    these options: a replay after a list change shows which old comments the new list would hold."""
     from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions
     from training.rescore import rescore as run_rescore
     from training.rescore_io import InputError, Source
@@ -263,10 +281,15 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
     if scheduler and engine != "dask":
         _fail("--scheduler needs --engine dask")
     try:
+        site_rules = SiteRules.from_settings(**site)
+    except SiteRulesError as exc:
+        _fail(f"bad site rule configuration: {exc}")
+    try:
         source = Source(input_path, input_sql, table)
         summary = run_rescore(source, output_path, RescoreOptions(
             models_dir=models_dir, version=version, chunk_size=chunk_size, workers=workers, engine=engine,
             scheduler=scheduler, resume=resume, thread_size=thread_size, progress=progress,
+            site_rules=site_rules if site_rules.active else None,
         ))
     except RescoreInterrupted as exc:
         click.echo(f"interrupted: {exc}", err=True)

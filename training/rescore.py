@@ -38,6 +38,7 @@ from pathlib import Path
 
 from moderation.policy import PolicyConfig, model_policy
 from moderation.registry import ModelLoadError, ModelRegistry
+from moderation.site_rules import SiteRules
 from moderation.text import clear_memos, policy_length
 from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
@@ -116,6 +117,7 @@ class RescoreOptions:
     thread_chars: int = THREAD_CHARS
     progress: bool | None = None  # None: a bar on a terminal, plain lines otherwise
     policy: PolicyConfig | None = None  # default: the model's thresholds, as the service uses
+    site_rules: SiteRules | None = None  # the site's links and word list rules (as the service's MODERATION_*)
 
 
 # --- validation -----------------------------------------------------------------------------------------------
@@ -498,6 +500,8 @@ def _resolve_model(options: RescoreOptions) -> tuple[str, PolicyConfig]:
     # `policy_for(model)` from the metadata alone: the main process never imports the model's code (numpy,
     # scipy, scikit-learn: ~110 MiB of its peak at 1,000,000 rows); only the workers score.
     policy = options.policy or model_policy(metadata)
+    if options.site_rules is not None:
+        policy = replace(policy, site=options.site_rules)
     return version, policy
 
 
@@ -539,7 +543,9 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         if options.version is None and old_header.get("model_version") and old_header.get("policy"):
             # carry on with the version the run started with, even if `current` moved meanwhile
             header["model_version"] = version = old_header["model_version"]
-            policy = options.policy or PolicyConfig(**old_header["policy"])
+            policy = options.policy or PolicyConfig.from_dict(old_header["policy"], site=options.site_rules)
+            if options.policy is not None and options.site_rules is not None:
+                policy = replace(policy, site=options.site_rules)
             header["policy"] = policy.to_dict()
         if old_header.get("chunk_size") and old_header["chunk_size"] != options.chunk_size:
             # Chunks are cut as the interrupted run cut them: scores are sums whose order follows the chunks, so

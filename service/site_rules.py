@@ -1,0 +1,98 @@
+"""Word lists reloaded when their files change, without a restart (like `service/live.py` follows the model).
+
+Each worker process runs one daemon thread that stats the word list files (MODERATION_BANNED_WORDS,
+MODERATION_SUSPECT_WORDS) every SITE_RULES_POLL_SECONDS (5 s by default). When one changed, the thread reads and
+checks both lists again and only then swaps the live moderator's policy (one attribute assignment: a request in
+flight keeps the policy it started with). A list that no longer reads or holds a bad entry is refused: the rules
+in force keep applying, the error is logged and shown by `GET /v1/model` under `site_rules_error`, and the
+watcher tries again at the file's next change. Write a list by renaming a finished file over it (or expect one
+refused half-written read, followed by the good one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import replace
+
+from flask import Flask
+
+from moderation.site_rules import SiteRulesError
+
+log = logging.getLogger(__name__)
+
+FILE_KEYS = ("BANNED_WORDS", "SUSPECT_WORDS")
+
+
+class SiteRulesWatcher:
+    def __init__(self, app: Flask, interval: float):
+        self.app = app
+        self.interval = interval
+        self.paths = [str(app.config[k]) for k in FILE_KEYS if app.config.get(k) not in (None, "")]
+        self._stamp = self._stat()
+        self._lock = threading.Lock()
+        self._pid = None
+        self._thread = None
+
+    def _stat(self):
+        stamps = []
+        for path in self.paths:
+            try:
+                st = os.stat(path)
+                stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="site-rules-watcher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            try:
+                self.poll()
+            except Exception:  # the watcher must never die; the rules in force keep applying
+                log.exception("site rules watcher: unexpected error")
+
+    def poll(self) -> bool:
+        """Check the list files once; reload them if one changed. True when new rules now apply."""
+        from service.engine import site_rules
+
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            rules = site_rules(self.app.config)
+        except SiteRulesError as exc:
+            self.app.extensions["site_rules_error"] = str(exc)
+            log.error("word lists changed but were refused, the previous ones keep applying: %s", exc)
+            return False
+        self.app.extensions["site_rules"] = rules
+        self.app.extensions.pop("site_rules_error", None)
+        moderator = self.app.extensions.get("moderator")
+        if moderator is not None:
+            moderator.policy = replace(moderator.policy, site=rules)  # atomic swap
+        log.info("word lists reloaded: %s", {k: (v or {}).get("entries") for k, v in rules.to_dict().items()
+                                             if k.endswith("_words")})
+        return True
+
+
+def init_app(app: Flask) -> None:
+    watcher = SiteRulesWatcher(app, float(app.config.get("SITE_RULES_POLL_SECONDS") or 5.0))
+    if not watcher.paths:
+        return
+    app.extensions["site_rules_watcher"] = watcher
+    if not app.config.get("TESTING"):
+        watcher.ensure_running()
+    app.before_request(lambda: None if app.config.get("TESTING") else watcher.ensure_running())
