@@ -489,7 +489,7 @@ class Store:
     def review_decision(self, decision_id: int, label: str, moderator: str | None = None,
                         train: bool = True) -> int | None:
         """Take a flagged comment off the queue, record the moderator's label and the review event the CMS reads
-        (GET /v1/reviews), in one transaction.
+        (GET /v1/reviews), in one transaction. A comment accepted (`ham`) under a stored article joins its thread.
 
         Returns the feedback id (0 when `train` is false: the review is recorded, with `label` as its review label,
         but no training label is stored), or None when the decision does not exist or was reviewed already (a
@@ -507,11 +507,17 @@ class Store:
             if not changed:
                 return None
             _add_review_event(conn, row, label, stamp)
-            if not train:
-                return 0
             article = None
             if row["article_id"]:
                 article = conn.execute(select(articles).where(articles.c.id == row["article_id"])).mappings().first()
+            if label == "ham" and article is not None:
+                # Accepted by a moderator, so published by the CMS: it joins its article's discussion as an
+                # accepted comment would have (workers add it to their cached threads with the next comment).
+                conn.execute(_ADD_THREAD_COMMENT, {"article_id": row["article_id"], "text": row["text"],
+                                                   "created_at": stamp, "comment_id": row["comment_id"],
+                                                   "fingerprint": row["fingerprint"]})
+            if not train:
+                return 0
             result = conn.execute(insert(feedback).values(
                 text=row["text"], label=label, article_id=row["article_id"],
                 article_title=article["title"] if article else None, article_body=article["body"] if article else None,

@@ -291,7 +291,8 @@ def test_erasure_and_retention_cover_review_events_and_cursors_never_go_back(tmp
     assert [e["comment_id"] for e in store.review_events()] == ["c2", "c3", "c4"]
 
     # Deleting an article deletes its comments' events (nothing is left on the site to publish or delete).
-    assert store.delete_article("mosul") == {"article": 1, "thread_comments": 0, "reviews": 3}
+    # (c1 and c4, accepted by a moderator, had joined its thread)
+    assert store.delete_article("mosul") == {"article": 1, "thread_comments": 2, "reviews": 3}
     assert store.review_events() == []
 
 
@@ -323,3 +324,27 @@ def test_a_store_made_before_review_events_gets_the_table_and_its_past_reviews(t
     assert [e["comment_id"] for e in store.review_events()] == ["b", "a", "c"]
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(review_events)).scalar_one() == 3
+
+
+def test_a_comment_a_moderator_accepts_joins_its_articles_discussion(flagging):
+    """Accepted on the review page, the CMS publishes it: it counts in the thread (and in every worker's cached
+    context) as a comment the model had accepted; a rejected one does not."""
+    from service.articles import contexts
+
+    client = flagging.test_client()
+    for cid in ("c1", "c2"):
+        held = client.post("/v1/moderate", headers=CMS, json={
+            "text": f"Mosul will be free soon, the Iraqi army is winning {cid}", "article": ARTICLE, "comment_id": cid})
+        assert held.json["decision"] == "flag"
+    assert client.get("/v1/articles/mosul", headers=CMS).json["thread_comments"] == 0
+    cached = contexts(flagging).cache.get("mosul")[4]
+    assert cached.thread_comments == 0
+    queue = {item["comment_id"]: item["id"] for item in flagging.extensions["store"].review_queue()}
+    store = flagging.extensions["store"]
+    assert store.review_decision(queue["c1"], "ham", "ana") is not None
+    assert store.review_decision(queue["c2"], "spam", "ana") is not None
+    assert store.thread("mosul") == ["Mosul will be free soon, the Iraqi army is winning c1"]
+    assert client.get("/v1/comments/c1", headers=CMS).json["thread_comments"][0]["article_id"] == "mosul"
+    client.post("/v1/moderate", headers=CMS, json={"text": "Pray for Mosul", "article": {"id": "mosul"}})
+    assert contexts(flagging).cache.get("mosul")[4].thread_comments == 1  # the worker added it to its cache
+    assert client.delete("/v1/comments/c1", headers=CMS).json["erased"]["thread_comments"] == 1
