@@ -44,7 +44,8 @@ def load_moderator(app: Flask, version: str | None = None) -> Moderator:
 def init_app(app: Flask) -> None:
     app.extensions["moderator"] = load_moderator(app)
     app.extensions["store"] = Store(app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent),
-                                    synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL")
+                                    synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL",
+                                    checkpoint_seconds=float(app.config.get("DATABASE_CHECKPOINT_SECONDS") or 0))
 
 
 def get_store() -> Store:
