@@ -53,7 +53,7 @@ bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "service.worker.ThreadWorker"  # gthread that accepts only with a free thread (service/worker.py)
+worker_class = "gthread"
 preload_app = True
 timeout = 30
 graceful_timeout = 25
