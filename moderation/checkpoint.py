@@ -5,13 +5,19 @@ takes the WAL past `wal_autocheckpoint` pages, 1000 by default) copies them back
 fdatasync of the WAL and of the database, inside the commit call of whichever request crossed the mark. Under
 load that is worse than once every ~200 commits: a PASSIVE checkpoint cannot copy past the snapshot of a reader
 that is still busy, and the two gunicorn workers keep four threads reading, so the WAL stays over the mark and
-the next commit tries again. The serving bench measured 0.05-0.09 fdatasync calls per /v1/moderate request
-(one checkpoint every ~20 requests), each one keeping a worker thread, with the request it answers, waiting on
-the disk; with the checkpoints moved here the store-path floor (bench/_serving_floor.py) went from ~1,150-1,500
-to ~2,200-2,500 req/s in the same minutes (README, "Serving under load").
+the next commit tries again. Under wrk (2 workers x 2 threads, 8 connections) the store-path floor
+(bench/_serving_floor.py, the model replaced by a constant) made 0.05-0.09 fdatasync calls per request, one
+checkpoint every ~20 requests instead of every ~200, each keeping a worker thread and its request waiting on the
+disk. Moved here, they are 0.003-0.01 per request (this thread's own). What that buys depends on the disk: with
+other jobs writing to it (load average 5-7) the floor went from 1,100-1,550 to 1,500-2,470 req/s in alternating
+runs; on a quieter machine (load 2-3) it made no difference to throughput (2,405 against 2,351 req/s).
 
 `WalCheckpointer` runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection every `every` seconds while the
-process writes (a PASSIVE checkpoint never waits for a lock and never blocks a reader or writer). The store's
+process writes (a PASSIVE checkpoint never waits for a lock and never blocks a reader or writer); once the WAL is
+past RESTART_FRAMES it asks for RESTART instead, which waits (at most RESTART_WAIT) for the writer and the readers
+so that the next commit writes the WAL from its start again. The -wal file keeps the largest size it reached
+(70-100 MB after a few minutes of the serving bench at ~2,000 commits/s; SQLite reuses it, it does not grow
+further). The store's
 connections keep an automatic checkpoint only as a backstop, at BACKSTOP_PAGES, so a stalled thread cannot let the
 WAL grow without bound. Nothing about durability changes: a commit is in the WAL, synced as the store's
 `synchronous` says, before it returns, whoever copies it into the database file later.
@@ -91,10 +97,14 @@ class WalCheckpointer:
         try:
             while not stop.wait(self.every) and idle < IDLE_POLLS:
                 try:
-                    _, frames, copied = self.checkpoint(conn, restart=frames > RESTART_FRAMES)
+                    _, found, copied = self.checkpoint(conn, restart=frames > RESTART_FRAMES)
                 except sqlite3.Error as exc:  # e.g. the file was removed: the next write starts a new thread
                     log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
                     return
+                if found < 0:  # another worker's thread is checkpointing right now: the WAL is as long as it was
+                    idle += 1
+                    continue
+                frames = found
                 if frames > 0 and (frames, copied) != done:
                     self.checkpoints += 1
                     idle = 0
