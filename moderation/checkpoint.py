@@ -9,7 +9,7 @@ the next commit tries again. Under wrk (2 workers x 2 threads, 8 connections) th
 (bench/_serving_floor.py, the model replaced by a constant) made 0.05-0.09 fdatasync calls per request, one
 checkpoint every ~20 requests instead of every ~200, each keeping a worker thread and its request waiting on the
 disk. Moved here, they are 0.003-0.01 per request (this thread's own). What that buys depends on the disk: with
-other jobs writing to it (load average 5-7) the floor went from 1,100-1,550 to 1,500-2,470 req/s in alternating
+other jobs writing to it (load average 5-7) the floor went from 1,104-1,498 to 1,435-1,888 req/s in alternating
 runs; on a quieter machine (load 2-3) it made no difference to throughput (2,405 against 2,351 req/s).
 
 `WalCheckpointer` runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection every `every` seconds while the
