@@ -273,6 +273,23 @@ def wrk(binary: str, port: int, path: str, seconds: float, connections: int = CO
     return result
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def balanced(pids: list[int], run) -> dict:
+    """`run()` (one wrk round), with each worker's CPU during it, in cores, as "workers" ("0.92/0.91")."""
+    before, start = [_cpu_seconds(p) for p in pids], time.monotonic()
+    result = run()
+    elapsed = time.monotonic() - start
+    result["workers"] = "/".join(f"{(_cpu_seconds(p) - b) / elapsed:.2f}" for p, b in zip(pids, before))
+    return result
+
+
 def combine(runs: list[dict]) -> dict:
     """Several wrk runs as one: summed counts, total req/s; latency percentiles are the worst run's."""
     out = {k: sum(r[k] for r in runs) for k in ("requests", "duration_us", "connect", "read", "write", "status",
@@ -384,13 +401,20 @@ def main() -> None:
         # Alternate short runs so a burst of other load on the machine hits both endpoints alike.
         rounds_h, rounds_m = [], []
         for _ in range(ROUNDS):
-            rounds_h.append(wrk(binary, port, "/healthz", THROUGHPUT_SECONDS / ROUNDS))
-            rounds_m.append(wrk(binary, port, "/v1/moderate", THROUGHPUT_SECONDS / ROUNDS, bodies=bodies,
-                                method="POST"))
+            rounds_h.append(balanced(started_workers, lambda: wrk(binary, port, "/healthz",
+                                                                  THROUGHPUT_SECONDS / ROUNDS)))
+            rounds_m.append(balanced(started_workers, lambda: wrk(binary, port, "/v1/moderate",
+                                                                  THROUGHPUT_SECONDS / ROUNDS, bodies=bodies,
+                                                                  method="POST")))
         health, moderate = combine(rounds_h), combine(rounds_m)
         ratio = moderate["rps"] / health["rps"]
         print("per round, moderate/healthz: " + ", ".join(
             f"{m['rps']:.0f}/{h['rps']:.0f}" for h, m in zip(rounds_h, rounds_m)), flush=True)
+        # gunicorn's gthread worker takes every connection it can: when one worker holds all of wrk's keep-alive
+        # connections for a round, the other idles and that round measures one core (README, "The article store
+        # under load"). Each worker's CPU in each round says whether it happened.
+        print("per round, each worker's CPU (cores), moderate | healthz: " + ", ".join(
+            f"{m['workers']} | {h['workers']}" for h, m in zip(rounds_h, rounds_m)), flush=True)
 
         target = max(moderate["rps"] * 0.5, 1.0)
         steady_connections = 4

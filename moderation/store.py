@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from moderation.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from moderation.prepared import Prepared
 
 metadata = MetaData()
@@ -145,12 +146,14 @@ def default_url(project_root: Path) -> str:
 SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")  # SQLite levels a store may be configured with (OFF is never safe)
 
 
-def _sqlite_pragmas(synchronous: str):
+def _sqlite_pragmas(synchronous: str, background_checkpoints: bool = False):
     def on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=10000")
+        if background_checkpoints:  # moderation/checkpoint.py copies the WAL back; this is only its backstop
+            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     return on_connect
@@ -199,7 +202,7 @@ def _touch_articles(conn, deleted) -> None:
 class Store:
     """Articles, threads, feedback and flagged decisions behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, synchronous: str = "NORMAL"):
+    def __init__(self, url: str, synchronous: str = "NORMAL", checkpoint_seconds: float | None = None):
         synchronous = str(synchronous).upper()
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
@@ -208,10 +211,15 @@ class Store:
         self.url = url
         self.synchronous = synchronous
         self.sqlite = make_url(url).get_backend_name() == "sqlite"
+        database = make_url(url).database if self.sqlite else None
+        # SQLite WAL checkpoints in a background thread of each writing process instead of inside the commit of
+        # a request (moderation/checkpoint.py): what the service asks for; the CLI keeps SQLite's own.
+        self.checkpointer = WalCheckpointer(database, checkpoint_seconds) \
+            if checkpoint_seconds and database not in (None, "", ":memory:") else None
         # A pre-ping is a round trip per checkout; it finds dropped server connections, which SQLite has none of.
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, json_serializer=json.dumps)
         if self.sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas(synchronous))
+            event.listen(self.engine, "connect", _sqlite_pragmas(synchronous, self.checkpointer is not None))
         new_events = not inspect(self.engine).has_table("review_events")
         metadata.create_all(self.engine)
         self._upgrade()
@@ -298,6 +306,8 @@ class Store:
 
     def add_thread_comment(self, article_id: str, text: str, comment_id: str | None = None,
                            fingerprint: str | None = None) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.ensure_running()
         row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id,
                "fingerprint": fingerprint}
         prepared = self._prepare(_ADD_THREAD_COMMENT, list(row))
@@ -339,6 +349,8 @@ class Store:
         if len(thread) == 1 and not flagged:  # one accepted comment (the common request): one statement, prepared
             self.add_thread_comment(*thread[0])
             return
+        if self.checkpointer is not None:
+            self.checkpointer.ensure_running()
         stamp = now()
         with self.engine.begin() as conn:
             if thread:

@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         LOG_LEVEL="INFO",
         DATABASE_URL=None,  # default: SQLite under var/ in the project
         DATABASE_SYNCHRONOUS="NORMAL",  # SQLite commits of threads and flagged comments (labels: always FULL)
+        DATABASE_CHECKPOINT_SECONDS=0.5,  # SQLite: WAL checkpoints in a background thread (0: inside commits)
         API_KEYS="",  # comma-separated client keys; none configured = open service, loopback only
         ADMIN_KEYS="",  # comma-separated admin keys (feedback, review, admin endpoints)
         JSON_SORT_KEYS=False,

@@ -71,7 +71,8 @@ def init_app(app: Flask) -> None:
         raise SiteRulesError(f"bad site rule configuration (MODERATION_<NAME> settings): {exc}") from None
     app.extensions["moderator"] = load_moderator(app)
     app.extensions["store"] = Store(app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent),
-                                    synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL")
+                                    synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL",
+                                    checkpoint_seconds=float(app.config.get("DATABASE_CHECKPOINT_SECONDS") or 0))
 
 
 def get_store() -> Store:
