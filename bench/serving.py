@@ -387,6 +387,8 @@ def stop_server(server: subprocess.Popen) -> None:
 
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a new store each run: threads and WAL do not carry over from earlier runs
+        (VAR / f"serving.db{suffix}").unlink(missing_ok=True)
     binary = ensure_wrk()
     port = free_port()
     log_path = VAR / "serving-gunicorn.log"
