@@ -22,6 +22,8 @@ from sqlalchemy import (
     JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case, create_engine,
     delete, event, exists, func, insert, inspect, select, update,
 )
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -51,6 +53,9 @@ thread_comments = Table(
     Index("ix_thread_comments_comment", "comment_id"),
     Index("ix_thread_comments_created", "created_at"),
     Index("ix_thread_comments_fingerprint", "fingerprint", "created_at"),
+    # A comment sent again under its CMS id (a retry after a timeout) joins the thread once.
+    Index("ux_thread_comments_article_comment", "article_id", "comment_id", unique=True,
+          sqlite_where=sql_text("comment_id IS NOT NULL"), postgresql_where=sql_text("comment_id IS NOT NULL")),
 )
 
 feedback = Table(
@@ -67,6 +72,8 @@ feedback = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_feedback_comment", "comment_id"),
 )
+
+_PENDING_WITH_ID = "reviewed_at IS NULL AND comment_id IS NOT NULL"
 
 # Flagged comments awaiting (or past) review.
 decisions = Table(
@@ -88,6 +95,9 @@ decisions = Table(
     Index("ix_decisions_queue", "reviewed_at", "id"),
     Index("ix_decisions_comment", "comment_id"),
     Index("ix_decisions_fingerprint", "fingerprint", "created_at"),
+    # One item in the review queue per CMS comment id: sent again (a retry, an edit) it replaces the pending one.
+    Index("ux_decisions_pending_comment", "comment_id", unique=True,
+          sqlite_where=sql_text(_PENDING_WITH_ID), postgresql_where=sql_text(_PENDING_WITH_ID)),
 )
 
 # The moderators' decisions on flagged comments, for the CMS (GET /v1/reviews, service/reviews.py): one row written
@@ -118,7 +128,50 @@ review_events = Table(
 ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint"]}
 
 
-_ADD_THREAD_COMMENT = insert(thread_comments)  # built once: one per accepted comment
+_FLAGGED_FIELDS = ("text", "article_id", "decision", "spam", "off_topic", "reasons", "explanation", "model_version",
+                   "created_at", "fingerprint")
+
+
+def _inserts(dialect: str) -> tuple:
+    """(thread comment insert, flagged comment insert), built once per store. On SQLite and PostgreSQL a comment
+    sent again under its CMS id is idempotent: it joins its article's thread once (ON CONFLICT DO NOTHING), and
+    replaces its pending review-queue item (DO UPDATE: the moderator sees the latest version, an edit included)
+    instead of queueing a second one. Other databases insert as they are told."""
+    module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+    if module is None:
+        return insert(thread_comments), insert(decisions)
+    thread = module.insert(thread_comments).on_conflict_do_nothing(
+        index_elements=["article_id", "comment_id"], index_where=thread_comments.c.comment_id.is_not(None))
+    flagged = module.insert(decisions)
+    flagged = flagged.on_conflict_do_update(
+        index_elements=["comment_id"], index_where=sql_text(_PENDING_WITH_ID),
+        set_={name: flagged.excluded[name] for name in _FLAGGED_FIELDS})
+    return thread, flagged
+
+
+def _one_thread_row_per_comment(conn) -> None:
+    """Before the thread's unique index: a comment an older version stored twice (a CMS retry) keeps its first
+    row. Its article's cached contexts are rebuilt (updated_at), so no worker keeps the copy's words counted."""
+    first = (select(func.min(thread_comments.c.id)).where(thread_comments.c.comment_id.is_not(None))
+             .group_by(thread_comments.c.article_id, thread_comments.c.comment_id))
+    copies = thread_comments.c.comment_id.is_not(None) & thread_comments.c.id.not_in(first)
+    _touch_articles(conn, copies)
+    conn.execute(delete(thread_comments).where(copies))
+
+
+def _one_pending_item_per_comment(conn) -> None:
+    """Before the review queue's unique index: of the pending items an older version queued under one comment id,
+    the latest stays pending; the others leave the queue as reviewed `superseded` (kept, but no label, no
+    outcome for the CMS)."""
+    pending = decisions.c.reviewed_at.is_(None) & decisions.c.comment_id.is_not(None)
+    latest = select(func.max(decisions.c.id)).where(pending).group_by(decisions.c.comment_id)
+    conn.execute(update(decisions).where(pending, decisions.c.id.not_in(latest))
+                 .values(reviewed_at=now(), review_label="superseded"))
+
+
+# Unique indexes added after a release, and what makes an older store's rows fit them.
+UNIQUE_CLEANUPS = {"ux_thread_comments_article_comment": _one_thread_row_per_comment,
+                   "ux_decisions_pending_comment": _one_pending_item_per_comment}
 
 
 def _copies(table):
@@ -218,6 +271,7 @@ class Store:
             if checkpoint_seconds and database not in (None, "", ":memory:") else None
         # A pre-ping is a round trip per checkout; it finds dropped server connections, which SQLite has none of.
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, json_serializer=json.dumps)
+        self._add_thread, self._add_flagged = _inserts(self.engine.dialect.name)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous, self.checkpointer is not None))
         new_events = not inspect(self.engine).has_table("review_events")
@@ -259,7 +313,12 @@ class Store:
             present = {i["name"] for i in found.get_indexes(table.name)}
             for index in table.indexes:
                 if index.name not in present:
-                    self._ddl(lambda conn: index.create(conn, checkfirst=True),
+                    def create(conn, index=index):
+                        if index.name in UNIQUE_CLEANUPS:  # rows an older version wrote twice would refuse it
+                            UNIQUE_CLEANUPS[index.name](conn)
+                        index.create(conn, checkfirst=True)
+
+                    self._ddl(create,
                               lambda: index.name in {i["name"] for i in inspect(self.engine).get_indexes(table.name)})
 
     def _backfill_review_events(self) -> None:
@@ -310,12 +369,12 @@ class Store:
             self.checkpointer.ensure_running()
         row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id,
                "fingerprint": fingerprint}
-        prepared = self._prepare(_ADD_THREAD_COMMENT, list(row))
+        prepared = self._prepare(self._add_thread, list(row))
         if prepared is not None:
             prepared.write(row)
             return
         with self.engine.begin() as conn:
-            conn.execute(_ADD_THREAD_COMMENT, row)
+            conn.execute(self._add_thread, row)
 
     def rows(self, statement, params: dict) -> list:
         """All rows of a Core SELECT with its bound parameters (the request path's query: prepared on SQLite)."""
@@ -354,12 +413,12 @@ class Store:
         stamp = now()
         with self.engine.begin() as conn:
             if thread:
-                conn.execute(_ADD_THREAD_COMMENT, [{"article_id": row[0], "text": row[1], "created_at": stamp,
+                conn.execute(self._add_thread, [{"article_id": row[0], "text": row[1], "created_at": stamp,
                                                     "comment_id": row[2] if len(row) > 2 else None,
                                                     "fingerprint": row[3] if len(row) > 3 else None}
                                                    for row in thread])
             if flagged:
-                conn.execute(insert(decisions), [{**row, "created_at": stamp} for row in flagged])
+                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
 
     def count_copies(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
         """How many comments with this fingerprint (moderation/repeats.py) the store recorded since `since`, in
@@ -525,7 +584,7 @@ class Store:
             if label == "ham" and article is not None:
                 # Accepted by a moderator, so published by the CMS: it joins its article's discussion as an
                 # accepted comment would have (workers add it to their cached threads with the next comment).
-                conn.execute(_ADD_THREAD_COMMENT, {"article_id": row["article_id"], "text": row["text"],
+                conn.execute(self._add_thread, {"article_id": row["article_id"], "text": row["text"],
                                                    "created_at": stamp, "comment_id": row["comment_id"],
                                                    "fingerprint": row["fingerprint"]})
             if not train:

@@ -225,3 +225,19 @@ def test_review_events_become_visible_in_cursor_order_on_postgresql(pg_url):
     store = Store(pg_url)
     assert store.erase_comment("c1")["reviews"] == 1 and [e["comment_id"] for e in store.review_events()] == ["c2"]
     store.dispose()
+
+
+def test_a_comment_sent_again_is_stored_once_on_postgresql(pg_url):
+    """The ON CONFLICT statements on PostgreSQL's partial unique indexes (tests/test_retries.py on SQLite)."""
+    store = Store(pg_url)
+    store.put_article("r", "Retries", "A CMS sends a comment again after a timeout.")
+    for _ in range(2):
+        store.record_moderation([("r", "once", "k1")], [])
+        store.add_thread_comment("r", "once", "k1")
+    store.record_moderation([("r", "no id"), ("r", "no id")], [])
+    assert store.thread("r") == ["once", "no id", "no id"]
+    held = dict(decision="flag", spam=0.6, off_topic=None, reasons=[], model_version="v", article_id="r")
+    store.record_moderation([], [{**held, "text": "first", "comment_id": "k2"}])
+    store.record_moderation([], [{**held, "text": "edited", "comment_id": "k2"}])
+    assert [(q["comment_id"], q["text"]) for q in store.review_queue() if q["article_id"] == "r"] == [("k2", "edited")]
+    store.dispose()
