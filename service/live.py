@@ -15,26 +15,25 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 
 from flask import Flask
 
 from moderation.registry import CURRENT, ModelLoadError, ModelRegistry
+from service.watch import Watcher
 
 log = logging.getLogger(__name__)
 
 
-class ModelWatcher:
+class ModelWatcher(Watcher):
+    name = "model-watcher"
+
     def __init__(self, app: Flask, interval: float):
+        super().__init__(interval)
         self.app = app
-        self.interval = interval
         self.path = Path(app.config["MODELS_DIR"]) / CURRENT
         self._stamp = None  # the first poll compares the named version with the loaded one
-        self._lock = threading.Lock()
-        self._pid = None
-        self._thread = None
         self.last_check = 0.0
 
     def _stat(self):
@@ -43,25 +42,6 @@ class ModelWatcher:
         except FileNotFoundError:
             return None
         return st.st_ino, st.st_mtime_ns, st.st_size
-
-    def ensure_running(self) -> None:
-        """Start the polling thread in this process if it is not running (cheap; called before each request)."""
-        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            try:
-                self.poll()
-            except Exception:  # the watcher must never die; the current model keeps serving
-                log.exception("model watcher: unexpected error")
 
     def poll(self) -> str | None:
         """Check `models/current` once; switch if it names another loadable version. Returns the new version."""

@@ -13,28 +13,26 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from dataclasses import replace
 
 from flask import Flask
 
 from moderation.site_rules import SiteRulesError
+from service.watch import Watcher
 
 log = logging.getLogger(__name__)
 
 FILE_KEYS = ("BANNED_WORDS", "SUSPECT_WORDS")
 
 
-class SiteRulesWatcher:
+class SiteRulesWatcher(Watcher):
+    name = "site-rules-watcher"
+
     def __init__(self, app: Flask, interval: float):
+        super().__init__(interval)
         self.app = app
-        self.interval = interval
         self.paths = [str(app.config[k]) for k in FILE_KEYS if app.config.get(k) not in (None, "")]
         self._stamp = self._stat()
-        self._lock = threading.Lock()
-        self._pid = None
-        self._thread = None
 
     def _stat(self):
         stamps = []
@@ -45,24 +43,6 @@ class SiteRulesWatcher:
             except OSError:
                 stamps.append(None)
         return tuple(stamps)
-
-    def ensure_running(self) -> None:
-        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="site-rules-watcher", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            try:
-                self.poll()
-            except Exception:  # the watcher must never die; the rules in force keep applying
-                log.exception("site rules watcher: unexpected error")
 
     def poll(self) -> bool:
         """Check the list files once; reload them if one changed. True when new rules now apply."""

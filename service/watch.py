@@ -1,0 +1,50 @@
+"""A daemon thread per worker process that polls something now and then: the live model (`service/live.py`) and
+the site's word lists (`service/site_rules.py`).
+
+The thread is (re)started lazily by `ensure_running` in each process, never at import, so it also runs in
+workers that gunicorn forks from a preloaded app (a fork keeps only the thread that forked). It never dies: an
+unexpected error is logged and the next poll comes as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+
+class Watcher:
+    """Subclasses set `name` and implement `poll()`; `interval` is the seconds between polls."""
+
+    name = "watcher"
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._pid = None
+        self._thread = None
+
+    def ensure_running(self) -> None:
+        """Start the polling thread in this process if it is not running (cheap; called before each request)."""
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            try:
+                self.poll()
+            except Exception:  # the watcher must never die; what is in force keeps applying
+                log.exception("%s: unexpected error", self.name)
+
+    def poll(self) -> bool:
+        raise NotImplementedError
