@@ -286,7 +286,9 @@ def balanced(pids: list[int], run) -> dict:
     before, start = [_cpu_seconds(p) for p in pids], time.monotonic()
     result = run()
     elapsed = time.monotonic() - start
-    result["workers"] = "/".join(f"{(_cpu_seconds(p) - b) / elapsed:.2f}" for p, b in zip(pids, before))
+    result["cpu"] = [(_cpu_seconds(p) - b) / elapsed for p, b in zip(pids, before)]
+    result["workers"] = "/".join(f"{c:.2f}" for c in result["cpu"])
+    result["both"] = min(result["cpu"]) >= 0.5 * max(result["cpu"]) > 0  # no worker idle while the other served
     return result
 
 
@@ -417,6 +419,12 @@ def main() -> None:
         # under load"). Each worker's CPU in each round says whether it happened.
         print("per round, each worker's CPU (cores), moderate | healthz: " + ", ".join(
             f"{m['workers']} | {h['workers']}" for h, m in zip(rounds_h, rounds_m)), flush=True)
+        both_h, both_m = [r for r in rounds_h if r["both"]], [r for r in rounds_m if r["both"]]
+        if both_h and both_m:
+            balanced_ratio = combine(both_m)["rps"] / combine(both_h)["rps"]
+            print(f"ratio over the rounds both workers served ({len(both_m)} moderate, {len(both_h)} healthz of "
+                  f"{ROUNDS}): {combine(both_m)['rps']:.0f} / {combine(both_h)['rps']:.0f} = {balanced_ratio:.2f}",
+                  flush=True)
 
         target = max(moderate["rps"] * 0.5, 1.0)
         steady_connections = 4
