@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,  # body limit of a single request (413 over it)
         MAX_BATCH_CONTENT_LENGTH=8 * 1024 * 1024,  # body limit of POST /v1/moderate/batch
         MAX_BATCH_COMMENTS=1000,
+        KEEPALIVE_REQUESTS=100,  # a keep-alive connection is closed after this many requests (0: never), so
+        # gunicorn's workers share a client's connections (service/keepalive.py)
         ACCESS_LOG=True,  # one JSON line per request (never the comment text, unless LOG_TEXT)
         LOG_TEXT=False,
         LOG_LEVEL="INFO",
@@ -75,4 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)
     app.register_blueprint(reviews.bp)
+    from service.keepalive import KeepaliveRequests
+
+    app.wsgi_app = KeepaliveRequests(app.wsgi_app, int(app.config["KEEPALIVE_REQUESTS"] or 0))
     return app

@@ -486,3 +486,48 @@ def test_metrics_counts_stay_exact_with_the_label_children_kept(keyed):
                                                                    decision="reject", reason="empty"),
              value("moderation_http_request_duration_seconds_count", endpoint="/v1/moderate", method="POST"))
     assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (3, 3, 4)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
+def test_a_keep_alive_connection_is_closed_after_its_requests_so_workers_share_connections(tiny_registry, tmp_path):
+    """MODERATION_KEEPALIVE_REQUESTS (service/keepalive.py): under a real gunicorn the 5th answer on a connection
+    says `Connection: close` and the server closes it; the client's new connection is served as usual."""
+    import http.client
+    import time
+    import urllib.request
+
+    with open(tmp_path / "gunicorn.log", "w") as log_file:
+        port, proc = _start_gunicorn(tiny_registry, tmp_path, {"MODERATION_KEEPALIVE_REQUESTS": "5"}, log_file)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(2):  # two connections in turn: each serves 5 requests, the last one closing it
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            headers = []
+            for _ in range(5):
+                conn.request("POST", "/v1/moderate", body=b'{"text": "hello there"}',
+                             headers={"Content-Type": "application/json"})
+                answer = conn.getresponse()
+                assert answer.status == 200 and json.loads(answer.read())["decision"]
+                headers.append((answer.getheader("Connection") or "").lower())
+            assert headers[:4] == ["keep-alive"] * 4 and headers[4] == "close"
+            assert conn.sock is None  # http.client closed its side on the server's "close"
+            conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_keep_alive_cap_leaves_other_servers_alone(tiny_registry, tmp_path):
+    from service import create_app
+
+    app = create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "KEEPALIVE_REQUESTS": 1,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"})
+    client = app.test_client()
+    for _ in range(3):  # the test client has no gunicorn socket nor response object: nothing to count or close
+        assert client.get("/healthz").status_code == 200
+    assert len(app.wsgi_app.counts) == 0
