@@ -533,10 +533,12 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(feedback)).scalar_one())
 
     # Flagged decisions
-    def review_queue(self, limit: int = 100) -> list[dict]:
-        """Flagged comments not reviewed yet, newest first."""
-        query = (select(decisions).where(decisions.c.reviewed_at.is_(None))
-                 .order_by(decisions.c.id.desc()).limit(limit))
+    def review_queue(self, limit: int = 100, before: int | None = None) -> list[dict]:
+        """Flagged comments not reviewed yet, newest first; with `before`, those with a lower id (the next page)."""
+        query = select(decisions).where(decisions.c.reviewed_at.is_(None))
+        if before is not None:
+            query = query.where(decisions.c.id < before)
+        query = query.order_by(decisions.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

@@ -281,6 +281,35 @@ SCHEMAS.update({
                               "description": "The model version of the verdict that held the comment."},
         },
     },
+    "QueueItem": {
+        "type": "object",
+        "required": ["decision_id", "comment_id", "article_id", "text", "decision", "scores", "reasons",
+                     "explanation", "model_version", "created_at"],
+        "properties": {
+            "decision_id": {"type": "integer", "description": "Send it with `POST /v1/feedback` to decide."},
+            "comment_id": {"type": "string", "nullable": True},
+            "article_id": {"type": "string", "nullable": True},
+            "text": {"type": "string"},
+            "decision": {"type": "string", "enum": ["flag"]},
+            "scores": {"type": "object", "properties": {"spam": {"type": "number", "nullable": True},
+                                                        "off_topic": {"type": "number", "nullable": True}}},
+            "reasons": {"type": "array", "items": ref("Reason")},
+            "explanation": {"type": "object", "nullable": True,
+                            "description": "What pushed the spam score up or down (as `explain: true` gives it)."},
+            "model_version": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "QueuePage": {
+        "type": "object",
+        "required": ["items", "pending", "next_before"],
+        "properties": {
+            "items": {"type": "array", "items": ref("QueueItem"), "description": "Newest first."},
+            "pending": {"type": "integer", "minimum": 0, "description": "Flagged comments awaiting review in all."},
+            "next_before": {"type": "integer", "nullable": True,
+                            "description": "Send as `before` for the next (older) page; null on the last page."},
+        },
+    },
     "ReviewPage": {
         "type": "object",
         "required": ["reviews", "next", "has_more"],
@@ -418,6 +447,25 @@ PATHS = {
         "responses": {"200": {"description": "A page of events.", "content": {JSON: {"schema": ref("ReviewPage")}}},
                       "401": BAD_INPUT["401"],
                       "422": error("`after` or `limit` is not an integer in range, or another query parameter "
+                                   "was sent (`invalid_request`)."),
+                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+    }},
+    "/v1/review-queue": {"get": {
+        "summary": "The flagged comments awaiting a moderator, newest first (admin key).",
+        "tags": ["moderators"],
+        "description": "For a moderation tool of the site's own instead of the review page: decide on an item with "
+                       "`POST /v1/feedback` and its `decision_id` (ham: accept, spam / off_topic: reject). "
+                       "Reading changes nothing.",
+        "parameters": [
+            {"name": "before", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+             "description": "The previous page's `next_before`: items older than it."},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        ],
+        "responses": {"200": {"description": "A page of the queue.", "content": {JSON: {"schema": ref("QueuePage")}}},
+                      "401": BAD_INPUT["401"],
+                      "422": error("`before` or `limit` is not an integer in range, or another query parameter "
                                    "was sent (`invalid_request`)."),
                       "503": error("The store could not be reached (`store_unavailable`); retry.")},
     }},

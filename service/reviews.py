@@ -1,4 +1,5 @@
-"""The moderators' decisions for the CMS: `GET /v1/reviews?after=<cursor>&limit=<n>`.
+"""The moderators' decisions for the CMS: `GET /v1/reviews?after=<cursor>&limit=<n>`; and the queue they decide
+on, for moderation tools of the site's own: `GET /v1/review-queue?before=<id>&limit=<n>` (admin key).
 
 A comment the service flags is held by the CMS for a moderator. When a moderator decides (the review page's
 Accept / Reject, or `POST /v1/feedback` with a `decision_id`), the store writes a review event in the same
@@ -10,6 +11,8 @@ whichever worker recorded the review. Reading changes nothing.
 """
 
 from __future__ import annotations
+
+from datetime import timezone
 
 from flask import Blueprint, jsonify, request
 from prometheus_client import Counter
@@ -62,3 +65,35 @@ def list_reviews():
     more = len(rows) > limit
     events = [review_event_json(row) for row in rows[:limit]]
     return jsonify({"reviews": events, "next": events[-1]["cursor"] if events else after, "has_more": more})
+
+
+def queue_item_json(row: dict) -> dict:
+    """A flagged comment awaiting review, as `GET /v1/review-queue` lists it."""
+    stamp = row["created_at"]
+    if stamp is not None and stamp.tzinfo is None:  # SQLite keeps no zone; every stamp is UTC
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return {"decision_id": int(row["id"]), "comment_id": row["comment_id"], "article_id": row["article_id"],
+            "text": row["text"], "decision": row["decision"],
+            "scores": {"spam": row["spam"], "off_topic": row["off_topic"]}, "reasons": row["reasons"],
+            "explanation": row["explanation"], "model_version": row["model_version"],
+            "created_at": stamp.isoformat() if stamp is not None else None}
+
+
+@bp.get("/review-queue")
+@require_key("admin")
+def review_queue():
+    """The flagged comments awaiting a moderator, newest first, at most `limit`; `before` (the previous page's
+    `next_before`) pages back. Decide on one with `POST /v1/feedback` and its `decision_id`: the review page's
+    Accept / Reject, for moderation tools of the site's own. Reading changes nothing."""
+    unknown = sorted(set(request.args) - {"before", "limit"})
+    if unknown:
+        raise ApiError(422, "invalid_request",
+                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send 'before' and 'limit'.")
+    before = _integer("before", 0, 1, MAX_CURSOR) or None
+    limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    store = get_store()
+    rows = store.review_queue(limit + 1, before=before)
+    items = [queue_item_json(row) for row in rows[:limit]]
+    pending, _ = store.queue_stats()
+    return jsonify({"items": items, "pending": pending,
+                    "next_before": items[-1]["decision_id"] if len(rows) > limit else None})

@@ -348,3 +348,32 @@ def test_a_comment_a_moderator_accepts_joins_its_articles_discussion(flagging):
     client.post("/v1/moderate", headers=CMS, json={"text": "Pray for Mosul", "article": {"id": "mosul"}})
     assert contexts(flagging).cache.get("mosul")[4].thread_comments == 1  # the worker added it to its cache
     assert client.delete("/v1/comments/c1", headers=CMS).json["erased"]["thread_comments"] == 1
+
+
+def test_moderators_can_read_the_queue_as_json_and_decide_through_the_api(flagging):
+    """GET /v1/review-queue (admin key): the items the review page shows, newest first, in pages, each with the
+    decision_id that POST /v1/feedback takes; a decided item leaves the queue and its outcome reaches the CMS."""
+    client = flagging.test_client()
+    for n in range(5):
+        client.post("/v1/moderate", headers=CMS, json={"text": f"Win cash now number {n}", "article": ARTICLE,
+                                                      "comment_id": f"q{n}", "explain": False})
+    assert client.get("/v1/review-queue", headers=CMS).status_code == 401  # a client key is not enough
+    first = client.get("/v1/review-queue?limit=2", headers=ADMIN).json
+    assert [i["comment_id"] for i in first["items"]] == ["q4", "q3"] and first["pending"] == 5
+    item = first["items"][0]
+    assert item["text"] == "Win cash now number 4" and item["article_id"] == "mosul" and item["decision"] == "flag"
+    assert item["reasons"][0]["code"] == "spam" and item["explanation"]["pushed_up"] is not None
+    assert item["scores"]["spam"] is not None and datetime_of(item["created_at"])
+    second = client.get(f"/v1/review-queue?limit=2&before={first['next_before']}", headers=ADMIN).json
+    last = client.get(f"/v1/review-queue?limit=2&before={second['next_before']}", headers=ADMIN).json
+    assert [i["comment_id"] for i in second["items"] + last["items"]] == ["q2", "q1", "q0"]
+    assert last["next_before"] is None
+    decided = client.post("/v1/feedback", headers=ADMIN, json={"text": item["text"], "label": "spam",
+                                                              "decision_id": item["decision_id"]})
+    assert decided.status_code == 201
+    after = client.get("/v1/review-queue", headers=ADMIN).json
+    assert [i["comment_id"] for i in after["items"]] == ["q3", "q2", "q1", "q0"] and after["pending"] == 4
+    assert [(e["comment_id"], e["outcome"]) for e in read_all(client)[0]] == [("q4", "reject")]
+    for bad in ("limit=0", "limit=1001", "before=0", "before=x", "cursor=3", "limit=1&limit=2"):
+        answer = client.get(f"/v1/review-queue?{bad}", headers=ADMIN)
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "invalid_request", bad
