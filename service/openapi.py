@@ -325,6 +325,24 @@ ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]
 
 OPEN = []  # no security requirement
+
+
+def paged(cursor: str, bounds: dict, about: str, page: str, schema: str) -> dict:
+    """The parameters and responses of a paged GET: a cursor parameter and `limit` (1 to 1,000, 100 by default)."""
+    return {
+        "parameters": [
+            {"name": cursor, "in": "query", "required": False,
+             "schema": {"type": "integer", "maximum": 2**63 - 1, **bounds}, "description": about},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        ],
+        "responses": {"200": {"description": page, "content": {JSON: {"schema": ref(schema)}}},
+                      "401": BAD_INPUT["401"],
+                      "422": error(f"`{cursor}` or `limit` is not an integer in range, or another query parameter "
+                                   "was sent (`invalid_request`)."),
+                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+    }
+
 FORM = "application/x-www-form-urlencoded"
 MODERATION_HEADERS = {name: {"schema": {"type": "string"}, "description": text} for name, text in (
     ("X-Moderation-Decision", "accept, flag or reject"), ("X-Moderation-Reasons", "reason codes, comma-separated"),
@@ -437,18 +455,8 @@ PATHS = {
         "description": "Poll with the last `next` you got (start with `after=0`): each outcome comes once, in commit "
                        "order, with nothing missed across restarts and workers; an empty page when nothing is new. "
                        "Reading changes nothing. Events are kept as long as reviewed comments (`training prune`).",
-        "parameters": [
-            {"name": "after", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
-             "description": "The cursor after which to read (the previous answer's `next`)."},
-            {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-        ],
-        "responses": {"200": {"description": "A page of events.", "content": {JSON: {"schema": ref("ReviewPage")}}},
-                      "401": BAD_INPUT["401"],
-                      "422": error("`after` or `limit` is not an integer in range, or another query parameter "
-                                   "was sent (`invalid_request`)."),
-                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+        **paged("after", {"minimum": 0, "default": 0},
+                "The cursor after which to read (the previous answer's `next`).", "A page of events.", "ReviewPage"),
     }},
     "/v1/review-queue": {"get": {
         "summary": "The flagged comments awaiting a moderator, newest first (admin key).",
@@ -456,18 +464,8 @@ PATHS = {
         "description": "For a moderation tool of the site's own instead of the review page: decide on an item with "
                        "`POST /v1/feedback` and its `decision_id` (ham: accept, spam / off_topic: reject). "
                        "Reading changes nothing.",
-        "parameters": [
-            {"name": "before", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-             "description": "The previous page's `next_before`: items older than it."},
-            {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-        ],
-        "responses": {"200": {"description": "A page of the queue.", "content": {JSON: {"schema": ref("QueuePage")}}},
-                      "401": BAD_INPUT["401"],
-                      "422": error("`before` or `limit` is not an integer in range, or another query parameter "
-                                   "was sent (`invalid_request`)."),
-                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+        **paged("before", {"minimum": 1}, "The previous page's `next_before`: items older than it.",
+                "A page of the queue.", "QueuePage"),
     }},
     "/v1/feedback": {"post": {
         "summary": "A moderator's label for a comment (admin key); stored durably before the 201.",

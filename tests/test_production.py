@@ -353,6 +353,20 @@ def _start_gunicorn(tiny_registry, tmp_path, env: dict, output) -> tuple[int, su
     return port, proc
 
 
+def _wait_ready(port: int, seconds: float = 30) -> None:
+    """Until the gunicorn on `port` answers /readyz (a verified model is loaded)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
 def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registry, tmp_path):
     """A real gunicorn: loopback warning at start, requests from both workers summed in /metrics."""
@@ -364,12 +378,7 @@ def test_gunicorn_warns_when_open_and_serves_metrics_across_workers(tiny_registr
         port, proc = _start_gunicorn(tiny_registry, tmp_path, {"HOST": "0.0.0.0"}, log_file)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_ready(port)
         for _ in range(20):
             request = urllib.request.Request(f"{base}/v1/moderate", data=b'{"text": "hello there"}',
                                              headers={"Content-Type": "application/json"})
@@ -493,18 +502,11 @@ def test_a_keep_alive_connection_is_closed_after_its_requests_so_workers_share_c
     """MODERATION_KEEPALIVE_REQUESTS (service/keepalive.py): under a real gunicorn the 5th answer on a connection
     says `Connection: close` and the server closes it; the client's new connection is served as usual."""
     import http.client
-    import time
-    import urllib.request
 
     with open(tmp_path / "gunicorn.log", "w") as log_file:
         port, proc = _start_gunicorn(tiny_registry, tmp_path, {"MODERATION_KEEPALIVE_REQUESTS": "5"}, log_file)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_ready(port)
         for _ in range(2):  # two connections in turn: each serves 5 requests, the last one closing it
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             headers = []
