@@ -234,14 +234,17 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
         outcome=review_outcome(label), label=label, model_version=row["model_version"], reviewed_at=stamp))
 
 
+def utc_iso(stamp: datetime | None) -> str | None:
+    """A stored time in ISO 8601 with its zone: SQLite keeps none, and every stamp is UTC (`now()`)."""
+    if stamp is None:
+        return None
+    return (stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp).isoformat()
+
+
 def review_event_json(row) -> dict:
     """An event as the CMS reads it (GET /v1/reviews, GET /v1/comments/<id>)."""
-    stamp = row["reviewed_at"]
-    if stamp is not None and stamp.tzinfo is None:  # SQLite keeps no zone; every stamp is UTC (now())
-        stamp = stamp.replace(tzinfo=timezone.utc)
     return {"cursor": int(row["id"]), "comment_id": row["comment_id"], "article_id": row["article_id"],
-            "outcome": row["outcome"], "label": row["label"],
-            "reviewed_at": stamp.isoformat() if stamp is not None else None,
+            "outcome": row["outcome"], "label": row["label"], "reviewed_at": utc_iso(row["reviewed_at"]),
             "decision_id": row["decision_id"], "model_version": row["model_version"]}
 
 
@@ -555,9 +558,7 @@ class Store:
         return dict(row) if row else None
 
     def count_queue(self) -> int:
-        with self.engine.connect() as conn:
-            query = select(func.count()).select_from(decisions).where(decisions.c.reviewed_at.is_(None))
-            return int(conn.execute(query).scalar_one())
+        return self.queue_stats()[0]
 
     def review_decision(self, decision_id: int, label: str, moderator: str | None = None,
                         train: bool = True) -> int | None:

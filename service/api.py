@@ -176,6 +176,12 @@ def moderate():
     return jsonify(result)
 
 
+def stored_comment_id(comment_id) -> str | None:
+    """The CMS's comment id as the store keeps it with a comment (thread row, repeat count): a string, or None when
+    none (or an empty one) was sent."""
+    return None if comment_id in (None, "") else str(comment_id)
+
+
 def copies_before(policy, texts: list[str], comment_ids: list) -> tuple[list, list]:
     """(fingerprints, copies posted before) of a request's comments for the `repeat` rule (moderation/repeats.py):
     the copies the store recorded within the policy's window plus the earlier ones of the same batch; None for a
@@ -191,7 +197,7 @@ def copies_before(policy, texts: list[str], comment_ids: list) -> tuple[list, li
         if key is None:
             counts.append(None)
             continue
-        comment_id = None if comment_id in (None, "") else str(comment_id)
+        comment_id = stored_comment_id(comment_id)
         if (key, comment_id) not in stored:
             stored[key, comment_id] = get_store().count_copies(key, since, comment_id)
         earlier = seen.setdefault(key, [])  # the batch's earlier copies: each comment id once, as the store counts

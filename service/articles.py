@@ -19,7 +19,7 @@ from werkzeug.routing import PathConverter
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
 from moderation.store import articles, thread_comments
-from service.api import MAX_ID_CHARS, _string, json_body
+from service.api import MAX_ID_CHARS, _string, json_body, stored_comment_id
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -198,5 +198,5 @@ def thread_row(article: Article | None, text: str, verdict: Verdict, comment_id=
     The CMS's comment id is kept so that `DELETE /v1/comments/<id>` can erase the comment, the fingerprint so that
     its copies are counted (moderation/repeats.py)."""
     if article is not None and article.id is not None and verdict.decision == "accept":
-        return article.id, text, None if comment_id in (None, "") else str(comment_id), fingerprint
+        return article.id, text, stored_comment_id(comment_id), fingerprint
     return None

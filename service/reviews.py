@@ -12,12 +12,10 @@ whichever worker recorded the review. Reading changes nothing.
 
 from __future__ import annotations
 
-from datetime import timezone
-
 from flask import Blueprint, jsonify, request
 from prometheus_client import Counter
 
-from moderation.store import review_event_json, review_outcome
+from moderation.store import review_event_json, review_outcome, utc_iso
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -39,6 +37,15 @@ def count_review(label: str) -> None:
     REVIEWS.labels(outcome=review_outcome(label)).inc()
 
 
+def _only(cursor: str, limit: str) -> None:
+    """422 for any query parameter but these two: a typo (`cursor=`, `since=`) would otherwise read from the first
+    page again."""
+    unknown = sorted(set(request.args) - {cursor, limit})
+    if unknown:
+        raise ApiError(422, "invalid_request",
+                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send '{cursor}' and '{limit}'.")
+
+
 def _integer(name: str, default: int, low: int, high: int) -> int:
     values = request.args.getlist(name)
     if not values:
@@ -55,10 +62,7 @@ def _integer(name: str, default: int, low: int, high: int) -> int:
 @require_key("api")
 def list_reviews():
     """The review events after the cursor `after` (0 or absent: from the first), oldest first, at most `limit`."""
-    unknown = sorted(set(request.args) - {"after", "limit"})
-    if unknown:  # a typo (`cursor=`, `since=`) would otherwise read from the first event again
-        raise ApiError(422, "invalid_request",
-                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send 'after' and 'limit'.")
+    _only("after", "limit")
     after = _integer("after", 0, 0, MAX_CURSOR)
     limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     rows = get_store().review_events(after, limit + 1)
@@ -69,14 +73,11 @@ def list_reviews():
 
 def queue_item_json(row: dict) -> dict:
     """A flagged comment awaiting review, as `GET /v1/review-queue` lists it."""
-    stamp = row["created_at"]
-    if stamp is not None and stamp.tzinfo is None:  # SQLite keeps no zone; every stamp is UTC
-        stamp = stamp.replace(tzinfo=timezone.utc)
     return {"decision_id": int(row["id"]), "comment_id": row["comment_id"], "article_id": row["article_id"],
             "text": row["text"], "decision": row["decision"],
             "scores": {"spam": row["spam"], "off_topic": row["off_topic"]}, "reasons": row["reasons"],
             "explanation": row["explanation"], "model_version": row["model_version"],
-            "created_at": stamp.isoformat() if stamp is not None else None}
+            "created_at": utc_iso(row["created_at"])}
 
 
 @bp.get("/review-queue")
@@ -85,10 +86,7 @@ def review_queue():
     """The flagged comments awaiting a moderator, newest first, at most `limit`; `before` (the previous page's
     `next_before`) pages back. Decide on one with `POST /v1/feedback` and its `decision_id`: the review page's
     Accept / Reject, for moderation tools of the site's own. Reading changes nothing."""
-    unknown = sorted(set(request.args) - {"before", "limit"})
-    if unknown:
-        raise ApiError(422, "invalid_request",
-                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send 'before' and 'limit'.")
+    _only("before", "limit")
     before = _integer("before", 0, 1, MAX_CURSOR) or None
     limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     store = get_store()
