@@ -95,28 +95,22 @@ def main() -> None:
     ruled = Moderator(model, replace(plain.policy, site=rules), spam_scorer=plain.spam_scorer)
     batches = [texts[i:i + 500] for i in range(0, len(texts), 500)]
 
-    def batch_run(moderator):
-        def run():
-            for batch in batches:
-                clear_memos()
-                moderator.moderate_batch(batch)
-        return run
-
     singles = texts[::10]
 
-    def single_run(moderator):
+    def each(items, call):
+        """A run of `call` over `items`, with the text memos emptied before each (as the service does)."""
         def run():
-            for text in singles:
+            for item in items:
                 clear_memos()
-                moderator.moderate(text)
+                call(item)
         return run
 
-    for name, run, n in (("moderate_batch (500 a batch)", batch_run, len(texts)),
-                         ("moderate (one comment, the service's path)", single_run, len(singles))):
+    for name, items, method, n in (("moderate_batch (500 a batch)", batches, "moderate_batch", len(texts)),
+                                   ("moderate (one comment, the service's path)", singles, "moderate", len(singles))):
         without, with_rules = float("inf"), float("inf")
         for _ in range(ROUNDS):  # alternated, A then B, so both see the same load
-            without = min(without, best_cpu(run(plain), 1))
-            with_rules = min(with_rules, best_cpu(run(ruled), 1))
+            without = min(without, best_cpu(each(items, getattr(plain, method)), 1))
+            with_rules = min(with_rules, best_cpu(each(items, getattr(ruled, method)), 1))
         a, b = without / n * 1e6, with_rules / n * 1e6
         print(f"{name}: {a:.1f} us CPU per comment without site rules, {b:.1f} with: +{b - a:.1f} us "
               f"(+{(b - a) / a * 100:.1f}%)")
