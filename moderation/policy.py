@@ -14,6 +14,9 @@ from moderation.site_rules import NOTHING, Findings, SiteRules, link_message, wo
 ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
 _SEVERITY = {ACCEPT: 0, FLAG: 1, REJECT: 2}
 ACTIONS = (ACCEPT, FLAG, REJECT)
+# Every reason code decide() can give; a moderator may pause the holds (flags) of any of them.
+REASON_CODES = ("empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam", "off_topic")
+PAUSED_NOTE = " Holding for this reason is paused by a moderator."
 
 
 class PolicyError(ValueError):
@@ -58,8 +61,17 @@ class PolicyConfig:
     repeat_min_words: int = 6
     # The site's rules (links, banned and suspect words): site configuration, never part of the model.
     site: SiteRules | None = None
+    # Reason codes whose holds are paused (a moderator stopping a runaway false positive, service/policy_settings.py):
+    # a flag for one of them becomes an accept, with the reason still listed; a reject stays a reject.
+    paused: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if isinstance(self.paused, str) or not all(isinstance(code, str) for code in self.paused):
+            raise PolicyError("paused must be a list of reason codes")
+        unknown = sorted(set(self.paused) - set(REASON_CODES))
+        if unknown:
+            raise PolicyError(f"paused: unknown reason code {unknown[0]!r} (one of {', '.join(REASON_CODES)})")
+        object.__setattr__(self, "paused", tuple(sorted(set(self.paused))))
         if self.max_chars < 1:
             raise PolicyError("max_chars must be at least 1")
         if isinstance(self.repeat_min, bool) or not isinstance(self.repeat_min, int) or self.repeat_min < 2:
@@ -87,6 +99,10 @@ class PolicyConfig:
     def to_dict(self) -> dict:
         out = asdict(replace(self, site=None))
         del out["site"]
+        if self.paused:  # without pauses, the dict (and a rescore checkpoint) is as it always was
+            out["paused"] = list(self.paused)
+        else:
+            del out["paused"]
         if self.site is not None:  # without site rules, the dict (and a rescore checkpoint) is as it always was
             out["site"] = self.site.to_dict()
         return out
@@ -122,7 +138,8 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
     `found` is what the site rules found in the comment (`policy.site.inspect(text)`): links outside the allowed
     domains (from `links_min` of them), banned and suspect list entries, each a reason with the site's action.
     `repeats` is how many times the same text was posted before within the policy's window (None when not
-    counted: too few words, the rule off, or no history, as in batch rescoring).
+    counted: too few words, the rule off, or no history, as in batch rescoring). A reason in `policy.paused` that
+    would flag is listed with action accept and a note saying so; a reject is never paused.
     """
     reasons: list[Reason] = []
     if length == 0:
@@ -166,6 +183,9 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
             reasons.append(Reason(
                 "off_topic", f"Off-topic score {off_topic:.2f} is at or above {policy.off_topic_flag:.2f}.", FLAG
             ))
+    if policy.paused:
+        reasons = [Reason(r.code, r.message + PAUSED_NOTE, ACCEPT) if r.action == FLAG and r.code in policy.paused
+                   else r for r in reasons]
     acting = [r for r in reasons if r.action != ACCEPT]
     decision = max((r.action for r in acting), key=_SEVERITY.__getitem__, default=ACCEPT)
     return Decision(decision, tuple(reasons))

@@ -123,6 +123,19 @@ review_events = Table(
     sqlite_autoincrement=True,
 )
 
+# Policy settings changed at run time by moderators (service/policy_settings.py: pausing the holds of a reason,
+# thresholds): one row per change, never updated, so the newest row is what is in force and the rest is the audit
+# trail (who, when, why). Every worker polls the newest id.
+policy_settings = Table(
+    "policy_settings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("settings", JSON, nullable=False),  # the whole set in force after this change
+    Column("note", Text, nullable=False),
+    Column("moderator", String(255)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
 # Columns added to a table after its first release: a store created by an older version gets them on start
 # (nullable, so the ALTER TABLE is the same on SQLite and PostgreSQL and old rows simply have none).
 ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint"]}
@@ -610,3 +623,25 @@ class Store:
         query = select(review_events).where(review_events.c.id > after).order_by(review_events.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    # Policy settings (service/policy_settings.py)
+    def latest_policy_settings(self) -> dict | None:
+        """The newest policy settings change (`id`, `settings`, `note`, `moderator`, `changed_at`), None if none."""
+        query = select(policy_settings).order_by(policy_settings.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def policy_settings_history(self, limit: int = 20) -> list[dict]:
+        query = select(policy_settings).order_by(policy_settings.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def set_policy_settings(self, settings: dict, note: str, moderator: str | None = None) -> dict:
+        """Record a new set of policy settings (synced to disk before it returns); the new row."""
+        with self.durable() as conn:
+            stamp = now()
+            result = conn.execute(insert(policy_settings).values(
+                settings=settings, note=note, moderator=moderator, changed_at=stamp))
+            return {"id": int(result.inserted_primary_key[0]), "settings": settings, "note": note,
+                    "moderator": moderator, "changed_at": stamp}

@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         MODEL_POLL_SECONDS=2.0,  # how often each worker checks models/current for a new live version
         SECRET_KEY=None,  # signs the review page's session cookie; default: a key kept in var/session.key
+        POLICY_POLL_SECONDS=2.0,  # how often each worker checks the store for policy settings changed at run time
     )
     if test_config is None:
         app.config.from_prefixed_env("MODERATION")
@@ -60,7 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
     from service import reviews
-    from service import site_rules
+    from service import policy_settings, site_rules
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -73,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     review.init_app(app)
     live.init_app(app)
     site_rules.init_app(app)
+    policy_settings.init_app(app)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)

@@ -283,6 +283,8 @@ def model():
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     switch_error = current_app.extensions.get("model_switch_error")
     rules_error = current_app.extensions.get("site_rules_error")
+    settings_error = current_app.extensions.get("policy_settings_error")
     return jsonify({**moderator.model.metadata, "version": moderator.version, "policy": moderator.policy.to_dict(),
                     **({"switch_error": switch_error} if switch_error else {}),
-                    **({"site_rules_error": rules_error} if rules_error else {})})
+                    **({"site_rules_error": rules_error} if rules_error else {}),
+                    **({"policy_settings_error": settings_error} if settings_error else {})})

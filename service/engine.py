@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from flask import Flask, current_app
 
 from moderation.moderator import Moderator, policy_for
-from moderation.policy import PolicyConfig
+from moderation.policy import PolicyConfig, PolicyError
 from moderation.registry import ModelRegistry
 from moderation.site_rules import SiteRules, SiteRulesError
 from moderation.store import Store, default_url
@@ -45,6 +46,11 @@ SITE_RULE_KEYS = {
 }
 
 
+# Held while a worker swaps its moderator's policy (the word list watcher, the policy settings of
+# service/policy_settings.py): each builds the new policy from what the other left, so neither undoes the other.
+POLICY_LOCK = threading.Lock()
+
+
 def policy_overrides(config) -> dict:
     return {field: config.get(key) for key, field in POLICY_KEYS.items() if config.get(key) is not None}
 
@@ -60,6 +66,14 @@ def load_moderator(app: Flask, version: str | None = None) -> Moderator:
     model = registry.load(version or app.config.get("MODEL_VERSION"))
     rules = app.extensions.get("site_rules")
     policy: PolicyConfig = policy_for(model, **policy_overrides(app.config), site=rules)
+    settings = (app.extensions.get("policy_settings") or {}).get("settings")
+    if settings:  # what moderators set at run time (service/policy_settings.py) stays in force across versions
+        try:
+            policy = policy_for(model, **{**policy_overrides(app.config), **settings}, site=rules)
+        except PolicyError as exc:
+            app.extensions["policy_settings_error"] = f"with model {model.version}: {exc}"
+            log.error("policy settings do not make a policy with model %s, the configured policy applies: %s",
+                      model.version, exc)
     log.info("loaded model %s from %s", model.version, registry.root)
     return Moderator(model, policy)
 

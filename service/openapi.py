@@ -162,9 +162,57 @@ SCHEMAS = {
                                              "word lists by source, entry count and SHA-256, their actions, the "
                                              "links action, LINKS_MIN and the allowed domains."},
             "site_rules_error": {"type": "string", "description": "Only when an edited word list was refused (the "
-                                                                  "previous one keeps applying): why."}},
+                                                                  "previous one keeps applying): why."},
+            "policy_settings_error": {"type": "string", "description": "Only when the policy settings set at run "
+                                                                       "time do not make a policy with this model "
+                                                                       "(the configured policy applies): why."}},
     },
 }
+
+THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
+ACTION = {"type": "string", "enum": ["accept", "flag", "reject"], "nullable": True}
+REASON_CODE = {"type": "string", "enum": ["empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam",
+                                          "off_topic"]}
+SCHEMAS.update({
+    "PolicySettings": {
+        "type": "object", "additionalProperties": False,
+        "description": "Set at run time on top of the configured policy; a field left out or null goes back to the "
+                       "configured or the model's own value.",
+        "properties": {
+            **{name: THRESHOLD for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject",
+                                            "short_off_topic_flag")},
+            "short_off_topic_action": ACTION, "repeat_action": ACTION,
+            "paused": {"type": "array", "items": REASON_CODE, "nullable": True,
+                       "description": "Reasons whose holds are paused: a flag for one of them becomes an accept "
+                                      "(the reason still listed); a reject stays a reject."},
+        },
+    },
+    "PolicySettingsChange": {
+        "type": "object", "required": ["settings", "note"], "additionalProperties": False,
+        "properties": {"settings": ref("PolicySettings"),
+                       "note": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S",
+                                "description": "Why: kept in the history."},
+                       "moderator": {"type": "string", "maxLength": 255}},
+    },
+    "PolicySettingsRecord": {
+        "type": "object", "required": ["id", "settings", "note", "changed_at"],
+        "properties": {"id": {"type": "integer"}, "settings": {"type": "object"}, "note": {"type": "string"},
+                       "moderator": {"type": "string", "nullable": True},
+                       "changed_at": {"type": "string", "format": "date-time"}},
+    },
+    "PolicyState": {
+        "type": "object", "required": ["settings", "in_force", "policy", "model_version", "history"],
+        "properties": {
+            "settings": {"type": "object", "description": "The settings in force ({} when none)."},
+            "in_force": {"allOf": [ref("PolicySettingsRecord")], "nullable": True},
+            "policy": {"type": "object", "description": "The policy they give with the live model."},
+            "model_version": {"type": "string"},
+            "history": {"type": "array", "items": ref("PolicySettingsRecord"), "description": "Newest first, 20."},
+            "error": {"type": "string", "description": "Only when the settings do not make a policy with the live "
+                                                       "model (the configured policy applies): why."},
+        },
+    },
+})
 
 SCHEMAS.update({
     "ArticleText": {
@@ -499,6 +547,28 @@ PATHS = {
                           "type": "string", "enum": ["valid", "invalid"]}}}},
                       "400": BAD_INPUT["400"], "413": BAD_INPUT["413"], "415": BAD_INPUT["415"]},
     }},
+    "/v1/policy": {
+        "get": {
+            "summary": "The policy settings moderators set at run time, the policy in force and its history (admin key).",
+            "tags": ["moderators"],
+            "responses": {"200": {"description": "The settings.", "content": {JSON: {"schema": ref("PolicyState")}}},
+                          "401": BAD_INPUT["401"], "503": BAD_INPUT["503"]},
+        },
+        "put": {
+            "summary": "Replace the run-time policy settings (admin key): pause the holds of a reason, move a "
+                       "threshold. Every worker applies them within MODERATION_POLICY_POLL_SECONDS.",
+            "tags": ["moderators"],
+            "requestBody": json_body("PolicySettingsChange", "The new settings and why."),
+            "responses": {"200": {"description": "Recorded and in force.",
+                                  "content": {JSON: {"schema": ref("PolicyState")}}},
+                          "409": error("Settings that do not make a policy with the live model's own thresholds, "
+                                       "e.g. a spam flag threshold above its reject one (`conflicts_with_model`). "
+                                       "Nothing is recorded."),
+                          **{k: v for k, v in BAD_INPUT.items() if k != "422"},
+                          "422": error("A setting that is not one, or a spam reject threshold below the flag one "
+                                       "(`invalid_request`). Nothing is recorded.")},
+        },
+    },
     "/v1/model": {"get": {
         "summary": "The live model's version, metadata and policy.", "tags": ["moderation"],
         "responses": {"200": {"description": "The model.", "content": {JSON: {"schema": ref("Model")}}},

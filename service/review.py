@@ -26,7 +26,8 @@ from flask import (
 )
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
-from service.engine import get_store
+from moderation.policy import REASON_CODES
+from service.engine import get_moderator, get_store
 from service.reviews import count_review
 from service.sessions import CookieSessionOnDemand
 
@@ -98,10 +99,14 @@ def review():
         return render_template("login.html", csrf=csrf_token(), keys=True), 401
     store = get_store()
     items = store.review_queue(limit=PAGE_SIZE)
+    paused = get_moderator().policy.paused
     for item in items:
         item["reject_label"] = reject_label(item["reasons"])
+        # "Stop holding for <reason>" buttons (service/policy_settings.py): the item's reasons not paused yet
+        item["pausable"] = [c for c in dict.fromkeys(r.get("code") for r in item["reasons"] or [])
+                            if c in REASON_CODES and c not in paused]
     return render_template("review.html", items=items, total=store.count_queue(), csrf=csrf_token(),
-                           auth=auth_enabled(), moderator=session.get("moderator"))
+                           auth=auth_enabled(), moderator=session.get("moderator"), paused=paused)
 
 
 @bp.post("/review/login")

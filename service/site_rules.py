@@ -46,7 +46,7 @@ class SiteRulesWatcher(Watcher):
 
     def poll(self) -> bool:
         """Check the list files once; reload them if one changed. True when new rules now apply."""
-        from service.engine import site_rules
+        from service.engine import POLICY_LOCK, site_rules
 
         stamp = self._stat()
         if stamp == self._stamp:
@@ -58,11 +58,12 @@ class SiteRulesWatcher(Watcher):
             self.app.extensions["site_rules_error"] = str(exc)
             log.error("word lists changed but were refused, the previous ones keep applying: %s", exc)
             return False
-        self.app.extensions["site_rules"] = rules
-        self.app.extensions.pop("site_rules_error", None)
-        moderator = self.app.extensions.get("moderator")
-        if moderator is not None:
-            moderator.policy = replace(moderator.policy, site=rules)  # atomic swap
+        with POLICY_LOCK:  # the policy settings watcher swaps the policy too (service/policy_settings.py)
+            self.app.extensions["site_rules"] = rules
+            self.app.extensions.pop("site_rules_error", None)
+            moderator = self.app.extensions.get("moderator")
+            if moderator is not None:
+                moderator.policy = replace(moderator.policy, site=rules)  # atomic swap
         log.info("word lists reloaded: %s", {k: (v or {}).get("entries") for k, v in rules.to_dict().items()
                                              if k.endswith("_words")})
         return True

@@ -1,0 +1,244 @@
+"""Policy settings changed at run time by moderators: stop a runaway false positive with one click.
+
+A model or a site rule can start holding good comments by the hundred (a new word in the news, the site's own new
+domain in links). Retraining takes labels and time, and environment settings take a restart. Here an admin pauses
+the holds of one reason (`paused`: a flag for that reason becomes an accept, the reason still listed in the answer
+with a note; a reject stays a reject) or moves a threshold, and every worker applies it within
+MODERATION_POLICY_POLL_SECONDS (2 s by default; the worker that took the change at once):
+
+- `GET /v1/policy` (admin key): the settings in force, the policy they give with the live model, and the history.
+- `PUT /v1/policy` (admin key) `{"settings": {...}, "note": "why"}`: replaces the settings (fields left out or null
+  go back to the configured or the model's own value). Refused with 422 when a value or the policy it gives with
+  the live model makes no sense; nothing is recorded then.
+- The review page's buttons: "Stop holding for <reason>" on a held comment, "Resume" on the banner.
+
+Settings live in the store (`policy_settings`, one row per change: who, when, why), so they survive restarts and
+are shared by every worker, and the newest row wins. They sit on top of the environment's MODERATION_* policy
+settings, which sit on top of the model's thresholds; they stay in force across model versions until changed.
+Rescoring (`training rescore`) uses the configured policy, not these: a pause is a switch for live traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
+
+from moderation.moderator import policy_for
+from moderation.policy import ACTIONS, REASON_CODES, PolicyConfig, PolicyError
+from service.api import _string, json_body
+from service.auth import require_key
+from service.engine import POLICY_LOCK, get_store, policy_overrides
+from service.errors import ApiError
+from service.watch import Watcher
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("policy_settings", __name__)
+
+THRESHOLDS = ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag")
+ACTION_FIELDS = ("short_off_topic_action", "repeat_action")
+FIELDS = THRESHOLDS + ACTION_FIELDS + ("paused",)
+MAX_NOTE_CHARS = 1000
+HISTORY = 20
+
+def clean_settings(raw) -> dict:
+    """The settings object of a PUT, checked field by field; nulls dropped. Raises ApiError (422)."""
+    if not isinstance(raw, dict):
+        raise ApiError(422, "invalid_request", "'settings' must be a JSON object.")
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise ApiError(422, "invalid_request", f"Unknown setting {unknown[0]!r}; settings are {', '.join(FIELDS)}.")
+    settings = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if name in THRESHOLDS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ApiError(422, "invalid_request", f"'{name}' must be a number within [0, 1].")
+            settings[name] = float(value)
+        elif name in ACTION_FIELDS:
+            if value not in ACTIONS:
+                raise ApiError(422, "invalid_request", f"'{name}' must be one of {', '.join(ACTIONS)}.")
+            settings[name] = value
+        else:  # paused
+            if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+                raise ApiError(422, "invalid_request", "'paused' must be a list of reason codes.")
+            unknown = sorted(set(value) - set(REASON_CODES))
+            if unknown:
+                raise ApiError(422, "invalid_request", f"'paused': unknown reason code {unknown[0][:64]!r}; reason "
+                                                       f"codes are {', '.join(REASON_CODES)}.")
+            if value:
+                settings[name] = sorted(set(value))
+    if settings.get("spam_reject", 1.0) < settings.get("spam_flag", 0.0):
+        raise ApiError(422, "invalid_request", "'spam_reject' must not be below 'spam_flag'.")
+    return settings
+
+
+def resolve(app: Flask, model, settings: dict) -> PolicyConfig:
+    """The policy of `model` under the app's configuration with `settings` on top; raises PolicyError."""
+    return policy_for(model, **{**policy_overrides(app.config), **settings}, site=app.extensions.get("site_rules"))
+
+
+def apply(app: Flask, row: dict | None) -> bool:
+    """Make `row` (the newest settings change, or None for none) this worker's policy. False when the settings
+    do not make a policy with the live model (kept out, the error shown by GET /v1/model and GET /v1/policy)."""
+    settings = (row or {}).get("settings") or {}
+    with POLICY_LOCK:
+        moderator = app.extensions.get("moderator")
+        try:
+            policy = resolve(app, moderator.model, settings) if moderator is not None else None
+        except PolicyError as exc:
+            app.extensions["policy_settings_error"] = f"settings #{row['id']}: {exc}"
+            log.error("policy settings #%s refused, the policy in force keeps applying: %s", row["id"], exc)
+            return False
+        app.extensions["policy_settings"] = row
+        app.extensions.pop("policy_settings_error", None)
+        if moderator is not None:
+            moderator.policy = policy  # one assignment: a request in flight keeps the policy it started with
+    return True
+
+
+class PolicySettingsWatcher(Watcher):
+    """Polls the newest settings row (one indexed query) and applies it when it, or the live model, changed."""
+
+    name = "policy-settings-watcher"
+
+    def __init__(self, app: Flask, interval: float):
+        super().__init__(interval)
+        self.app = app
+        self._seen = (object(), None)  # (moderator, settings id) last applied
+
+    def poll(self) -> bool:
+        row = self.app.extensions["store"].latest_policy_settings()
+        state = (self.app.extensions.get("moderator"), row["id"] if row else None)
+        if state[0] is self._seen[0] and state[1] == self._seen[1]:
+            return False
+        self._seen = state
+        return apply(self.app, row)
+
+
+def record(settings: dict, note: str, moderator: str | None) -> dict:
+    """Check `settings` against the live model, store them and apply them in this worker; raises ApiError."""
+    app = current_app._get_current_object()
+    live = app.extensions.get("moderator")
+    try:
+        resolve(app, live.model, settings)
+    except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
+        raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
+                                                    f"{live.version}: {exc}.") from None
+    row = get_store().set_policy_settings(settings, note, moderator)
+    apply(app, row)
+    log.warning("policy settings #%d by %s: %s (%s)", row["id"], moderator or "an admin", settings, note)
+    return row
+
+
+def _row_json(row: dict) -> dict:
+    from moderation.store import utc_iso
+
+    return {"id": row["id"], "settings": row["settings"], "note": row["note"], "moderator": row["moderator"],
+            "changed_at": utc_iso(row["changed_at"])}
+
+
+def state_json() -> dict:
+    app = current_app._get_current_object()
+    store = get_store()
+    row = store.latest_policy_settings()
+    live = app.extensions["moderator"]
+    out = {"settings": row["settings"] if row else {}, "in_force": _row_json(row) if row else None,
+           "policy": live.policy.to_dict(), "model_version": live.version,
+           "history": [_row_json(r) for r in store.policy_settings_history(HISTORY)]}
+    if app.extensions.get("policy_settings_error"):
+        out["error"] = app.extensions["policy_settings_error"]
+    return out
+
+
+@bp.get("/v1/policy")
+@require_key("admin")
+def get_policy():
+    return jsonify(state_json())
+
+
+@bp.put("/v1/policy")
+@require_key("admin")
+def put_policy():
+    body = json_body()
+    unknown = sorted(set(body) - {"settings", "note", "moderator"})
+    if unknown:
+        raise ApiError(422, "invalid_request", f"Unknown field {unknown[0][:64]!r}; send settings, note, moderator.")
+    if "settings" not in body:
+        raise ApiError(422, "invalid_request", "'settings' is required (an object; {} goes back to the configured "
+                                               "policy).")
+    settings = clean_settings(body["settings"])
+    note = body.get("note")
+    if not isinstance(note, str) or not _string(note, "note").strip() or len(note) > MAX_NOTE_CHARS:
+        raise ApiError(422, "invalid_request", f"'note' must say why, in 1 to {MAX_NOTE_CHARS} characters.")
+    moderator = body.get("moderator")
+    if moderator is not None and (not isinstance(moderator, str) or len(_string(moderator, "moderator")) > 255):
+        raise ApiError(422, "invalid_request", "'moderator' must be a string of at most 255 characters.")
+    record(settings, note.strip(), moderator)
+    return jsonify(state_json())
+
+
+# The review page's buttons (session and CSRF as for Accept / Reject)
+def _page_change(change) -> None:
+    from service.review import _check_csrf, _signed_in
+
+    if not _signed_in():
+        abort(401, description="Sign in with an admin key first.")
+    _check_csrf()
+    reason = request.form.get("reason", "")
+    if reason not in REASON_CODES:
+        abort(400, description=f"The reason must be one of {', '.join(REASON_CODES)}.")
+    row = get_store().latest_policy_settings()
+    settings = dict(row["settings"]) if row else {}
+    paused = set(settings.get("paused") or [])
+    note = change(paused, reason)
+    if paused:
+        settings["paused"] = sorted(paused)
+    else:
+        settings.pop("paused", None)
+    try:
+        record(settings, note, session.get("moderator") or "review page")
+    except ApiError as exc:
+        flash(exc.message, "error")
+        return
+    flash(note, "ok")
+
+
+@bp.post("/review/pause")
+def pause_from_page():
+    item = request.form.get("decision_id", "")
+
+    def change(paused, reason):
+        paused.add(reason)
+        return f"Holding for {reason} paused from the review page" + (f" (comment #{item})" if item.isdigit() else "") \
+            + ": comments it would hold are accepted, with the reason listed, until it is resumed."
+    _page_change(change)
+    return redirect(url_for("review.review"), 303)
+
+
+@bp.post("/review/resume")
+def resume_from_page():
+    def change(paused, reason):
+        paused.discard(reason)
+        return f"Holding for {reason} resumed from the review page."
+    _page_change(change)
+    return redirect(url_for("review.review"), 303)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    store = app.extensions["store"]
+    try:
+        row = store.latest_policy_settings()
+    except Exception:  # noqa: BLE001 - a store that cannot be read at start is reported by /readyz and requests
+        log.exception("policy settings could not be read at start; the configured policy applies until they can")
+        row = None
+    apply(app, row)
+    watcher = PolicySettingsWatcher(app, float(app.config.get("POLICY_POLL_SECONDS") or 2.0))
+    watcher._seen = (app.extensions.get("moderator"), row["id"] if row else None)
+    app.extensions["policy_settings_watcher"] = watcher
+    if not app.config.get("TESTING"):
+        watcher.ensure_running()
+    app.before_request(lambda: None if app.config.get("TESTING") else watcher.ensure_running())
