@@ -241,3 +241,15 @@ def test_a_comment_sent_again_is_stored_once_on_postgresql(pg_url):
     store.record_moderation([], [{**held, "text": "edited", "comment_id": "k2"}])
     assert [(q["comment_id"], q["text"]) for q in store.review_queue() if q["article_id"] == "r"] == [("k2", "edited")]
     store.dispose()
+
+
+def test_policy_settings_are_shared_by_workers_on_postgresql(tiny_registry, pg_url):
+    """A pause recorded by one worker (service/policy_settings.py) reaches another through PostgreSQL."""
+    one, two = make_app(tiny_registry, pg_url, "flag"), make_app(tiny_registry, pg_url, "flag")
+    comment = {"text": "An ordinary comment about the council budget."}
+    assert two.test_client().post("/v1/moderate", json=comment).json["decision"] == "flag"
+    response = one.test_client().put("/v1/policy", json={"settings": {"paused": ["spam"]}, "note": "runaway"})
+    assert response.status_code == 200, response.json
+    assert two.extensions["policy_settings_watcher"].poll() is True
+    assert two.test_client().post("/v1/moderate", json=comment).json["decision"] == "accept"
+    assert Store(pg_url).latest_policy_settings()["settings"] == {"paused": ["spam"]}
