@@ -109,6 +109,19 @@ def test_review_page_in_chromium(live_app):
         assert remaining == [ids[2]]
         assert "1 flagged comment awaiting review" in driver.find_element(By.ID, "count").text
 
+        # One click stops the holds of a runaway reason (service/policy_settings.py), one more resumes them.
+        driver.find_element(By.ID, f"item-{ids[2]}").find_element(By.CSS_SELECTOR, "button.pause").click()
+        WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "resume-spam")))
+        assert "Holding for spam paused" in driver.find_element(*flash).text
+        comment = {"text": "Another ordinary comment", "article": {"id": "a1", "title": "Budget"}}
+        headers = {"Authorization": "Bearer client-key"}
+        assert client.post("/v1/moderate", json=comment, headers=headers).json["decision"] == "accept"
+        assert store.latest_policy_settings()["moderator"] == "Ana"
+        driver.find_element(By.ID, "resume-spam").click()
+        WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element(flash, "Holding for spam resumed"))
+        assert not driver.find_elements(By.ID, "resume-spam")
+        assert client.post("/v1/moderate", json=comment, headers=headers).json["decision"] == "flag"
+
         driver.find_element(By.ID, "sign-out").click()
         WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "key")))  # back to the sign-in form
     finally:
@@ -117,4 +130,4 @@ def test_review_page_in_chromium(live_app):
 
     labels = [(r["decision_id"], r["label"], r["moderator"]) for r in store.list_feedback()]
     assert labels == [(ids[0], "ham", "Ana"), (ids[1], "spam", "Ana")]
-    assert [r["id"] for r in store.review_queue()] == [ids[2]]
+    assert [r["id"] for r in store.review_queue()][-1] == ids[2]  # and the comment held after the resume
