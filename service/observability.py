@@ -188,8 +188,9 @@ def metrics():
 
 
 class StoreCollector:
-    """Read from the store at each scrape (one process answers, so no multiprocess files): whether it answers, and
-    the review queue - how many flagged comments wait for a moderator and how long the oldest has waited."""
+    """Read from the store at each scrape (one process answers, so no multiprocess files): whether it answers, the
+    review queue - how many flagged comments wait for a moderator and how long the oldest has waited - and which
+    reasons' holds are paused (service/policy_settings.py), so a forgotten pause can raise an alert."""
 
     def __init__(self, store):
         self.store = store
@@ -214,6 +215,23 @@ class StoreCollector:
         yield GaugeMetricFamily("moderation_review_queue_oldest_seconds",
                                 "How long the oldest flagged comment not reviewed yet has waited (0 when none).",
                                 value=age)
+        try:
+            settings = self.store.latest_policy_settings()
+        except Exception:  # noqa: BLE001 - reported by moderation_store_up at the next scrape
+            return
+        from moderation.policy import REASON_CODES
+
+        paused = set((settings or {}).get("settings", {}).get("paused") or [])
+        family = GaugeMetricFamily("moderation_policy_paused", "1 while moderators have paused the holds of a reason "
+                                   "(PUT /v1/policy, the review page's pause buttons).", labels=["reason"])
+        for code in REASON_CODES:
+            family.add_metric([code], 1 if code in paused else 0)
+        yield family
+        if settings is not None:
+            changed = settings["changed_at"]
+            yield GaugeMetricFamily("moderation_policy_settings_changed_timestamp_seconds",
+                                    "When the policy settings in force were set (Unix time).",
+                                    value=changed.replace(tzinfo=changed.tzinfo or timezone.utc).timestamp())
 
 
 def init_app(app: Flask) -> None:

@@ -57,6 +57,10 @@ def test_pausing_over_the_api_takes_effect_at_once_and_is_recorded(flag_all):
     answer = moderate(client)
     assert answer["decision"] == "accept"
     assert [r["code"] for r in answer["reasons"]] == ["spam"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'moderation_policy_paused{reason="spam"} 1.0' in metrics
+    assert 'moderation_policy_paused{reason="off_topic"} 0.0' in metrics
+    assert "moderation_policy_settings_changed_timestamp_seconds" in metrics
     history = client.get("/v1/policy").json["history"]
     assert [(h["settings"], h["moderator"]) for h in history] == [({"paused": ["spam"]}, "ana")]
     assert history[0]["changed_at"].endswith("+00:00")
