@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import logging
 import re
-from html.parser import HTMLParser
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
@@ -105,56 +105,49 @@ def verify_signature(raw: bytes, header: str | None, secrets: list[bytes]) -> bo
     return match
 
 
-class _Text(HTMLParser):
-    """Coral's HTML comment body as its reader sees it: tags out, entities decoded, line breaks kept, and a link's
-    target kept next to its text (the model and the links rule must see where it points)."""
-
-    BREAKS = {"br": "\n", "p": "\n\n", "div": "\n", "li": "\n", "blockquote": "\n\n", "ul": "\n", "ol": "\n"}
-    HIDDEN = {"script", "style", "template"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.links: list[tuple[str, int]] = []  # (href, index in parts where the link's text starts)
-        self.hidden = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.HIDDEN:
-            self.hidden += 1
-        elif tag in self.BREAKS:
-            self.parts.append(self.BREAKS[tag])
-        elif tag == "a":
-            href = next((v for k, v in attrs if k == "href" and v), None)
-            self.links.append((href.strip() if href else "", len(self.parts)))
-
-    def handle_endtag(self, tag):
-        if tag in self.HIDDEN:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in self.BREAKS and tag != "br":
-            self.parts.append(self.BREAKS[tag])
-        elif tag == "a" and self.links:
-            href, start = self.links.pop()
-            shown = "".join(self.parts[start:]).strip()
-            if href and href not in shown:
-                self.parts.append(f" ({href})" if shown else href)
-
-    def handle_data(self, data):
-        if not self.hidden:
-            self.parts.append(data)
-
-
+# A tag: bounded, so scanning a hostile body stays linear (html.parser takes tens of seconds on 60 KB of "<a ").
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,20})((?:\s[^<>]{0,1000})?)/?>")
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+_OPEN_BREAKS = {"br": "\n", "p": "\n\n", "div": "\n", "li": "\n", "blockquote": "\n\n", "ul": "\n", "ol": "\n"}
+_CLOSE_BREAKS = {tag: gap for tag, gap in _OPEN_BREAKS.items() if tag != "br"}
+_HIDDEN = {"script", "style", "template"}
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
 def html_to_text(body: str) -> str:
-    """The comment's text from Coral's HTML body (plain text passes through unchanged but for white space)."""
+    """The comment's text from Coral's HTML body, as its reader sees it: tags out, entities decoded, line breaks
+    kept, and a link's target kept beside its text (the model and the links rule must see where it points).
+    Plain text passes through unchanged but for white space; a `<` that starts no tag stays."""
     if "<" not in body and "&" not in body:
         return body.strip()
-    parser = _Text()
-    parser.feed(body)
-    parser.close()
-    text = _SPACES.sub(" ", "".join(parser.parts))
+    parts: list[str] = []
+    links: list[tuple[str, int]] = []  # (href, index in parts where the link's text starts)
+    hidden, at = 0, 0
+    for tag in _TAG.finditer(body):
+        if not hidden:
+            parts.append(html.unescape(body[at:tag.start()]))
+        at = tag.end()
+        closing, name = tag.group(1) == "/", tag.group(2).lower()
+        if name in _HIDDEN:
+            hidden = max(0, hidden - 1) if closing else hidden + 1
+        elif hidden:
+            continue
+        elif name in (_CLOSE_BREAKS if closing else _OPEN_BREAKS):
+            parts.append(_OPEN_BREAKS[name])
+        elif name == "a" and not closing:
+            if len(links) < 20:  # links in links: a few levels kept, never thousands
+                href = _HREF.search(tag.group(3))
+                links.append((html.unescape(next(g for g in href.groups() if g is not None)).strip() if href
+                              else "", len(parts)))
+        elif name == "a" and links:
+            href, start = links.pop()
+            shown = "".join(parts[start:]).strip()
+            if href and href not in shown:
+                parts.append(f" ({href})" if shown else href)
+    if not hidden:
+        parts.append(html.unescape(body[at:]))
+    text = _SPACES.sub(" ", "".join(parts))
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
 
