@@ -170,10 +170,10 @@ def parse_request(body: dict) -> tuple[str, str | None, Article | None]:
     if story is not None and not isinstance(story, dict):
         raise ApiError(422, "invalid_request", "'story' must be an object with the story's 'id' and 'url'.")
     story = story or {}
-    for name, types in (("id", (str, int)), ("url", (str,))):
+    for name, types, kind in (("id", (str, int), "a string or an integer"), ("url", (str,), "a string")):
         value = story.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            raise ApiError(422, "invalid_request", f"'story.{name}' must be a string.")
+            raise ApiError(422, "invalid_request", f"'story.{name}' must be {kind}.")
         if isinstance(value, str):
             _string(value, f"story.{name}")
     story_id = story.get(article_id_field(current_app.config))
