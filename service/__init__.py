@@ -61,7 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     from service import akismet, api, articles, engine, errors, feedback, health, live, observability, openapi, review
     from service import reviews
-    from service import policy_settings, site_rules
+    from service import coral, policy_settings, site_rules
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     errors.register_error_handlers(app)
@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)
+    coral.init_app(app)
     app.register_blueprint(reviews.bp)
     from service.keepalive import KeepaliveRequests
 

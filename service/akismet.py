@@ -72,6 +72,19 @@ def comment(fields: dict) -> tuple[str, Article | None]:
     return text, article
 
 
+def moderation_headers(verdict) -> dict:
+    """The verdict in `X-Moderation-*` headers, for adapters whose answer has no room for it (Akismet, Coral)."""
+    headers = {
+        "X-Moderation-Decision": verdict.decision,
+        "X-Moderation-Reasons": ",".join(r.code for r in verdict.reasons),
+        "X-Moderation-Model-Version": verdict.model_version,
+    }
+    for name, score in (("Spam", verdict.spam), ("Off-Topic", verdict.off_topic)):
+        if score is not None:
+            headers[f"X-Moderation-{name}"] = f"{score:.4f}"
+    return headers
+
+
 def plain(body: str, headers: dict | None = None) -> Response:
     return Response(body, status=200, mimetype="text/plain", headers=headers or {})
 
@@ -83,14 +96,7 @@ def comment_check():
     text, article = comment(fields)
     record = fields.get("is_test", "").strip().lower() not in TRUE_VALUES and not fields.get("recheck_reason")
     verdict, _ = moderate_one(text, article, record=record)
-    headers = {
-        "X-Moderation-Decision": verdict.decision,
-        "X-Moderation-Reasons": ",".join(r.code for r in verdict.reasons),
-        "X-Moderation-Model-Version": verdict.model_version,
-    }
-    for name, score in (("Spam", verdict.spam), ("Off-Topic", verdict.off_topic)):
-        if score is not None:
-            headers[f"X-Moderation-{name}"] = f"{score:.4f}"
+    headers = moderation_headers(verdict)
     if verdict.decision == "reject":
         headers["X-akismet-pro-tip"] = "discard"
     return plain("false" if verdict.decision == "accept" else "true", headers)

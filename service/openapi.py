@@ -282,6 +282,45 @@ SCHEMAS.update({
             "recheck_reason": {"type": "string", "description": "A comment checked before: nothing stored."},
         },
     },
+    "CoralRequest": {
+        "type": "object",
+        "required": ["comment"],
+        "description": "Coral's external-moderation request (service/coral.py). Fields not listed (author, site, "
+                       "tenantID, tenantDomain, parentID) are accepted and ignored; nothing about the author is "
+                       "stored.",
+        "properties": {
+            "action": {"type": "string", "enum": ["NEW", "EDIT"], "default": "NEW",
+                       "description": "`EDIT`: the comment's new text, rescored under the same `comment.id`."},
+            "comment": {"type": "object", "required": ["body"], "properties": {
+                "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255}, INT64], "nullable": True,
+                       "description": "Coral's comment id: the comment id of the thread and review-queue rows."},
+                "body": {"type": "string", "description": "The comment as Coral's HTML; moderated as its text."},
+            }},
+            "story": {"type": "object", "nullable": True, "properties": {
+                "id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
+                       "description": "The article id (`PUT /v1/articles/{story.id}` with its text)."},
+                "url": {"type": "string", "nullable": True,
+                        "description": "The article id instead of `id` with MODERATION_CORAL_ARTICLE_ID=story.url."},
+            }},
+        },
+    },
+    "CoralAnswer": {
+        "type": "object",
+        "description": "`{}` for an accepted comment (Coral's own phases go on) unless MODERATION_CORAL_ACCEPT_STATUS "
+                       "is set; REJECTED or SYSTEM_WITHHELD with a FLAG action per reason Coral has a flag for.",
+        "properties": {
+            "status": {"type": "string", "enum": ["APPROVED", "NONE", "REJECTED", "SYSTEM_WITHHELD"]},
+            "actions": {"type": "array", "items": {
+                "type": "object", "required": ["actionType", "reason"],
+                "properties": {"actionType": {"type": "string", "enum": ["FLAG"]},
+                               "reason": {"type": "string", "enum": [
+                                   "COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_BANNED_WORD",
+                                   "COMMENT_DETECTED_SUSPECT_WORD", "COMMENT_DETECTED_LINKS",
+                                   "COMMENT_DETECTED_REPEAT_POST", "COMMENT_DETECTED_BODY_COUNT"]}},
+            }},
+        },
+        "additionalProperties": False,
+    },
     "CommentRecords": {
         "type": "object",
         "required": ["comment_id", "thread_comments", "flagged", "labels"],
@@ -569,6 +608,22 @@ PATHS = {
                                        "(`invalid_request`). Nothing is recorded.")},
         },
     },
+    "/coral/v1/moderate": {"post": {
+        "summary": "Coral Talk external moderation phase: Coral's signed comment in, its status and flags out.",
+        "tags": ["coral"],
+        "description": "Enabled by MODERATION_CORAL_SIGNING_SECRETS (404 otherwise). Authenticated by "
+                       "`X-Coral-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body with a signing secret; "
+                       "several comma-separated values during a rotation), no API key. The decision, reasons and "
+                       "scores are also in `X-Moderation-*` headers.",
+        "security": [{"coralSignature": []}],
+        "requestBody": json_body("CoralRequest", "Coral's request, as Coral sends it."),
+        "responses": {"200": {"description": "Coral's answer.", "headers": MODERATION_HEADERS,
+                              "content": {JSON: {"schema": ref("CoralAnswer")}}},
+                      **BAD_INPUT,
+                      "401": error("No `X-Coral-Signature`, or none of its values matches a configured signing "
+                                   "secret (`unauthorized`)."),
+                      "404": error("The endpoint is not enabled: no signing secret is configured (`not_found`).")},
+    }},
     "/v1/model": {"get": {
         "summary": "The live model's version, metadata and policy.", "tags": ["moderation"],
         "responses": {"200": {"description": "The model.", "content": {JSON: {"schema": ref("Model")}}},
@@ -589,7 +644,10 @@ SPEC = {
     "security": [{"bearer": []}],
     "paths": PATHS,
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "coralSignature": {"type": "apiKey", "in": "header", "name": "X-Coral-Signature",
+                                               "description": "sha256=<hex>: HMAC-SHA256 of the raw body with a "
+                                                              "Coral signing secret."}},
         "schemas": SCHEMAS,
     },
 }

@@ -33,7 +33,8 @@ def keyed_app(tiny_registry, tmp_path):
     return create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root),
                        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
                        "API_KEYS": f"{KEY}, cms-key-2", "ADMIN_KEYS": ADMIN,
-                       "MAX_CONTENT_LENGTH": 4096, "MAX_BATCH_CONTENT_LENGTH": 200_000, "MAX_BATCH_COMMENTS": 50})
+                       "MAX_CONTENT_LENGTH": 4096, "MAX_BATCH_CONTENT_LENGTH": 200_000, "MAX_BATCH_COMMENTS": 50,
+                       "CORAL_SIGNING_SECRETS": "coral-secret"})  # its route is signed, not keyed: still a 401
 
 
 @pytest.fixture()
@@ -77,7 +78,7 @@ def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
             assert response.get_json()["error"]["code"] == "unauthorized"
             checked.append(f"{method} {path}")
     assert {"DELETE /v1/comments/x", "GET /v1/comments/x", "DELETE /v1/articles/x", "POST /v1/feedback",
-            "POST /1.1/comment-check", "POST /1.1/submit-spam"} <= set(checked)
+            "POST /1.1/comment-check", "POST /1.1/submit-spam", "POST /coral/v1/moderate"} <= set(checked)
 
 
 def test_valid_keys_pass_and_open_endpoints_need_none(keyed):
