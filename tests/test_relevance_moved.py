@@ -48,6 +48,10 @@ def test_moved_texts_are_tied_to_their_own_article_by_non_generic_words():
     assert not texts & set(GENERIC)
     assert "Horse tooth jungle" not in texts
     assert not {(t, k) for t, k in moved if t not in short_spans(t)}
+    # Tied by the article text only: "merkel" is in two comments of the thread but not in the article.
+    by_article = {(text, key): tied for text, key, tied in moved_texts(model(), GROUPS, thread=False)}
+    assert ("Merkel must resign now", "fox:de") not in by_article
+    assert by_article[("Kansas did it right", "fox:ks")] == {"kansa"}
 
 
 def test_add_moved_places_them_where_none_of_their_words_is_found():

@@ -4,7 +4,8 @@ A comment with its own article and the article's other comments (leave-one-out t
 comment with a randomly chosen other article and that article's comments is not. Pairs come from the Fox News
 comments (10 articles, headline and summary) and the YouTube ham comments with their video titles; moderators'
 labelled rows with article fields add theirs (`ham` = relevant, `off_topic` = not). To also learn new articles
-with no discussion yet, every comment is paired a second time with the article alone (empty thread).
+with no discussion yet, every comment is paired a second time with the article alone (empty thread). One- to
+five-word comments learn from other negatives (`add_moved`, `add_foreign`): see `fit`.
 
 Evaluation is grouped by article: no article is in both the training and the test pairs. `train_relevance`
 trains on the training split's articles, chooses `off_topic_flag` from out-of-fold scores (grouped folds), and
@@ -209,20 +210,20 @@ def short_spans(text: str, spans: bool = True) -> list[str]:
 
 
 def moved_texts(model: RelevanceModel, groups: list[ArticleGroup], spans: bool = MOVED_SPANS,
-                max_generic: float = MOVED_MAX_GENERIC) -> list[tuple]:
+                max_generic: float = MOVED_MAX_GENERIC, thread: bool = True) -> list[tuple]:
     """(short text, its article key, the stems that tie it to its own article) for every short comment or span
     whose non-generic words find support in its own article or its other comments (leave-one-out)."""
     out = []
     for g in groups:
         article = set(content_words(f"{g.title}\n{g.body}"))
-        thread: Counter = Counter()
-        for text in g.comments:
-            thread.update(content_words(text))
+        others: Counter = Counter()
+        for text in g.comments if thread else ():
+            others.update(content_words(text))
         for text in g.comments:
             own = Counter(content_words(text))
             for span in short_spans(text, spans):
                 stems = set(content_words(span))
-                tied = {s for s in stems if (s in article or thread[s] - own[s] > 0)
+                tied = {s for s in stems if (s in article or others[s] - own[s] > 0)
                         and model.generic[_column(s)] <= max_generic}
                 if tied:
                     out.append((span, g.key, tied))
@@ -292,9 +293,10 @@ def fit(groups: list[ArticleGroup], seed: int = 0, foreign: list[str] | None = N
     pairs = add_moved(pairs, model, groups, seed=seed)
     x = _features(model, pairs)
     regime = model.regimes(x)
-    # The short combiner's off-topic examples are the out-of-domain texts (and moderators' off_topic labels), not
-    # short comments under another article: those are as much "at home" there as under their own (short pairs
-    # AUC ~0.55, most short comments are replies), so as negatives they only taught it that replies are off-topic.
+    # The short combiner's off-topic examples are the moved comments (add_moved), the out-of-domain texts and
+    # moderators' off_topic labels, not every short comment under another article: those are as much "at home"
+    # there as under their own (short pairs AUC ~0.55, most short comments are replies), so as negatives they only
+    # taught it that replies are off-topic.
     use = np.ones(len(pairs.y), bool)
     if foreign:
         labelled = {t for g in groups for t in g.off_topic}
