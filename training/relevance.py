@@ -232,7 +232,7 @@ def moved_texts(model: RelevanceModel, groups: list[ArticleGroup], spans: bool =
 
 def add_moved(pairs: Pairs, model: RelevanceModel, groups: list[ArticleGroup], seed: int = 0,
               targets: list[ArticleGroup] | None = None, uses: int = MOVED_USES, **selection) -> Pairs:
-    """`pairs` plus the `moved_texts` of `groups` (keyword arguments `spans`, `max_generic`) each under `uses`
+    """`pairs` plus the `moved_texts` of `groups` (keywords `spans`, `max_generic`, `thread`) each under `uses`
     random other news articles of `targets` (default `groups`) - with their full discussion, none, or 3/10/30 of
     its comments - where none of its tying words is found (label off-topic, kind "moved")."""
     rng = random.Random(seed)
