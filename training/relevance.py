@@ -187,8 +187,8 @@ def add_foreign(pairs: Pairs, groups: list[ArticleGroup], foreign: list[str], se
 
 # Real short comments (and short sentences of longer ones) that are specific to their own article - a word that is
 # not generic in comments and is found in their own article or discussion - placed under another article where
-# none of those words is found: what an off-topic short comment looks like in news comments. Generic comments
-# ("Great article, thanks") never qualify, so they are seen as relevant only.
+# none of those words is found: what an off-topic short comment looks like in news comments. Comments of generic
+# words only ("Great article, thanks") never qualify, so they are seen as relevant only.
 MOVED_USES = 2  # each such text under this many other articles (random context size each)
 MOVED_MAX_GENERIC = 0.3  # a supporting word used in the comments of at most this share of the training articles
 MOVED_SPANS = True  # also short sentences (2-5 words) of longer comments
