@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from moderation.moderator import Article, Moderator
 from moderation.registry import ModelRegistry
 from moderation.relevance import is_short
 from training import datasets, sources
-from training.relevance import article_groups, cross_validate, foreign_texts, pairing_figures
+from training.relevance import article_groups, cross_validate, foreign_texts, moved_figures, pairing_figures
 from training.train import load_default_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +56,18 @@ def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
     with threadpool_limits(1):  # trained as `train` trains: with the out-of-domain short texts as negatives
         pairs, scores = cross_validate(groups, folds=5, foreign=foreign_texts(examples))
     figures = pairing_figures(pairs, scores)
-    short = np.array([is_short(t) for t in pairs.texts], bool) & (pairs.kind != "foreign")
+    short = np.array([is_short(t) for t in pairs.texts], bool) & ~np.isin(pairs.kind, ("foreign", "moved"))
     chat = pairs.kind == "foreign"
     figures["short"] = {"comments": int((short & (pairs.y == 0) & (pairs.kind == "thread")).sum()),
                         **pairing_figures(pairs.subset(short), scores[short], short_threshold)}
     if short_threshold is not None and chat.any():
         figures["short"]["foreign_flagged"] = round(float((scores[chat] >= short_threshold).mean()), 4)
+    figures["moved"] = moved_figures(pairs, scores, short_threshold)
+    if chat.any():  # how well held-out chat is told from real short comments under their own article
+        for kind in ("article", "thread"):
+            relevant = scores[short & (pairs.y == 0) & (pairs.kind == kind)]
+            figures["short"][f"auc_chat_{kind}"] = round(float(roc_auc_score(
+                np.r_[np.zeros(len(relevant)), np.ones(int(chat.sum()))], np.r_[relevant, scores[chat]])), 4)
     own = short & (pairs.y == 0)  # real short comments under their own article, out-of-fold
     figures["own_short_scores"] = {kind: scores[own & (pairs.kind == kind)] for kind in ("article", "thread")}
     figures["articles"] = len({a for a in pairs.article if a})
@@ -189,7 +196,13 @@ def main() -> None:
           f"{short.get('thread_relevant_flagged')} with the thread, {short.get('article_relevant_flagged')} article only; "
           f"other article flagged {short.get('thread_other_article_flagged')} / {short.get('article_other_article_flagged')}; "
           f"AUC {short.get('auc_thread')} / {short.get('auc_article')}; "
-          f"out-of-domain chat (SMS, held-out fold) flagged {short.get('foreign_flagged')}")
+          f"out-of-domain chat (SMS, held-out fold) flagged {short.get('foreign_flagged')}, AUC against real short "
+          f"comments {short.get('auc_chat_thread')} with the thread / {short.get('auc_chat_article')} article only")
+    moved = figures["moved"]
+    print(f"real short comments and sentences specific to their own article, under another article (held-out "
+          f"articles, {moved.get('moved')}): flagged {moved.get('moved_flagged')}; AUC against real short comments "
+          f"under their own article {moved.get('auc_moved_thread')} with the thread / {moved.get('auc_moved_article')} "
+          f"article only")
 
     article = seed_article(data_dir)
     seed = Article("seed", article["title"], article["body"])

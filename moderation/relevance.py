@@ -21,9 +21,10 @@ How it works
 - Short comments (`is_short`: one to SHORT_WORDS words) have their own path: a combiner that reads only
   SHORT_FEATURES - how specific the words are (IDF discounted by the learned `generic` vocabulary: the share of
   training articles whose comments use a word) and how much of that specificity finds no support in the article
-  or thread, the article log-likelihood ratio and the word-vector relatedness - trained with out-of-domain chat
-  as its off-topic examples, and its own threshold and action in the policy (`short_off_topic_flag`,
-  `short_off_topic_action`).
+  or thread, the article log-likelihood ratio and the word-vector relatedness - trained with two kinds of
+  off-topic examples (training/relevance.py): real short comments and sentences tied to their own article by a
+  non-generic word, moved under another article where that word is not found, and out-of-domain chat; with its
+  own threshold and action in the policy (`short_off_topic_flag`, `short_off_topic_action`).
 
 Batches are vectorised: all comment tokens of a batch are looked up in all contexts at once (a sorted-key join),
 each distinct context is built once, and a thread that is "all the rows of this article but this one" (the

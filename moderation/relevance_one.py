@@ -28,7 +28,7 @@ from moderation.relevance import (
     _COLUMNS, _MAX_STEMS, _STEMS, _STOP, _TOKEN, FEATURE_NAMES, MU_ARTICLE, MU_THREAD, N_FEATURES, SCORED_CHARS,
     _linear, _stack, count_vectors, is_question, is_short, stem,
 )
-from moderation.semantic import NEUTRAL, SEMANTIC_FEATURES, TOP_K, _cached_representation
+from moderation.semantic import NEUTRAL, SEMANTIC_FEATURES, TOP_K, _cached_representation, similarities
 from moderation.text import normalise
 from sklearn.utils import murmurhash3_32
 
@@ -318,7 +318,7 @@ def semantic_one(model, vectors, raw: list[str], context) -> list[float]:
     unit, centroid = rep
     at = np.array(ids, np.int64)
     word_vectors = vectors._unit[at]
-    sims = word_vectors @ unit.T
+    sims = similarities(word_vectors, unit)
     k = min(TOP_K, sims.shape[1])
     # .mean(axis=1) as numpy's _mean computes it (a float32 sum, divided by an intp count), without its wrapper
     related = np.add.reduce(np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], 1)

@@ -187,7 +187,7 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
                 continue
             unit, centroids[c] = rep
             known[c] = True
-            sims = vectors._unit[ids[at]] @ unit.T
+            sims = similarities(vectors._unit[ids[at]], unit)
             k = min(TOP_K, sims.shape[1])
             related[at] = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
     rows = np.flatnonzero((lengths > 0) & known[context_of])
@@ -215,6 +215,15 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     dots = np.einsum("ij,ij->i", summed, centroids[context_of[rows]])
     out[rows, 3] = np.divide(dots, norms, out=np.zeros(len(rows)), where=norms > 0)
     return out
+
+
+def similarities(words: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Cosines of unit word vectors (rows) to the article's (rows of `unit`), as float32. Computed in float64 and
+    rounded once: a float32 matrix product rounds each value differently with the number of rows (the BLAS
+    kernels' blocking), so a comment's score depended on how many other words shared its batch, and rescoring the
+    same rows in other chunks or on Dask changed a score in its 4th decimal. In float64 such differences are far
+    below float32's resolution."""
+    return (words.astype(np.float64) @ unit.T.astype(np.float64)).astype(np.float32)
 
 
 _CONTROLLER: list = []

@@ -4,7 +4,8 @@ A comment with its own article and the article's other comments (leave-one-out t
 comment with a randomly chosen other article and that article's comments is not. Pairs come from the Fox News
 comments (10 articles, headline and summary) and the YouTube ham comments with their video titles; moderators'
 labelled rows with article fields add theirs (`ham` = relevant, `off_topic` = not). To also learn new articles
-with no discussion yet, every comment is paired a second time with the article alone (empty thread).
+with no discussion yet, every comment is paired a second time with the article alone (empty thread). One- to
+five-word comments learn from other negatives (`add_moved`, `add_foreign`): see `fit`.
 
 Evaluation is grouped by article: no article is in both the training and the test pairs. `train_relevance`
 trains on the training split's articles, chooses `off_topic_flag` from out-of-fold scores (grouped folds), and
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +28,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moderation.relevance import (FEATURE_NAMES, REGIMES, SHORT_FEATURES, Columns, Context, RelevanceModel,
-                                  count_vectors, fill_text_features, is_short)
+                                  content_words, count_vectors, fill_text_features, is_short)
+from moderation.relevance_one import _column
 from moderation.semantic import WordVectors, word_baselines
 from training.datasets import Example
 
@@ -181,6 +185,82 @@ def add_foreign(pairs: Pairs, groups: list[ArticleGroup], foreign: list[str], se
                  np.concatenate([pairs.kind, np.full(n, "foreign")]), np.concatenate([pairs.article, np.full(n, "")]))
 
 
+# Real short comments (and short sentences of longer ones) that are specific to their own article - a word that is
+# not generic in comments and is found in their own article or discussion - placed under another article where
+# none of those words is found: what an off-topic short comment looks like in news comments. Comments of generic
+# words only ("Great article, thanks") never qualify, so they are seen as relevant only.
+MOVED_USES = 2  # each such text under this many other articles (random context size each)
+MOVED_MAX_GENERIC = 0.3  # a supporting word used in the comments of at most this share of the training articles
+MOVED_SPANS = True  # also short sentences (2-5 words) of longer comments
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def short_spans(text: str, spans: bool = True) -> list[str]:
+    """The text itself when it is short, else (with `spans`) its short sentences of two or more words."""
+    if is_short(text):
+        return [text]
+    if not spans:
+        return []
+    out = []
+    for sentence in _SENTENCE.findall(text[:2000]):
+        sentence = sentence.strip()
+        if is_short(sentence) and len(sentence.split()) >= 2:
+            out.append(sentence)
+    return out
+
+
+def moved_texts(model: RelevanceModel, groups: list[ArticleGroup], spans: bool = MOVED_SPANS,
+                max_generic: float = MOVED_MAX_GENERIC, thread: bool = True) -> list[tuple]:
+    """(short text, its article key, the stems that tie it to its own article) for every short comment or span
+    whose non-generic words find support in its own article or its other comments (leave-one-out)."""
+    out = []
+    for g in groups:
+        article = set(content_words(f"{g.title}\n{g.body}"))
+        others: Counter = Counter()
+        for text in g.comments if thread else ():
+            others.update(content_words(text))
+        for text in g.comments:
+            own = Counter(content_words(text))
+            for span in short_spans(text, spans):
+                stems = set(content_words(span))
+                tied = {s for s in stems if (s in article or others[s] - own[s] > 0)
+                        and model.generic[_column(s)] <= max_generic}
+                if tied:
+                    out.append((span, g.key, tied))
+    return out
+
+
+def add_moved(pairs: Pairs, model: RelevanceModel, groups: list[ArticleGroup], seed: int = 0,
+              targets: list[ArticleGroup] | None = None, uses: int = MOVED_USES, **selection) -> Pairs:
+    """`pairs` plus the `moved_texts` of `groups` (keywords `spans`, `max_generic`, `thread`) each under `uses`
+    random other news articles of `targets` (default `groups`) - with their full discussion, none, or 3/10/30 of
+    its comments - where none of its tying words is found (label off-topic, kind "moved")."""
+    rng = random.Random(seed)
+    news = [g for g in (groups if targets is None else targets) if g.source != "youtube"]
+    if len(news) < 2:
+        return pairs
+    contexts, support = list(pairs.contexts), {}
+    for g in news:
+        for size in (None, 0, *PARTIAL_THREADS):
+            chosen = g.comments if size is None else rng.sample(g.comments, min(size, len(g.comments)))
+            support[(g.key, size)] = (len(contexts), set(content_words(f"{g.title}\n{g.body}"))
+                                      | {s for t in chosen for s in content_words(t)})
+            contexts.append(Context.build(g.title, g.body, chosen))
+    texts, context_of, article = [], [], []
+    for span, key, tied in moved_texts(model, groups, **selection):
+        others = [g for g in news if g.key != key]
+        for target in rng.sample(others, min(uses, len(others))):
+            at, words = support[(target.key, rng.choice((None, 0, *PARTIAL_THREADS)))]
+            if tied & words:
+                continue
+            texts.append(span), context_of.append(at), article.append(key)
+    n = len(texts)
+    return Pairs(pairs.texts + texts, contexts, np.concatenate([pairs.context_of, np.array(context_of, np.int64)]),
+                 np.concatenate([pairs.leave_out, np.zeros(n, bool)]), np.concatenate([pairs.y, np.ones(n, int)]),
+                 np.concatenate([pairs.kind, np.full(n, "moved")]),
+                 np.concatenate([pairs.article, np.array(article, dtype=str)]))
+
+
 def _background_texts(groups: list[ArticleGroup]) -> list[str]:
     return [t for g in groups for t in g.comments] + [f"{g.title}\n{g.body}" for g in groups]
 
@@ -210,15 +290,17 @@ def fit(groups: list[ArticleGroup], seed: int = 0, foreign: list[str] | None = N
     model.vectors = word_vectors()
     model.word_baseline = word_baselines(model, model.vectors, [Context.build(g.title, g.body) for g in groups])
     pairs = add_foreign(make_pairs(groups, seed=seed), groups, foreign or [], seed=seed)
+    pairs = add_moved(pairs, model, groups, seed=seed)
     x = _features(model, pairs)
     regime = model.regimes(x)
-    # The short combiner's off-topic examples are the out-of-domain texts (and moderators' off_topic labels), not
-    # short comments under another article: those are as much "at home" there as under their own (short pairs
-    # AUC ~0.55, most short comments are replies), so as negatives they only taught it that replies are off-topic.
+    # The short combiner's off-topic examples are the moved comments (add_moved), the out-of-domain texts and
+    # moderators' off_topic labels, not every short comment under another article: those are as much "at home"
+    # there as under their own (short pairs AUC ~0.55, most short comments are replies), so as negatives they only
+    # taught it that replies are off-topic.
     use = np.ones(len(pairs.y), bool)
     if foreign:
         labelled = {t for g in groups for t in g.off_topic}
-        use = ~((regime == "short") & (pairs.y == 1) & (pairs.kind != "foreign")
+        use = ~((regime == "short") & (pairs.y == 1) & ~np.isin(pairs.kind, ("foreign", "moved"))
                 & ~np.array([t in labelled for t in pairs.texts], bool))
     model.combiner = {name: build_combiner(name).fit(x[(regime == name) & use], pairs.y[(regime == name) & use])
                       for name in REGIMES}
@@ -246,6 +328,25 @@ def pairing_figures(pairs: Pairs, scores: np.ndarray, threshold: float | None = 
                 flagged = scores[mask] >= threshold
                 out[f"{kind}_relevant_flagged"] = round(float(flagged[pairs.y[mask] == 0].mean()), 4)
                 out[f"{kind}_other_article_flagged"] = round(float(flagged[pairs.y[mask] == 1].mean()), 4)
+    return out
+
+
+def moved_figures(pairs: Pairs, scores: np.ndarray, threshold: float | None = None) -> dict:
+    """Held-out real short comments (and sentences) specific to their own article, under another article (kind
+    "moved"): their count, AUC against real short comments under their own article (article text only / with the
+    discussion), and the share flagged at `threshold`."""
+    moved = pairs.kind == "moved"
+    if not moved.any():
+        return {}
+    own = np.array([is_short(t) for t in pairs.texts], bool) & (pairs.y == 0)
+    out = {"moved": int(moved.sum())}
+    for kind in ("article", "thread"):
+        relevant = scores[own & (pairs.kind == kind)]
+        if len(relevant):
+            out[f"auc_moved_{kind}"] = round(float(roc_auc_score(
+                np.r_[np.zeros(len(relevant)), np.ones(int(moved.sum()))], np.r_[relevant, scores[moved]])), 4)
+    if threshold is not None:
+        out["moved_flagged"] = round(float((scores[moved] >= threshold).mean()), 4)
     return out
 
 
@@ -280,6 +381,7 @@ def cross_validate(groups: list[ArticleGroup], folds: int = 5, seed: int = 0,
         # Negatives for a test comment: any other news article (its own article was never trained on).
         pairs = make_pairs(test, negatives_from=[g for g in groups if g.source != "youtube"], seed=seed + 1 + i)
         pairs = add_foreign(pairs, test, [t for j, t in enumerate(foreign) if j % folds == i], seed=seed + 1 + i)
+        pairs = add_moved(pairs, model, test, seed=seed + 1 + i, targets=[g for g in groups if g.source != "youtube"])
         all_pairs.append(pairs)
         all_scores.append(score_pairs(model, pairs))
     return _concat(all_pairs), np.concatenate(all_scores) if all_scores else np.array([])
@@ -312,12 +414,13 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
     foreign = foreign_texts(train)
     with threadpool_limits(1):  # small dense algebra: threads only fight over the cores
         oof_pairs, oof = cross_validate(groups, folds=min(folds, len(news)), foreign=foreign)
-        short = np.array([is_short(t) for t in oof_pairs.texts], bool) & (oof_pairs.kind != "foreign")
+        short = np.array([is_short(t) for t in oof_pairs.texts], bool) & ~np.isin(oof_pairs.kind, ("foreign", "moved"))
         threshold = choose_flag_threshold(oof_pairs.subset(~short), oof[~short])
         served = short & (oof_pairs.kind == "thread")
         short_threshold = choose_flag_threshold(oof_pairs.subset(served), oof[served], FLAG_SHORT_RELEVANT_RATE)
         model = fit(groups, foreign=foreign)
         chat = oof_pairs.kind == "foreign"
+        moved = oof_pairs.kind == "moved"
     report = {
         "kind": "relevance-logistic",
         "features": list(FEATURE_NAMES),
@@ -329,6 +432,7 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
             **pairing_figures(oof_pairs.subset(short), oof[short], short_threshold),
             "foreign_texts": len(foreign),
             "foreign_flagged": round(float((oof[chat] >= short_threshold).mean()), 4) if chat.any() else None,
+            **moved_figures(oof_pairs, oof, short_threshold),
         },
     }
     held = [g for g in article_groups(evaluation) if g.source != "youtube"]
