@@ -241,3 +241,18 @@ def test_a_comment_sent_again_is_stored_once_on_postgresql(pg_url):
     store.record_moderation([], [{**held, "text": "edited", "comment_id": "k2"}])
     assert [(q["comment_id"], q["text"]) for q in store.review_queue() if q["article_id"] == "r"] == [("k2", "edited")]
     store.dispose()
+
+
+def test_a_retry_is_scored_without_its_own_first_copy_on_postgresql(tiny_registry, pg_url, postgres_server):
+    """tests/test_retries.py's check on PostgreSQL: the thread row of the comment's first copy is found there."""
+    from test_retries import check_a_retry_is_scored_without_its_own_first_copy
+
+    socket, run = postgres_server
+    name = "f_" + pg_url.split("@/", 1)[1].split("?", 1)[0][2:]  # a second empty database for the fresh thread
+    run("createdb", "-h", socket, "-U", "postgres", name)
+    try:
+        app = check_a_retry_is_scored_without_its_own_first_copy(
+            lambda url: make_app(tiny_registry, url, "accept"), pg_url, pg_url.replace("@/t_", "@/" + name[:2], 1))
+        app.extensions["store"].dispose()
+    finally:
+        run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
