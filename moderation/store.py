@@ -235,10 +235,11 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
 
 
 def utc_iso(stamp: datetime | None) -> str | None:
-    """A stored time in ISO 8601 with its zone: SQLite keeps none, and every stamp is UTC (`now()`)."""
+    """A stored time in ISO 8601, in UTC with its offset (+00:00): SQLite keeps no zone, and every stamp is UTC
+    (`now()`); PostgreSQL gives it in the session's time zone."""
     if stamp is None:
         return None
-    return (stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp).isoformat()
+    return (stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)).isoformat()
 
 
 def review_event_json(row) -> dict:
@@ -458,10 +459,8 @@ class Store:
     def comment_records(self, comment_id: str) -> dict:
         """Everything the store holds under a comment id (for a reader's access request): its thread entries, its
         flagged decisions (with their review), its moderator labels and the review events the CMS reads, oldest
-        first."""
-        def stamp(value):
-            return value.isoformat() if value is not None else None
-
+        first. Times in UTC with their offset (`utc_iso`)."""
+        stamp = utc_iso
         with self.engine.connect() as conn:
             thread = conn.execute(select(thread_comments.c.article_id, thread_comments.c.text,
                                          thread_comments.c.created_at)

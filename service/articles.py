@@ -19,7 +19,7 @@ from werkzeug.routing import PathConverter
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
 from moderation.retries import without_comment
-from moderation.store import articles, thread_comments
+from moderation.store import articles, thread_comments, utc_iso
 from service.api import MAX_ID_CHARS, _string, json_body, stored_comment_id
 from service.auth import require_key
 from service.engine import get_store
@@ -54,7 +54,7 @@ def _check_id(article_id: str) -> str:
 
 def _article_json(row: dict, comments: int) -> dict:
     return {"id": row["id"], "title": row["title"], "body": row["body"], "thread_comments": comments,
-            "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None}
+            "updated_at": utc_iso(row.get("updated_at"))}
 
 
 def _thread_count(article_id: str) -> int:

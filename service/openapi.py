@@ -184,7 +184,8 @@ SCHEMAS.update({
             "id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
             "thread_comments": {"type": "integer", "minimum": 0,
                                 "description": "Comments the service accepted under the article so far."},
-            "updated_at": {"type": "string", "nullable": True},
+            "updated_at": {"type": "string", "format": "date-time", "nullable": True,
+                           "description": "UTC, with its offset (+00:00)."},
         },
     },
     "FeedbackRequest": {

@@ -191,3 +191,21 @@ def test_a_store_made_by_an_older_version_is_upgraded_in_place(tmp_path):
     assert store.erase_comment("c9")["thread_comments"] == 1
     Store(url)  # opening it again changes nothing
     assert store.thread("a") == ["kept from before"]
+
+
+def test_every_stamp_the_cms_reads_is_utc_with_its_offset(tiny_registry, tmp_path):
+    """GET /v1/comments/<id> and GET /v1/articles/<id> give their times as review events and queue items do: ISO
+    8601 in UTC with an explicit +00:00 (SQLite keeps no zone; a stamp without one is ambiguous to a client)."""
+    from datetime import datetime
+
+    app = make_app(tiny_registry, tmp_path, "flag")
+    client, store = app.test_client(), app.extensions["store"]
+    client.post("/v1/moderate", json={"text": "Win cash now", "article": ARTICLE, "comment_id": "z1"})
+    store.review_decision(store.review_queue()[0]["id"], "ham", "ana")  # accepted: joins the thread, a label
+    held = client.get("/v1/comments/z1").json
+    stamps = [held["thread_comments"][0]["created_at"], held["flagged"][0]["created_at"],
+              held["flagged"][0]["reviewed_at"], held["labels"][0]["created_at"], held["reviews"][0]["reviewed_at"],
+              client.get("/v1/articles/mosul").json["updated_at"]]
+    for stamp in stamps:
+        parsed = datetime.fromisoformat(stamp)
+        assert stamp.endswith("+00:00") and abs((parsed - now()).total_seconds()) < 60, stamp
