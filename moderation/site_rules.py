@@ -32,10 +32,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from moderation.actions import ACCEPT, ACTIONS, FLAG, REJECT
 from moderation.text import normalise
-
-ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
-ACTIONS = (ACCEPT, FLAG, REJECT)
 
 
 class SiteRulesError(ValueError):
