@@ -198,7 +198,7 @@ SCHEMAS.update({
                                "nullable": True},
                 "moderator": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
                               "nullable": True},
-                "decision_id": {"type": "integer", "nullable": True,
+                "decision_id": {**INT64, "nullable": True,
                                 "description": "A flagged comment of the review queue this label settles (its "
                                                "outcome then appears in `GET /v1/reviews`)."},
             },

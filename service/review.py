@@ -127,7 +127,7 @@ def logout():
     return redirect(url_for("review.review"), 303)
 
 
-@bp.post("/review/<int:decision_id>")
+@bp.post("/review/<int(max=9223372036854775807):decision_id>")  # past 64 bits: a 404, not the database's error
 def act(decision_id: int):
     if not _signed_in():
         abort(401, description="Sign in with an admin key first.")
