@@ -71,6 +71,15 @@ def _string(value, name: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "invalid_text", f"'{name}' contains a lone surrogate, which is not valid Unicode.") from None
+    return storable(value, name)
+
+
+def storable(value: str, name: str) -> str:
+    """`value`, or 400 invalid_text when it holds a NUL character: PostgreSQL cannot store one in a text column
+    (every write with it failed there, answered 503 with Retry-After: a CMS would retry it for ever), so no store
+    takes it."""
+    if "\x00" in value:
+        raise ApiError(400, "invalid_text", f"'{name}' contains a NUL character (U+0000), which cannot be stored.")
     return value
 
 

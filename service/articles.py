@@ -20,7 +20,7 @@ from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
 from moderation.retries import without_comment
 from moderation.store import articles, thread_comments, utc_iso
-from service.api import MAX_ID_CHARS, _string, json_body, stored_comment_id
+from service.api import MAX_ID_CHARS, _string, json_body, storable, stored_comment_id
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -49,7 +49,7 @@ class ArticleIdConverter(PathConverter):
 def _check_id(article_id: str) -> str:
     if not article_id or len(article_id) > MAX_ID_CHARS:
         raise ApiError(422, "invalid_request", f"An article id must be 1 to {MAX_ID_CHARS} characters.")
-    return article_id
+    return storable(article_id, "article id")
 
 
 def _article_json(row: dict, comments: int) -> dict:
@@ -109,7 +109,7 @@ def delete_article(article_id: str):
 def _check_comment_id(comment_id: str) -> str:
     if len(comment_id) > MAX_ID_CHARS:
         raise ApiError(422, "invalid_request", f"A comment id must be 1 to {MAX_ID_CHARS} characters.")
-    return comment_id
+    return storable(comment_id, "comment id")
 
 
 @bp.get("/comments/<article_id:comment_id>")

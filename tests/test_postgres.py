@@ -256,3 +256,12 @@ def test_a_retry_is_scored_without_its_own_first_copy_on_postgresql(tiny_registr
         app.extensions["store"].dispose()
     finally:
         run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
+
+
+def test_a_nul_character_is_a_400_not_a_503_on_postgresql(tiny_registry, pg_url):
+    """PostgreSQL refuses NUL in text: before the check, each such request was a 503 to retry for ever."""
+    from test_nul_text import check_a_nul_character_is_a_400_and_stores_nothing, make_app as nul_app
+
+    app = nul_app(tiny_registry, pg_url)
+    check_a_nul_character_is_a_400_and_stores_nothing(app)
+    app.extensions["store"].dispose()
