@@ -30,6 +30,7 @@ def json_body(schema_name: str, description: str) -> dict:
 
 
 # Errors every key-protected JSON endpoint can answer.
+STORE_DOWN = error("The store could not be reached (`store_unavailable`); retry after `Retry-After` seconds.")
 # An id in the path holding a NUL character (%00): no store can keep it (service/api.py, storable).
 NUL_IN_PATH = error("The id holds a NUL character, U+0000 (`invalid_text`).")
 
@@ -348,7 +349,7 @@ def paged(cursor: str, bounds: dict, about: str, page: str, schema: str) -> dict
                       "401": BAD_INPUT["401"],
                       "422": error(f"`{cursor}` or `limit` is not an integer in range, or another query parameter "
                                    "was sent (`invalid_request`)."),
-                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+                      "503": STORE_DOWN},
     }
 
 FORM = "application/x-www-form-urlencoded"
@@ -419,7 +420,7 @@ PATHS = {
             "responses": {"200": {"description": "Replaced (its thread is kept).",
                                   "content": {JSON: {"schema": ref("StoredArticle")}}},
                           "201": {"description": "Created.", "content": {JSON: {"schema": ref("StoredArticle")}}},
-                          **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+                          **BAD_INPUT},
         },
         "get": {
             "summary": "A stored article and the size of its thread.", "tags": ["articles"],
@@ -427,7 +428,7 @@ PATHS = {
             "responses": {"200": {"description": "The article.", "content": {JSON: {"schema": ref("StoredArticle")}}},
                           "400": NUL_IN_PATH,
                           "401": BAD_INPUT["401"], "404": error("No such article (`article_not_found`)."),
-                          "422": BAD_INPUT["422"]},
+                          "422": BAD_INPUT["422"], "503": STORE_DOWN},
         },
         "delete": {
             "summary": "Delete an article and its thread (the comments accepted under it).",
@@ -448,7 +449,7 @@ PATHS = {
         "responses": {"200": {"description": "The records.", "content": {JSON: {"schema": ref("CommentRecords")}}},
                       "400": NUL_IN_PATH,
                       "401": BAD_INPUT["401"], "404": error("Nothing stored under that id (`comment_not_found`)."),
-                      "422": BAD_INPUT["422"]},
+                      "422": BAD_INPUT["422"], "503": STORE_DOWN},
     }, "delete": {
         "summary": "Erase a comment by your id: from its article's thread, the review log and moderator labels.",
         "tags": ["articles"],
@@ -486,7 +487,7 @@ PATHS = {
         "responses": {"201": {"description": "Stored.", "content": {JSON: {"schema": ref("FeedbackStored")}}},
                       "404": error("`decision_id` names no flagged comment (`decision_not_found`)."),
                       "409": error("That flagged comment was reviewed already (`already_reviewed`)."),
-                      **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+                      **BAD_INPUT},
     }},
     "/1.1/comment-check": {"post": {
         "summary": "Akismet-compatible check: `true` (spam: flag or reject) or `false` (accept), in plain text.",
