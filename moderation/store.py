@@ -356,8 +356,16 @@ class Store:
 
     # Articles and threads
     def put_article(self, article_id: str, title: str, body: str) -> None:
+        """Create or replace an article's text. On SQLite and PostgreSQL one upsert: two workers storing the same
+        new article at once (its first comments, each sent with it inline) both succeed, the later text wins;
+        an update-else-insert would fail the second insert on the primary key there."""
+        row = {"title": title, "body": body, "updated_at": now()}
+        module = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
         with self.engine.begin() as conn:
-            row = {"title": title, "body": body, "updated_at": now()}
+            if module is not None:
+                conn.execute(module.insert(articles).values(id=article_id, **row)
+                             .on_conflict_do_update(index_elements=["id"], set_=row))
+                return
             changed = conn.execute(update(articles).where(articles.c.id == article_id).values(**row)).rowcount
             if not changed:
                 conn.execute(insert(articles).values(id=article_id, **row))

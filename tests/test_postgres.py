@@ -265,3 +265,29 @@ def test_a_nul_character_is_a_400_not_a_503_on_postgresql(tiny_registry, pg_url)
     app = nul_app(tiny_registry, pg_url)
     check_a_nul_character_is_a_400_and_stores_nothing(app)
     app.extensions["store"].dispose()
+
+
+def test_two_workers_storing_a_new_article_at_once_both_succeed_on_postgresql(pg_url):
+    """The first comments of a new article often come together, each with the article inline, to two workers:
+    both store it. Worker a finds no row to update; before its insert, worker b stores the article; a's insert
+    must not then fail on the primary key (a 503 to the CMS). Made deterministic with a hook on a's insert."""
+    import threading
+
+    from sqlalchemy import event
+
+    a, b = Store(pg_url), Store(pg_url)
+    done = []
+
+    def before(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO ARTICLES") and not done:
+            done.append(True)
+            other = threading.Thread(target=b.put_article, args=("new", "Title by b", "Body by b"))
+            other.start()
+            other.join(30)
+            assert not other.is_alive()
+
+    event.listen(a.engine, "before_cursor_execute", before)
+    a.put_article("new", "Title by a", "Body by a")
+    assert done and a.get_article("new")["title"] == "Title by a"  # the last writer's text
+    a.dispose()
+    b.dispose()
