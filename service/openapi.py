@@ -201,8 +201,8 @@ SCHEMAS.update({
             "required": ["label"],
             "properties": {
                 "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]},
-                "comment_id": {"oneOf": [{"type": "string", "maxLength": 255, **NO_NUL}, {"type": "integer"}],
-                               "nullable": True},
+                "comment_id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}, INT64],
+                               "nullable": True, "description": "As in `/v1/moderate`: kept as sent."},
                 "moderator": {"oneOf": [{"type": "string", "maxLength": 255, **NO_NUL}, {"type": "integer"}],
                               "nullable": True},
                 "decision_id": {**INT64, "nullable": True,

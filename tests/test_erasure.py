@@ -209,3 +209,17 @@ def test_every_stamp_the_cms_reads_is_utc_with_its_offset(tiny_registry, tmp_pat
     for stamp in stamps:
         parsed = datetime.fromisoformat(stamp)
         assert stamp.endswith("+00:00") and abs((parsed - now()).total_seconds()) < 60, stamp
+
+
+def test_a_label_is_kept_under_the_same_comment_id_as_the_comment_and_erased_with_it(tiny_registry, tmp_path):
+    """POST /v1/feedback stored its `comment_id` stripped of white space where /v1/moderate keeps it as sent: the
+    erasure of " c9 " then missed the label (a reader's data left behind)."""
+    app = make_app(tiny_registry, tmp_path, "accept")
+    client = app.test_client()
+    assert client.post("/v1/moderate", json={"text": "Mosul will be free", "article": ARTICLE,
+                                             "comment_id": " c9 "}).status_code == 200
+    assert client.post("/v1/feedback", json={"text": "Mosul will be free", "label": "ham",
+                                             "comment_id": " c9 "}).status_code == 201
+    assert client.post("/v1/feedback", json={"text": "x", "label": "ham", "comment_id": " "}).status_code == 201
+    erased = client.delete("/v1/comments/%20c9%20").json["erased"]
+    assert erased == {"thread_comments": 1, "flagged": 0, "labels": 1, "reviews": 0}
