@@ -25,10 +25,12 @@ def thread_minus(thread: sp.csr_matrix, text: str) -> sp.csr_matrix:
 def without_comment(context: Context, text: str) -> Context:
     """`context` with one comment of its thread, `text`, taken out: the reverse of `Context.add_comment` (a new
     object: cached contexts are shared). The article's cached values (word vectors, sums) stay valid."""
-    if not text:  # add_comment adds no empty text
+    if not text or context.thread_comments < 1:  # add_comment adds no empty text
         return context
-    out = Context(context.article, context.title, thread_minus(context.thread, text),
-                  max(context.thread_comments - 1, 0), context.words)
+    thread = thread_minus(context.thread, text)
+    if thread.nnz and thread.data.min() < 0:  # its words are not all in this thread: it was never counted here
+        return context
+    out = Context(context.article, context.title, thread, context.thread_comments - 1, context.words)
     for name in ("_semantic", "_sums"):  # as add_comment: the article's parts are the same objects
         value = getattr(context, name, None)
         if value is not None:

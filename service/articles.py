@@ -150,20 +150,22 @@ class ArticleContexts:
         copy of that comment already in the thread (it was sent before: a retry, an edit) is left out of it
         (moderation/retries.py).
         """
-        context = self._context(store, article)
+        entry = self._entry(store, article)
+        if entry is None:
+            return None
+        _, _, _, last_id, context, first_id = entry
         comment_id = stored_comment_id(comment_id)
-        if context is None or comment_id is None:
+        if comment_id is None:
             return context
         copy = store.rows(_OWN_COPY, {"article_id": article.id, "comment_id": comment_id})
-        if copy:
-            _, _, _, last_id, cached, first_id = self.cache.get(article.id) or (None,) * 6
-            # Only when the copy is counted in this context: not when it is older than the latest MAX_THREAD
-            # comments the context was built from, nor when another worker added it after this one's query.
-            if cached is context and first_id <= copy[0][0] <= last_id:
-                context = without_comment(context, copy[0][1])
+        # Only when the copy is counted in this context: not when it is older than the latest MAX_THREAD comments
+        # the context was built from, nor when another worker added it after this one's query.
+        if copy and first_id <= copy[0][0] <= last_id:
+            context = without_comment(context, copy[0][1])
         return context
 
-    def _context(self, store, article: Article | None) -> Context | None:
+    def _entry(self, store, article: Article | None) -> tuple | None:
+        """The article's cache entry, brought up to date (and put back in the cache); None when it is unknown."""
         if article is None or article.id is None:
             return None
         article_id = article.id
@@ -201,8 +203,9 @@ class ArticleContexts:
             for _, comment_id, text in newer:
                 if comment_id is not None:
                     context, last_id = context.add_comment(text), comment_id
-        self.cache.put(article_id, (title, body, updated_at, last_id, context, first_id))
-        return context
+        entry = (title, body, updated_at, last_id, context, first_id)
+        self.cache.put(article_id, entry)
+        return entry
 
 
 def contexts(app) -> ArticleContexts:

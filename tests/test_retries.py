@@ -169,3 +169,18 @@ def test_a_first_copy_outside_the_cached_thread_is_not_taken_out(tiny_registry, 
         store.add_thread_comment("mosul", "Late words", "k3")  # another worker's: brought in, then taken out
         assert cold.context(store, Article("mosul"), "k3").thread_comments == 2
         assert cold.cache.get("mosul")[4].thread_comments == 3
+
+
+def test_without_comment_is_add_comment_undone_and_never_goes_below_the_thread():
+    from moderation.relevance import Context
+    from moderation.retries import without_comment
+
+    base = Context.build(ARTICLE["title"], ARTICLE["body"], ["Mosul is free", "The army came"])
+    plus = base.add_comment("My new shoes are cheap, shoes!")
+    back = without_comment(plus, "My new shoes are cheap, shoes!")
+    assert back.thread_comments == base.thread_comments == 2 and plus.thread_comments == 3
+    assert (back.thread != base.thread).nnz == 0 and back.thread.has_canonical_format
+    assert back.thread.nnz == base.thread.nnz  # no explicit zeros left for the words it alone had
+    # words the thread does not hold (a copy it never counted: e.g. committed out of order) leave it as it was
+    assert without_comment(base, "Shoes shoes shoes") is base
+    assert without_comment(Context.build("t", "b"), "anything") is not None
