@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case, create_engine,
-    delete, event, exists, func, insert, inspect, select, update,
+    JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case,
+    create_engine, delete, event, exists, func, insert, inspect, literal, select, update,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -186,6 +186,12 @@ def _copies(table):
 # and none under the comment id being decided (that comment itself, sent again).
 _FOUND = _copies(thread_comments).union_all(_copies(decisions)).subquery()
 _COPIES = select(func.count(_FOUND.c.comment_id.distinct()) + func.count() - func.count(_FOUND.c.comment_id))
+
+
+def _id(value: int):
+    """An id the API took (up to 2**63 - 1) as a 64-bit parameter: the id columns are 32-bit `integer` on
+    PostgreSQL, and a larger value bound as one was an 'integer out of range' error (a 503), not "no such row"."""
+    return literal(value, BigInteger)
 
 
 def now() -> datetime:
@@ -547,7 +553,7 @@ class Store:
         """Flagged comments not reviewed yet, newest first; with `before`, those with a lower id (the next page)."""
         query = select(decisions).where(decisions.c.reviewed_at.is_(None))
         if before is not None:
-            query = query.where(decisions.c.id < before)
+            query = query.where(decisions.c.id < _id(before))
         query = query.order_by(decisions.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
@@ -561,7 +567,7 @@ class Store:
 
     def get_decision(self, decision_id: int) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+            row = conn.execute(select(decisions).where(decisions.c.id == _id(decision_id))).mappings().first()
         return dict(row) if row else None
 
     def count_queue(self) -> int:
@@ -577,12 +583,12 @@ class Store:
         second click on the same item records nothing).
         """
         with self.durable() as conn:
-            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+            row = conn.execute(select(decisions).where(decisions.c.id == _id(decision_id))).mappings().first()
             if row is None:
                 return None
             stamp = now()
             changed = conn.execute(
-                update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
+                update(decisions).where(decisions.c.id == _id(decision_id), decisions.c.reviewed_at.is_(None))
                 .values(reviewed_at=stamp, review_label=label)
             ).rowcount
             if not changed:
@@ -614,6 +620,7 @@ class Store:
     # Review events: the moderators' decisions in commit order, for the CMS
     def review_events(self, after: int = 0, limit: int = 100) -> list[dict]:
         """The review events with an id above `after` (a cursor the CMS got before), oldest first; reads only."""
-        query = select(review_events).where(review_events.c.id > after).order_by(review_events.c.id).limit(limit)
+        query = (select(review_events).where(review_events.c.id > _id(after)).order_by(review_events.c.id)
+                 .limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]

@@ -291,3 +291,19 @@ def test_two_workers_storing_a_new_article_at_once_both_succeed_on_postgresql(pg
     assert done and a.get_article("new")["title"] == "Title by a"  # the last writer's text
     a.dispose()
     b.dispose()
+
+
+def test_ids_past_32_bits_are_answered_not_a_503_on_postgresql(tiny_registry, pg_url):
+    """The ids are PostgreSQL `integer` columns (32 bits); cursors and decision ids the API takes go up to 2**63 - 1.
+    Compared as 32-bit parameters, anything above 2**31 - 1 was an 'integer out of range' error: a 503."""
+    app = make_app(tiny_registry, pg_url, "flag", API_KEYS="k", ADMIN_KEYS="k")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer k"
+    for huge in (2**31, 2**63 - 2):
+        reviews = client.get(f"/v1/reviews?after={huge}")
+        assert reviews.status_code == 200 and reviews.json == {"reviews": [], "next": huge, "has_more": False}
+        queue = client.get(f"/v1/review-queue?before={huge}")
+        assert queue.status_code == 200 and queue.json["items"] == []
+        label = client.post("/v1/feedback", json={"text": "x", "label": "spam", "decision_id": huge})
+        assert label.status_code == 404 and label.json["error"]["code"] == "decision_not_found"
+    app.extensions["store"].dispose()
