@@ -59,7 +59,8 @@ def _csrf(page: str) -> str:
 
 def make_app(tiny_registry, url: str, **config):
     return create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 0.0,
-                       "SPAM_REJECT": 1.0, "DATABASE_URL": url, "API_KEYS": "k", "ADMIN_KEYS": "k", "SECRET_KEY": "test",
+                       "SPAM_REJECT": 1.0, "DATABASE_URL": url, "API_KEYS": "k", "ADMIN_KEYS": "k",
+                       "SECRET_KEY": "test",
                        **config})
 
 
