@@ -240,6 +240,20 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
         outcome=review_outcome(label), label=label, model_version=row["model_version"], reviewed_at=stamp))
 
 
+def _lock_threads(conn, article_ids) -> None:
+    """PostgreSQL: serialise the transactions adding comments to these articles' threads until they commit, so
+    that a thread's ids become visible in id order. Each worker brings its cached thread up to date with the
+    comments above the last id it saw (service/articles.py); a sequence id taken first and committed after a later
+    one would be skipped for good. One transaction-level advisory lock per article, in a fixed order; other
+    articles, readers and SQLite (writers serialised already) are not affected."""
+    if conn.dialect.name == "postgresql":
+        for article_id in sorted(set(article_ids)):
+            conn.execute(_THREAD_LOCK, {"article_id": article_id})
+
+
+_THREAD_LOCK = sql_text("SELECT pg_advisory_xact_lock(7331, hashtext(:article_id))")  # 7331: this lock's key space
+
+
 def utc_iso(stamp: datetime | None) -> str | None:
     """A stored time in ISO 8601, in UTC with its offset (+00:00): SQLite keeps no zone, and every stamp is UTC
     (`now()`); PostgreSQL gives it in the session's time zone."""
@@ -392,6 +406,7 @@ class Store:
             prepared.write(row)
             return
         with self.engine.begin() as conn:
+            _lock_threads(conn, [article_id])
             conn.execute(self._add_thread, row)
 
     def rows(self, statement, params: dict) -> list:
@@ -430,13 +445,14 @@ class Store:
             self.checkpointer.ensure_running()
         stamp = now()
         with self.engine.begin() as conn:
+            if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
+                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
             if thread:
+                _lock_threads(conn, [row[0] for row in thread])
                 conn.execute(self._add_thread, [{"article_id": row[0], "text": row[1], "created_at": stamp,
                                                     "comment_id": row[2] if len(row) > 2 else None,
                                                     "fingerprint": row[3] if len(row) > 3 else None}
                                                    for row in thread])
-            if flagged:
-                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
 
     def count_copies(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
         """How many comments with this fingerprint (moderation/repeats.py) the store recorded since `since`, in
@@ -600,6 +616,7 @@ class Store:
             if label == "ham" and article is not None:
                 # Accepted by a moderator, so published by the CMS: it joins its article's discussion as an
                 # accepted comment would have (workers add it to their cached threads with the next comment).
+                _lock_threads(conn, [row["article_id"]])
                 conn.execute(self._add_thread, {"article_id": row["article_id"], "text": row["text"],
                                                    "created_at": stamp, "comment_id": row["comment_id"],
                                                    "fingerprint": row["fingerprint"]})

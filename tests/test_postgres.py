@@ -307,3 +307,39 @@ def test_ids_past_32_bits_are_answered_not_a_503_on_postgresql(tiny_registry, pg
         label = client.post("/v1/feedback", json={"text": "x", "label": "spam", "decision_id": huge})
         assert label.status_code == 404 and label.json["error"]["code"] == "decision_not_found"
     app.extensions["store"].dispose()
+
+
+def test_a_thread_comment_committed_after_a_later_id_still_reaches_every_cache_on_postgresql(tiny_registry, pg_url):
+    """A worker brings its cached thread up to date with the comments whose id is above the last it saw. On
+    PostgreSQL a sequence id is taken at insert and committed later: worker a holds id n uncommitted while worker b
+    commits n + 1 and worker c reads up to n + 1; a's comment then committed was never counted by c. Made
+    deterministic with a hook after a's insert. Comments under one article must commit in id order."""
+    import threading
+
+    from sqlalchemy import event
+
+    from moderation.moderator import Article
+    from service.articles import ArticleContexts
+
+    a, b, c = Store(pg_url), Store(pg_url), Store(pg_url)
+    a.put_article("t", "Budget vote", "The council approved the budget.")
+    cache = ArticleContexts()
+    assert cache.context(c, Article("t")).thread_comments == 0
+    hooked = []
+
+    def after(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO THREAD_COMMENTS") and not hooked:
+            hooked.append(True)
+            other = threading.Thread(target=b.add_thread_comment, args=("t", "Second comment", "k2"))
+            other.start()
+            other.join(2)  # with comments committed in id order, b waits for a's commit: give up waiting
+            hooked.append(other)
+            cache.context(c, Article("t"))  # worker c catches up meanwhile
+
+    event.listen(a.engine, "after_cursor_execute", after)
+    a.add_thread_comment("t", "First comment", "k1")
+    hooked[1].join(30)
+    assert sorted(c.thread("t")) == ["First comment", "Second comment"]
+    assert cache.context(c, Article("t")).thread_comments == 2
+    for store in (a, b, c):
+        store.dispose()
