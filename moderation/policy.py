@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from moderation.actions import ACCEPT, ACTIONS, FLAG, REJECT
 from moderation.site_rules import NOTHING, Findings, SiteRules, link_message, word_message
 
-ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
 _SEVERITY = {ACCEPT: 0, FLAG: 1, REJECT: 2}
-ACTIONS = (ACCEPT, FLAG, REJECT)
 # Every reason code decide() can give; a moderator may pause the holds (flags) of any of them.
 REASON_CODES = ("empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam", "off_topic")
 PAUSED_NOTE = " Holding for this reason is paused by a moderator."

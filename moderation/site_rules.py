@@ -31,11 +31,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from moderation.actions import ACCEPT, ACTIONS, FLAG, REJECT
 from moderation.text import normalise
-
-ACCEPT, FLAG, REJECT = "accept", "flag", "reject"
-ACTIONS = (ACCEPT, FLAG, REJECT)
 
 
 class SiteRulesError(ValueError):
@@ -295,15 +294,26 @@ _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*$")
 
 
 def link_host(link: str) -> str:
-    """The host a link (as `features.URL` matched it) points at: lowercased, without scheme, user, port, path."""
-    link = link.lower()
-    for scheme in ("https://", "http://"):
-        if link.startswith(scheme):
-            link = link[len(scheme):]
-            break
-    host = re.split(r"[/?#]", link, maxsplit=1)[0]
-    host = host.rsplit("@", 1)[-1].split(":", 1)[0]
-    return host.strip(_HOST_TRIM)
+    """The host a link (as `features.URL` matched it) points at, as a browser reads it (`urllib.parse`, a scheme
+    added when there is none): without scheme, userinfo, port and path; a backslash ends the host as a slash does;
+    percent-escapes decoded; trailing punctuation and dots dropped; an IPv6 literal without its brackets; a domain
+    lowercased in its ASCII (IDNA) form, so "BÜCHER.de" and "xn--bcher-kva.de" are one host (and a lookalike
+    domain shows as what it is). A link urllib cannot parse (an unclosed "[") gives its authority text."""
+    link = link.strip().replace("\\", "/")
+    if "://" not in link[:12]:
+        link = "http://" + link
+    try:
+        host = urlsplit(link).hostname or ""
+    except ValueError:  # "http://[::1": not a URL; never an error on a comment's text
+        host = re.split(r"[/?#]", link.split("://", 1)[1], maxsplit=1)[0].rsplit("@", 1)[-1].lower()
+    host = unquote(host)
+    if ":" in host:  # an IPv6 address (urlsplit took its brackets off), or the unparsed text above
+        return host
+    host = host.strip(_HOST_TRIM)
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:  # an empty or over-long label: not a name DNS could resolve; the text as it is
+        return host.lower()
 
 
 def normalise_domain(domain: str) -> str:

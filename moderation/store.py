@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case, create_engine,
-    delete, event, exists, func, insert, inspect, select, update,
+    JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, bindparam, case,
+    create_engine, delete, event, exists, func, insert, inspect, literal, select, update,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -201,6 +201,12 @@ _FOUND = _copies(thread_comments).union_all(_copies(decisions)).subquery()
 _COPIES = select(func.count(_FOUND.c.comment_id.distinct()) + func.count() - func.count(_FOUND.c.comment_id))
 
 
+def _id(value: int):
+    """An id the API took (up to 2**63 - 1) as a 64-bit parameter: the id columns are 32-bit `integer` on
+    PostgreSQL, and a larger value bound as one was an 'integer out of range' error (a 503), not "no such row"."""
+    return literal(value, BigInteger)
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -247,11 +253,26 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
         outcome=review_outcome(label), label=label, model_version=row["model_version"], reviewed_at=stamp))
 
 
+def _lock_threads(conn, article_ids) -> None:
+    """PostgreSQL: serialise the transactions adding comments to these articles' threads until they commit, so
+    that a thread's ids become visible in id order. Each worker brings its cached thread up to date with the
+    comments above the last id it saw (service/articles.py); a sequence id taken first and committed after a later
+    one would be skipped for good. One transaction-level advisory lock per article, in a fixed order; other
+    articles, readers and SQLite (writers serialised already) are not affected."""
+    if conn.dialect.name == "postgresql":
+        for article_id in sorted(set(article_ids)):
+            conn.execute(_THREAD_LOCK, {"article_id": article_id})
+
+
+_THREAD_LOCK = sql_text("SELECT pg_advisory_xact_lock(7331, hashtext(:article_id))")  # 7331: this lock's key space
+
+
 def utc_iso(stamp: datetime | None) -> str | None:
-    """A stored time in ISO 8601 with its zone: SQLite keeps none, and every stamp is UTC (`now()`)."""
+    """A stored time in ISO 8601, in UTC with its offset (+00:00): SQLite keeps no zone, and every stamp is UTC
+    (`now()`); PostgreSQL gives it in the session's time zone."""
     if stamp is None:
         return None
-    return (stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp).isoformat()
+    return (stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)).isoformat()
 
 
 def review_event_json(row) -> dict:
@@ -368,8 +389,16 @@ class Store:
 
     # Articles and threads
     def put_article(self, article_id: str, title: str, body: str) -> None:
+        """Create or replace an article's text. On SQLite and PostgreSQL one upsert: two workers storing the same
+        new article at once (its first comments, each sent with it inline) both succeed, the later text wins;
+        an update-else-insert would fail the second insert on the primary key there."""
+        row = {"title": title, "body": body, "updated_at": now()}
+        module = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
         with self.engine.begin() as conn:
-            row = {"title": title, "body": body, "updated_at": now()}
+            if module is not None:
+                conn.execute(module.insert(articles).values(id=article_id, **row)
+                             .on_conflict_do_update(index_elements=["id"], set_=row))
+                return
             changed = conn.execute(update(articles).where(articles.c.id == article_id).values(**row)).rowcount
             if not changed:
                 conn.execute(insert(articles).values(id=article_id, **row))
@@ -390,6 +419,7 @@ class Store:
             prepared.write(row)
             return
         with self.engine.begin() as conn:
+            _lock_threads(conn, [article_id])
             conn.execute(self._add_thread, row)
 
     def rows(self, statement, params: dict) -> list:
@@ -428,13 +458,14 @@ class Store:
             self.checkpointer.ensure_running()
         stamp = now()
         with self.engine.begin() as conn:
+            if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
+                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
             if thread:
+                _lock_threads(conn, [row[0] for row in thread])
                 conn.execute(self._add_thread, [{"article_id": row[0], "text": row[1], "created_at": stamp,
                                                     "comment_id": row[2] if len(row) > 2 else None,
                                                     "fingerprint": row[3] if len(row) > 3 else None}
                                                    for row in thread])
-            if flagged:
-                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
 
     def count_copies(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
         """How many comments with this fingerprint (moderation/repeats.py) the store recorded since `since`, in
@@ -471,10 +502,8 @@ class Store:
     def comment_records(self, comment_id: str) -> dict:
         """Everything the store holds under a comment id (for a reader's access request): its thread entries, its
         flagged decisions (with their review), its moderator labels and the review events the CMS reads, oldest
-        first."""
-        def stamp(value):
-            return value.isoformat() if value is not None else None
-
+        first. Times in UTC with their offset (`utc_iso`)."""
+        stamp = utc_iso
         with self.engine.connect() as conn:
             thread = conn.execute(select(thread_comments.c.article_id, thread_comments.c.text,
                                          thread_comments.c.created_at)
@@ -553,7 +582,7 @@ class Store:
         """Flagged comments not reviewed yet, newest first; with `before`, those with a lower id (the next page)."""
         query = select(decisions).where(decisions.c.reviewed_at.is_(None))
         if before is not None:
-            query = query.where(decisions.c.id < before)
+            query = query.where(decisions.c.id < _id(before))
         query = query.order_by(decisions.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
@@ -567,7 +596,7 @@ class Store:
 
     def get_decision(self, decision_id: int) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+            row = conn.execute(select(decisions).where(decisions.c.id == _id(decision_id))).mappings().first()
         return dict(row) if row else None
 
     def count_queue(self) -> int:
@@ -583,12 +612,12 @@ class Store:
         second click on the same item records nothing).
         """
         with self.durable() as conn:
-            row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+            row = conn.execute(select(decisions).where(decisions.c.id == _id(decision_id))).mappings().first()
             if row is None:
                 return None
             stamp = now()
             changed = conn.execute(
-                update(decisions).where(decisions.c.id == decision_id, decisions.c.reviewed_at.is_(None))
+                update(decisions).where(decisions.c.id == _id(decision_id), decisions.c.reviewed_at.is_(None))
                 .values(reviewed_at=stamp, review_label=label)
             ).rowcount
             if not changed:
@@ -600,6 +629,7 @@ class Store:
             if label == "ham" and article is not None:
                 # Accepted by a moderator, so published by the CMS: it joins its article's discussion as an
                 # accepted comment would have (workers add it to their cached threads with the next comment).
+                _lock_threads(conn, [row["article_id"]])
                 conn.execute(self._add_thread, {"article_id": row["article_id"], "text": row["text"],
                                                    "created_at": stamp, "comment_id": row["comment_id"],
                                                    "fingerprint": row["fingerprint"]})
@@ -620,7 +650,8 @@ class Store:
     # Review events: the moderators' decisions in commit order, for the CMS
     def review_events(self, after: int = 0, limit: int = 100) -> list[dict]:
         """The review events with an id above `after` (a cursor the CMS got before), oldest first; reads only."""
-        query = select(review_events).where(review_events.c.id > after).order_by(review_events.c.id).limit(limit)
+        query = (select(review_events).where(review_events.c.id > _id(after)).order_by(review_events.c.id)
+                 .limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from moderation.moderator import Article
-from service.api import MAX_ID_CHARS, _string, moderate_one, raw_body
+from service.api import MAX_ID_CHARS, _string, moderate_one, raw_body, storable
 from service.auth import auth_enabled, bearer_token, key_matches
 from service.engine import get_store
 from service.errors import ApiError
@@ -67,7 +67,8 @@ def comment(fields: dict) -> tuple[str, Article | None]:
     if "comment_content" not in fields:
         raise ApiError(422, "invalid_request", "The field 'comment_content' is required.")
     text = _string(fields["comment_content"], "comment_content")
-    permalink = fields.get("permalink", "").strip()
+    storable(fields.get("blog", ""), "blog")  # stored with a label (submit-spam / submit-ham): one rule for all
+    permalink = storable(fields.get("permalink", ""), "permalink").strip()
     article = Article(permalink, "", "") if 0 < len(permalink) <= MAX_ID_CHARS else None
     return text, article
 

@@ -71,6 +71,15 @@ def _string(value, name: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "invalid_text", f"'{name}' contains a lone surrogate, which is not valid Unicode.") from None
+    return storable(value, name)
+
+
+def storable(value: str, name: str) -> str:
+    """`value`, or 400 invalid_text when it holds a NUL character: PostgreSQL cannot store one in a text column
+    (every write with it failed there, answered 503 with Retry-After: a CMS would retry it for ever), so no store
+    takes it."""
+    if "\x00" in value:
+        raise ApiError(400, "invalid_text", f"'{name}' contains a NUL character (U+0000), which cannot be stored.")
     return value
 
 
@@ -233,7 +242,7 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
     from service.articles import context_for, thread_row  # articles builds on this module
 
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
-    context = context_for(article)  # a stored article (and its thread), or None
+    context = context_for(article, comment_id)  # a stored article (and its thread without this comment), or None
     [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
     verdict = moderator.moderate(text, article, context=context, repeats=repeats)
     result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key)
@@ -257,7 +266,7 @@ def moderate_batch():
 
     clear_memos()
 
-    contexts = [context_for(article) for article in articles]
+    contexts = [context_for(article, comment_id) for article, comment_id in zip(articles, ids)]
     keys, repeats = copies_before(moderator.policy, texts, ids)
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats)
     thread = [thread_row(article, text, verdict, comment_id, key) if context is not None else None

@@ -18,8 +18,9 @@ from werkzeug.routing import PathConverter
 
 from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
-from moderation.store import articles, thread_comments
-from service.api import MAX_ID_CHARS, _string, json_body, stored_comment_id
+from moderation.retries import without_comment
+from moderation.store import articles, thread_comments, utc_iso
+from service.api import MAX_ID_CHARS, _string, json_body, storable, stored_comment_id
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -33,6 +34,9 @@ _NEWER = (select(articles.c.updated_at, thread_comments.c.id, thread_comments.c.
           .select_from(articles.outerjoin(thread_comments, and_(thread_comments.c.article_id == articles.c.id,
                                                                thread_comments.c.id > bindparam("last_id"))))
           .where(articles.c.id == bindparam("article_id")).order_by(thread_comments.c.id))
+# The thread row of a comment sent before under its CMS id (at most one: the store's unique index).
+_OWN_COPY = select(thread_comments.c.id, thread_comments.c.text).where(
+    thread_comments.c.article_id == bindparam("article_id"), thread_comments.c.comment_id == bindparam("comment_id"))
 
 
 class ArticleIdConverter(PathConverter):
@@ -45,12 +49,12 @@ class ArticleIdConverter(PathConverter):
 def _check_id(article_id: str) -> str:
     if not article_id or len(article_id) > MAX_ID_CHARS:
         raise ApiError(422, "invalid_request", f"An article id must be 1 to {MAX_ID_CHARS} characters.")
-    return article_id
+    return storable(article_id, "article id")
 
 
 def _article_json(row: dict, comments: int) -> dict:
     return {"id": row["id"], "title": row["title"], "body": row["body"], "thread_comments": comments,
-            "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None}
+            "updated_at": utc_iso(row.get("updated_at"))}
 
 
 def _thread_count(article_id: str) -> int:
@@ -105,7 +109,7 @@ def delete_article(article_id: str):
 def _check_comment_id(comment_id: str) -> str:
     if len(comment_id) > MAX_ID_CHARS:
         raise ApiError(422, "invalid_request", f"A comment id must be 1 to {MAX_ID_CHARS} characters.")
-    return comment_id
+    return storable(comment_id, "comment id")
 
 
 @bp.get("/comments/<article_id:comment_id>")
@@ -129,7 +133,8 @@ def erase_comment(comment_id: str):
 
 
 class ArticleContexts:
-    """Per-worker cache: article id -> (title, body, updated_at, last thread comment id, Context)."""
+    """Per-worker cache: article id -> (title, body, updated_at, last thread comment id, Context, first thread
+    comment id in it (0: the whole thread))."""
 
     def __init__(self, size: int = 4096):
         self.cache = ContextCache(size)  # thread-safe
@@ -137,12 +142,30 @@ class ArticleContexts:
     def forget(self, article_id: str) -> None:
         self.cache.pop(article_id)
 
-    def context(self, store, article: Article | None) -> Context | None:
+    def context(self, store, article: Article | None, comment_id=None) -> Context | None:
         """The relevance context of a comment's article: stored text and thread, brought up to date.
 
         An article sent inline with an id is stored (or updated) first, so later comments can send the id only.
-        None when the article is unknown (no id, or an id never seen and no text).
+        None when the article is unknown (no id, or an id never seen and no text). With the CMS's `comment_id`, a
+        copy of that comment already in the thread (it was sent before: a retry, an edit) is left out of it
+        (moderation/retries.py).
         """
+        entry = self._entry(store, article)
+        if entry is None:
+            return None
+        _, _, _, last_id, context, first_id = entry
+        comment_id = stored_comment_id(comment_id)
+        if comment_id is None:
+            return context
+        copy = store.rows(_OWN_COPY, {"article_id": article.id, "comment_id": comment_id})
+        # Only when the copy is counted in this context: not when it is older than the latest MAX_THREAD comments
+        # the context was built from, nor when another worker added it after this one's query.
+        if copy and first_id <= copy[0][0] <= last_id:
+            context = without_comment(context, copy[0][1])
+        return context
+
+    def _entry(self, store, article: Article | None) -> tuple | None:
+        """The article's cache entry, brought up to date (and put back in the cache); None when it is unknown."""
         if article is None or article.id is None:
             return None
         article_id = article.id
@@ -174,21 +197,23 @@ class ArticleContexts:
                 rows = conn.execute(query).all()[::-1]
             context = Context.build(title, body, [r.text for r in rows])
             last_id = rows[-1].id if rows else 0
+            first_id = rows[0].id if len(rows) == MAX_THREAD else 0
         else:
-            _, _, _, last_id, context = cached
+            _, _, _, last_id, context, first_id = cached
             for _, comment_id, text in newer:
                 if comment_id is not None:
                     context, last_id = context.add_comment(text), comment_id
-        self.cache.put(article_id, (title, body, updated_at, last_id, context))
-        return context
+        entry = (title, body, updated_at, last_id, context, first_id)
+        self.cache.put(article_id, entry)
+        return entry
 
 
 def contexts(app) -> ArticleContexts:
     return app.extensions.setdefault("article_contexts", ArticleContexts())
 
 
-def context_for(article: Article | None) -> Context | None:
-    return contexts(current_app).context(get_store(), article)
+def context_for(article: Article | None, comment_id=None) -> Context | None:
+    return contexts(current_app).context(get_store(), article, comment_id)
 
 
 def thread_row(article: Article | None, text: str, verdict: Verdict, comment_id=None,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from service.api import MAX_ID_CHARS, _string, json_body, parse_comment
+from service.api import (
+    INT64_MAX, INT64_MIN, MAX_ID_CHARS, _identifier, _string, json_body, parse_comment, stored_comment_id,
+)
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
@@ -43,12 +45,16 @@ def parse_feedback(body: dict) -> dict:
     decision_id = body.get("decision_id")
     if decision_id is not None and (isinstance(decision_id, bool) or not isinstance(decision_id, int)):
         raise ApiError(422, "invalid_request", "'decision_id' must be an integer.")
+    if decision_id is not None and not INT64_MIN <= decision_id <= INT64_MAX:  # past it, the database refuses it
+        raise ApiError(422, "invalid_request", "'decision_id' as an integer must fit in 64 bits.")
     return {
         "text": text, "label": label,
         "article_id": article.id if article else None,
         "article_title": (article.title or None) if article else None,
         "article_body": (article.body or None) if article else None,
-        "comment_id": _optional_id(body, "comment_id"),
+        # as /v1/moderate stores it (not stripped), so that erasing the comment's id erases its labels too
+        "comment_id": stored_comment_id(_identifier(body["comment_id"], "comment_id", min_chars=1))
+        if body.get("comment_id") is not None else None,
         "moderator": _optional_id(body, "moderator"),
         "decision_id": decision_id,
     }

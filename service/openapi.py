@@ -30,9 +30,13 @@ def json_body(schema_name: str, description: str) -> dict:
 
 
 # Errors every key-protected JSON endpoint can answer.
+STORE_DOWN = error("The store could not be reached (`store_unavailable`); retry after `Retry-After` seconds.")
+# An id in the path holding a NUL character (%00): no store can keep it (service/api.py, storable).
+NUL_IN_PATH = error("The id holds a NUL character, U+0000 (`invalid_text`).")
+
 BAD_INPUT = {
     "400": error("Malformed body: not JSON (`invalid_json`), not UTF-8 (`invalid_encoding`), lone surrogates "
-                 "(`invalid_text`)."),
+                 "or a NUL character (U+0000) in a string (`invalid_text`)."),
     "401": error("Missing or wrong API key (`unauthorized`)."),
     "413": error("The body is over the endpoint's size limit (`request_entity_too_large`)."),
     "415": error("The body is not sent as `application/json` (`unsupported_media_type`)."),
@@ -42,6 +46,7 @@ BAD_INPUT = {
 }
 
 INT64 = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
+NO_NUL = {"pattern": "^[^\\u0000]*$"}  # a string the store can keep: no NUL character (else 400 invalid_text)
 
 SCHEMAS = {
     "Error": {
@@ -57,16 +62,17 @@ SCHEMAS = {
         "type": "object",
         "description": "The article the comment was posted under.",
         "properties": {
-            "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "nullable": True}, INT64]},
-            "title": {"type": "string", "nullable": True},
-            "body": {"type": "string", "nullable": True},
+            "id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "nullable": True, **NO_NUL},
+                             INT64]},
+            "title": {"type": "string", "nullable": True, **NO_NUL},
+            "body": {"type": "string", "nullable": True, **NO_NUL},
         },
     },
     "Comment": {
         "type": "object",
         "required": ["text"],
         "properties": {
-            "text": {"type": "string", "description": "The comment as the reader wrote it."},
+            "text": {"type": "string", "description": "The comment as the reader wrote it.", **NO_NUL},
             "article": {"allOf": [ref("Article")], "nullable": True},
             "explain": {"type": "boolean", "default": False,
                         "description": "Add an `explanation` of the spam score to the answer."},
@@ -75,7 +81,7 @@ SCHEMAS = {
     "ModerateRequest": {"allOf": [ref("Comment"), {
         "type": "object",
         "properties": {"comment_id": {
-            "oneOf": [{"type": "string", "minLength": 1, "maxLength": 255}, INT64], "nullable": True,
+            "oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}, INT64], "nullable": True,
             "description": "Your id for the comment: stored with it (thread, review log) so that "
                            "`DELETE /v1/comments/{comment_id}` can erase it. In a batch, each comment's `id`."}},
     }]},
@@ -129,7 +135,7 @@ SCHEMAS = {
             "properties": {"id": {
                 "description": "Your id for the comment, echoed back in its result and stored with it "
                                "(`DELETE /v1/comments/{comment_id}` erases it).",
-                "oneOf": [{"type": "string", "maxLength": 255, "nullable": True}, INT64],
+                "oneOf": [{"type": "string", "maxLength": 255, "nullable": True, **NO_NUL}, INT64],
             }},
         }],
     },
@@ -218,7 +224,8 @@ SCHEMAS.update({
     "ArticleText": {
         "type": "object",
         "description": "An article's text; at least one of title and body must be a non-blank string.",
-        "properties": {"title": {"type": "string", "nullable": True}, "body": {"type": "string", "nullable": True}},
+        "properties": {"title": {"type": "string", "nullable": True, **NO_NUL},
+                       "body": {"type": "string", "nullable": True, **NO_NUL}},
         "additionalProperties": False,
         "anyOf": [
             {"required": ["title"], "properties": {"title": {"type": "string", "pattern": "\\S"}}},
@@ -232,7 +239,8 @@ SCHEMAS.update({
             "id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
             "thread_comments": {"type": "integer", "minimum": 0,
                                 "description": "Comments the service accepted under the article so far."},
-            "updated_at": {"type": "string", "nullable": True},
+            "updated_at": {"type": "string", "format": "date-time", "nullable": True,
+                           "description": "UTC, with its offset (+00:00)."},
         },
     },
     "FeedbackRequest": {
@@ -241,11 +249,11 @@ SCHEMAS.update({
             "required": ["label"],
             "properties": {
                 "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]},
-                "comment_id": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
-                               "nullable": True},
-                "moderator": {"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}],
+                "comment_id": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}, INT64],
+                               "nullable": True, "description": "As in `/v1/moderate`: kept as sent."},
+                "moderator": {"oneOf": [{"type": "string", "maxLength": 255, **NO_NUL}, {"type": "integer"}],
                               "nullable": True},
-                "decision_id": {"type": "integer", "nullable": True,
+                "decision_id": {**INT64, "nullable": True,
                                 "description": "A flagged comment of the review queue this label settles (its "
                                                "outcome then appears in `GET /v1/reviews`)."},
             },
@@ -274,9 +282,10 @@ SCHEMAS.update({
                        "name, e-mail and URL are never stored).",
         "properties": {
             "api_key": {"type": "string", "description": "The key (or an `Authorization: Bearer` header)."},
-            "blog": {"type": "string"},
-            "comment_content": {"type": "string"},
-            "permalink": {"type": "string", "description": "The article id (`PUT /v1/articles/{permalink}`)."},
+            "blog": {"type": "string", **NO_NUL},
+            "comment_content": {"type": "string", **NO_NUL},
+            "permalink": {"type": "string", "description": "The article id (`PUT /v1/articles/{permalink}`).",
+                          **NO_NUL},
             "comment_type": {"type": "string"},
             "is_test": {"type": "string", "description": "`1` / `true`: scored, nothing stored."},
             "recheck_reason": {"type": "string", "description": "A comment checked before: nothing stored."},
@@ -409,7 +418,7 @@ SCHEMAS.update({
     },
 })
 ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
-               "schema": {"type": "string", "minLength": 1, "maxLength": 255}}]
+               "schema": {"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}}]
 
 OPEN = []  # no security requirement
 
@@ -427,7 +436,7 @@ def paged(cursor: str, bounds: dict, about: str, page: str, schema: str) -> dict
                       "401": BAD_INPUT["401"],
                       "422": error(f"`{cursor}` or `limit` is not an integer in range, or another query parameter "
                                    "was sent (`invalid_request`)."),
-                      "503": error("The store could not be reached (`store_unavailable`); retry.")},
+                      "503": STORE_DOWN},
     }
 
 FORM = "application/x-www-form-urlencoded"
@@ -498,14 +507,15 @@ PATHS = {
             "responses": {"200": {"description": "Replaced (its thread is kept).",
                                   "content": {JSON: {"schema": ref("StoredArticle")}}},
                           "201": {"description": "Created.", "content": {JSON: {"schema": ref("StoredArticle")}}},
-                          **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+                          **BAD_INPUT},
         },
         "get": {
             "summary": "A stored article and the size of its thread.", "tags": ["articles"],
             "parameters": ARTICLE_ID,
             "responses": {"200": {"description": "The article.", "content": {JSON: {"schema": ref("StoredArticle")}}},
+                          "400": NUL_IN_PATH,
                           "401": BAD_INPUT["401"], "404": error("No such article (`article_not_found`)."),
-                          "422": BAD_INPUT["422"]},
+                          "422": BAD_INPUT["422"], "503": STORE_DOWN},
         },
         "delete": {
             "summary": "Delete an article and its thread (the comments accepted under it).",
@@ -514,6 +524,7 @@ PATHS = {
                            "200 with zero counts when nothing was stored.",
             "parameters": ARTICLE_ID,
             "responses": {"200": {"description": "Deleted.", "content": {JSON: {"schema": ref("ArticleErased")}}},
+                          "400": NUL_IN_PATH,
                           "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
         },
     },
@@ -521,10 +532,11 @@ PATHS = {
         "summary": "What the service holds under your comment id (for a reader's access request).",
         "tags": ["articles"],
         "parameters": [{"name": "comment_id", "in": "path", "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}}],
         "responses": {"200": {"description": "The records.", "content": {JSON: {"schema": ref("CommentRecords")}}},
+                      "400": NUL_IN_PATH,
                       "401": BAD_INPUT["401"], "404": error("Nothing stored under that id (`comment_not_found`)."),
-                      "422": BAD_INPUT["422"]},
+                      "422": BAD_INPUT["422"], "503": STORE_DOWN},
     }, "delete": {
         "summary": "Erase a comment by your id: from its article's thread, the review log and moderator labels.",
         "tags": ["articles"],
@@ -532,8 +544,9 @@ PATHS = {
                        "what they learnt from a label; retrain to drop it. Idempotent: 200 with zero counts when "
                        "nothing was stored under that id.",
         "parameters": [{"name": "comment_id", "in": "path", "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}}],
         "responses": {"200": {"description": "Erased.", "content": {JSON: {"schema": ref("CommentErased")}}},
+                      "400": NUL_IN_PATH,
                       "401": BAD_INPUT["401"], "422": BAD_INPUT["422"], "503": BAD_INPUT["503"]},
     }},
     "/v1/reviews": {"get": {
@@ -561,7 +574,7 @@ PATHS = {
         "responses": {"201": {"description": "Stored.", "content": {JSON: {"schema": ref("FeedbackStored")}}},
                       "404": error("`decision_id` names no flagged comment (`decision_not_found`)."),
                       "409": error("That flagged comment was reviewed already (`already_reviewed`)."),
-                      **{k: v for k, v in BAD_INPUT.items() if k != "503"}},
+                      **BAD_INPUT},
     }},
     "/1.1/comment-check": {"post": {
         "summary": "Akismet-compatible check: `true` (spam: flag or reject) or `false` (accept), in plain text.",

@@ -120,7 +120,8 @@ def login():
         return render_template("login.html", csrf=csrf_token(), keys=True), 401
     session.clear()
     session["admin_key"] = _key_fingerprint(key)
-    session["moderator"] = (request.form.get("moderator") or "").strip()[:255] or None
+    # no NUL: the name is stored with each review, and PostgreSQL refuses one (service/api.py, storable)
+    session["moderator"] = (request.form.get("moderator") or "").replace("\x00", "").strip()[:255] or None
     session["csrf"] = secrets.token_urlsafe(32)  # a new token after sign-in
     return redirect(url_for("review.review"), 303)
 
@@ -141,7 +142,7 @@ def act(decision_id: int):
     if action not in ("accept", "reject"):
         abort(400, description="The action must be accept or reject.")
     store = get_store()
-    item = store.get_decision(decision_id)
+    item = store.get_decision(decision_id) if decision_id < 2**63 else None  # past 64 bits the database errs
     if item is None:
         abort(404, description=f"No flagged comment with id {decision_id}.")
     label = "ham" if action == "accept" else reject_label(item["reasons"])

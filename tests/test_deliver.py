@@ -209,3 +209,48 @@ def test_the_command_refuses_a_bad_setup_with_a_message(tmp_path, reviewed):
     assert weak.exit_code == 2 and "at least 16" in weak.output
     scheme = run("--url", "ftp://example/", "--secret-file", str(short), "--once")
     assert scheme.exit_code == 2 and "http://" in scheme.output
+
+
+def test_once_gives_up_on_a_failing_batch_after_max_wait_keeping_its_cursor(reviewed, tmp_path):
+    """`--once` (cron) must end: a batch still failing `max_wait` seconds after its first attempt is given up,
+    the batches before it stay delivered, the cursor does not pass it, and the result says what is undelivered."""
+    url, store, cursors = reviewed
+    site = Site(statuses=[200] + [503] * 100)  # the first batch goes through, then the site is down
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    state = deliver.State(tmp_path / "state.json", site.url)
+    options = deliver.Options(batch_size=2, backoff=1.0, max_backoff=8.0, once=True, max_wait=30.0)
+    try:
+        done = deliver.deliver(store, site.url, SECRET, state, options, sleep=sleep, clock=lambda: clock[0])
+    finally:
+        state.close()
+        site.close()
+    assert done["batches"] == 1 and done["cursor"] == cursors[1] == state.cursor
+    assert json.loads((tmp_path / "state.json").read_text())["cursor"] == cursors[1]
+    gave_up = done["undelivered"]
+    assert gave_up["cursors"] == [cursors[2], cursors[3]] and gave_up["last_error"] == "HTTP 503"
+    assert gave_up["attempts"] == done["failed_attempts"] == len(site.requests) - 1 >= 4
+    assert clock[0] <= 30.0 and gave_up["waited_s"] == round(clock[0], 3)  # never sleeps past the budget
+
+
+def test_the_once_command_exits_non_zero_when_the_site_stays_down(reviewed, tmp_path):
+    url, _, cursors = reviewed
+    site = Site()
+    dead = site.url
+    site.close()
+    secret_file, state_file = tmp_path / "secret", tmp_path / "state.json"
+    secret_file.write_bytes(SECRET)
+    args = ["deliver-reviews", "--database", url, "--url", dead, "--secret-file", str(secret_file),
+            "--state", str(state_file)]
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, [*args, "--once", "--max-wait", "1.5"])
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - started < 10
+    assert f"gave up on review events {cursors[0]}-" in result.output and "no answer" in result.output
+    assert "cursor stays at 0" in result.output and not state_file.exists()
+    assert json.loads(result.stdout.splitlines()[-1])["batches"] == 0
+    refused = CliRunner().invoke(cli, [*args, "--max-wait", "5"])  # without --once it runs until stopped
+    assert refused.exit_code == 2 and "--max-wait" in refused.output

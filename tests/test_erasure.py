@@ -191,3 +191,35 @@ def test_a_store_made_by_an_older_version_is_upgraded_in_place(tmp_path):
     assert store.erase_comment("c9")["thread_comments"] == 1
     Store(url)  # opening it again changes nothing
     assert store.thread("a") == ["kept from before"]
+
+
+def test_every_stamp_the_cms_reads_is_utc_with_its_offset(tiny_registry, tmp_path):
+    """GET /v1/comments/<id> and GET /v1/articles/<id> give their times as review events and queue items do: ISO
+    8601 in UTC with an explicit +00:00 (SQLite keeps no zone; a stamp without one is ambiguous to a client)."""
+    from datetime import datetime
+
+    app = make_app(tiny_registry, tmp_path, "flag")
+    client, store = app.test_client(), app.extensions["store"]
+    client.post("/v1/moderate", json={"text": "Win cash now", "article": ARTICLE, "comment_id": "z1"})
+    store.review_decision(store.review_queue()[0]["id"], "ham", "ana")  # accepted: joins the thread, a label
+    held = client.get("/v1/comments/z1").json
+    stamps = [held["thread_comments"][0]["created_at"], held["flagged"][0]["created_at"],
+              held["flagged"][0]["reviewed_at"], held["labels"][0]["created_at"], held["reviews"][0]["reviewed_at"],
+              client.get("/v1/articles/mosul").json["updated_at"]]
+    for stamp in stamps:
+        parsed = datetime.fromisoformat(stamp)
+        assert stamp.endswith("+00:00") and abs((parsed - now()).total_seconds()) < 60, stamp
+
+
+def test_a_label_is_kept_under_the_same_comment_id_as_the_comment_and_erased_with_it(tiny_registry, tmp_path):
+    """POST /v1/feedback stored its `comment_id` stripped of white space where /v1/moderate keeps it as sent: the
+    erasure of " c9 " then missed the label (a reader's data left behind)."""
+    app = make_app(tiny_registry, tmp_path, "accept")
+    client = app.test_client()
+    assert client.post("/v1/moderate", json={"text": "Mosul will be free", "article": ARTICLE,
+                                             "comment_id": " c9 "}).status_code == 200
+    assert client.post("/v1/feedback", json={"text": "Mosul will be free", "label": "ham",
+                                             "comment_id": " c9 "}).status_code == 201
+    assert client.post("/v1/feedback", json={"text": "x", "label": "ham", "comment_id": " "}).status_code == 201
+    erased = client.delete("/v1/comments/%20c9%20").json["erased"]
+    assert erased == {"thread_comments": 1, "flagged": 0, "labels": 1, "reviews": 0}

@@ -51,6 +51,9 @@ def test_feedback_is_stored_and_answers_201_with_its_id(client, app):
     ({"text": "hi", "label": "ham", "moderator": "x" * 300}, 422, "invalid_request"),
     ({"text": "hi", "label": "ham", "decision_id": "7"}, 422, "invalid_request"),
     ({"text": "hi", "label": "ham", "decision_id": 999}, 404, "decision_not_found"),
+    ({"text": "hi", "label": "ham", "decision_id": 2**63}, 422, "invalid_request"),  # was a 500 (SQLite overflow)
+    ({"text": "hi", "label": "ham", "decision_id": -(2**63) - 1}, 422, "invalid_request"),
+    ({"text": "hi", "label": "ham", "decision_id": 2**63 - 1}, 404, "decision_not_found"),
 ])
 def test_bad_feedback_gets_a_clear_error_and_stores_nothing(client, app, body, status, code):
     response = label(client, **body)
@@ -243,3 +246,12 @@ def test_review_page_needs_an_admin_key_when_keys_are_configured(tiny_registry, 
     assert app.test_client().get("/review", headers={"Authorization": "Bearer boss"}).status_code == 200
     app.config["ADMIN_KEYS"] = "rotated"  # a revoked key ends its sessions
     assert client.get("/review").status_code == 401
+
+
+def test_a_review_page_action_on_an_id_past_64_bits_is_a_404_not_a_500(flag_all):
+    client = flag_all.test_client()
+    client.post("/v1/moderate", json={"text": "held"})
+    token = _csrf(client.get("/review").get_data(as_text=True))
+    for decision_id in (2**63, 10**30):
+        response = client.post(f"/review/{decision_id}", data={"action": "accept", "csrf": token})
+        assert response.status_code == 404, response.status_code

@@ -253,3 +253,105 @@ def test_policy_settings_are_shared_by_workers_on_postgresql(tiny_registry, pg_u
     assert two.extensions["policy_settings_watcher"].poll() is True
     assert two.test_client().post("/v1/moderate", json=comment).json["decision"] == "accept"
     assert Store(pg_url).latest_policy_settings()["settings"] == {"paused": ["spam"]}
+
+
+def test_a_retry_is_scored_without_its_own_first_copy_on_postgresql(tiny_registry, pg_url, postgres_server):
+    """tests/test_retries.py's check on PostgreSQL: the thread row of the comment's first copy is found there."""
+    from test_retries import check_a_retry_is_scored_without_its_own_first_copy
+
+    socket, run = postgres_server
+    name = "f_" + pg_url.split("@/", 1)[1].split("?", 1)[0][2:]  # a second empty database for the fresh thread
+    run("createdb", "-h", socket, "-U", "postgres", name)
+    try:
+        app = check_a_retry_is_scored_without_its_own_first_copy(
+            lambda url: make_app(tiny_registry, url, "accept"), pg_url, pg_url.replace("@/t_", "@/" + name[:2], 1))
+        app.extensions["store"].dispose()
+    finally:
+        run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
+
+
+def test_a_nul_character_is_a_400_not_a_503_on_postgresql(tiny_registry, pg_url):
+    """PostgreSQL refuses NUL in text: before the check, each such request was a 503 to retry for ever."""
+    from test_nul_text import check_a_nul_character_is_a_400_and_stores_nothing, make_app as nul_app
+
+    app = nul_app(tiny_registry, pg_url)
+    check_a_nul_character_is_a_400_and_stores_nothing(app)
+    app.extensions["store"].dispose()
+
+
+def test_two_workers_storing_a_new_article_at_once_both_succeed_on_postgresql(pg_url):
+    """The first comments of a new article often come together, each with the article inline, to two workers:
+    both store it. Worker a finds no row to update; before its insert, worker b stores the article; a's insert
+    must not then fail on the primary key (a 503 to the CMS). Made deterministic with a hook on a's insert."""
+    import threading
+
+    from sqlalchemy import event
+
+    a, b = Store(pg_url), Store(pg_url)
+    done = []
+
+    def before(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO ARTICLES") and not done:
+            done.append(True)
+            other = threading.Thread(target=b.put_article, args=("new", "Title by b", "Body by b"))
+            other.start()
+            other.join(30)
+            assert not other.is_alive()
+
+    event.listen(a.engine, "before_cursor_execute", before)
+    a.put_article("new", "Title by a", "Body by a")
+    assert done and a.get_article("new")["title"] == "Title by a"  # the last writer's text
+    a.dispose()
+    b.dispose()
+
+
+def test_ids_past_32_bits_are_answered_not_a_503_on_postgresql(tiny_registry, pg_url):
+    """The ids are PostgreSQL `integer` columns (32 bits); cursors and decision ids the API takes go up to 2**63 - 1.
+    Compared as 32-bit parameters, anything above 2**31 - 1 was an 'integer out of range' error: a 503."""
+    app = make_app(tiny_registry, pg_url, "flag", API_KEYS="k", ADMIN_KEYS="k")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer k"
+    for huge in (2**31, 2**63 - 2):
+        reviews = client.get(f"/v1/reviews?after={huge}")
+        assert reviews.status_code == 200 and reviews.json == {"reviews": [], "next": huge, "has_more": False}
+        queue = client.get(f"/v1/review-queue?before={huge}")
+        assert queue.status_code == 200 and queue.json["items"] == []
+        label = client.post("/v1/feedback", json={"text": "x", "label": "spam", "decision_id": huge})
+        assert label.status_code == 404 and label.json["error"]["code"] == "decision_not_found"
+    app.extensions["store"].dispose()
+
+
+def test_a_thread_comment_committed_after_a_later_id_still_reaches_every_cache_on_postgresql(tiny_registry, pg_url):
+    """A worker brings its cached thread up to date with the comments whose id is above the last it saw. On
+    PostgreSQL a sequence id is taken at insert and committed later: worker a holds id n uncommitted while worker b
+    commits n + 1 and worker c reads up to n + 1; a's comment then committed was never counted by c. Made
+    deterministic with a hook after a's insert. Comments under one article must commit in id order."""
+    import threading
+
+    from sqlalchemy import event
+
+    from moderation.moderator import Article
+    from service.articles import ArticleContexts
+
+    a, b, c = Store(pg_url), Store(pg_url), Store(pg_url)
+    a.put_article("t", "Budget vote", "The council approved the budget.")
+    cache = ArticleContexts()
+    assert cache.context(c, Article("t")).thread_comments == 0
+    hooked = []
+
+    def after(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO THREAD_COMMENTS") and not hooked:
+            hooked.append(True)
+            other = threading.Thread(target=b.add_thread_comment, args=("t", "Second comment", "k2"))
+            other.start()
+            other.join(2)  # with comments committed in id order, b waits for a's commit: give up waiting
+            hooked.append(other)
+            cache.context(c, Article("t"))  # worker c catches up meanwhile
+
+    event.listen(a.engine, "after_cursor_execute", after)
+    a.add_thread_comment("t", "First comment", "k1")
+    hooked[1].join(30)
+    assert sorted(c.thread("t")) == ["First comment", "Second comment"]
+    assert cache.context(c, Article("t")).thread_comments == 2
+    for store in (a, b, c):
+        store.dispose()

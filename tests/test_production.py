@@ -535,3 +535,42 @@ def test_the_keep_alive_cap_leaves_other_servers_alone(tiny_registry, tmp_path):
     for _ in range(3):  # the test client has no gunicorn socket nor response object: nothing to count or close
         assert client.get("/healthz").status_code == 200
     assert len(app.wsgi_app.counts) == 0
+
+
+# Every endpoint that reads or writes the store, with a valid request: what it answers when the store is down.
+STORE_CALLS = [
+    ("post", "/v1/moderate", {"json": {"text": "Fine words", "article": {"id": "a1"}, "comment_id": "c1"}}),
+    ("post", "/v1/moderate/batch", {"json": {"comments": [{"text": "Fine words", "article": {"id": "a1"}}]}}),
+    ("put", "/v1/articles/a1", {"json": {"title": "A title"}}),
+    ("get", "/v1/articles/a1", {}),
+    ("delete", "/v1/articles/a1", {}),
+    ("get", "/v1/comments/c1", {}),
+    ("delete", "/v1/comments/c1", {}),
+    ("get", "/v1/reviews", {}),
+    ("get", "/v1/review-queue", {}),
+    ("post", "/v1/feedback", {"json": {"text": "Fine words", "label": "ham"}}),
+    ("post", "/v1/feedback", {"json": {"text": "Fine words", "label": "ham", "decision_id": 1}}),
+    ("post", "/1.1/comment-check", {"data": {"comment_content": "Fine words", "permalink": "a1"}}),
+    ("post", "/1.1/submit-spam", {"data": {"comment_content": "Fine words"}}),
+]
+
+
+def test_a_store_outage_is_a_documented_503_on_every_endpoint_that_uses_the_store(keyed_app):
+    """The database unreachable (a path that cannot be opened stands in for a server down): every endpoint
+    answers the JSON 503 store_unavailable with Retry-After, and its OpenAPI entry lists that 503."""
+    from sqlalchemy import create_engine
+
+    spec = keyed_app.test_client().get("/openapi.json").get_json()
+    store = keyed_app.extensions["store"]
+    store.engine = create_engine(f"sqlite:///{keyed_app.instance_path}/no/such/folder/m.db")
+    store._prepared.clear()
+    keyed_app.extensions.pop("article_contexts", None)
+    client = keyed_app.test_client()
+    for method, path, kwargs in STORE_CALLS:
+        key = ADMIN if path.startswith(("/v1/feedback", "/v1/review-queue", "/1.1/submit")) else KEY
+        answer = getattr(client, method)(path, headers={"Authorization": f"Bearer {key}"}, **kwargs)
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "1", (method, path, answer.status_code)
+        assert answer.json["error"]["code"] == "store_unavailable"
+        documented = next(ops[method]["responses"] for template, ops in spec["paths"].items()
+                          if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), path) and method in ops)
+        assert "503" in documented, (method, path, "its 503 is not in the OpenAPI document")

@@ -25,9 +25,8 @@ def test_an_accepted_comment_sent_again_joins_the_thread_once(tiny_registry, tmp
     client = app.test_client()
     body = {"text": "Mosul will be free soon", "article": ARTICLE, "comment_id": "c1"}
     answers = [client.post("/v1/moderate", json=body).json for _ in range(3)]
-    # the same decision; the retry is scored against a thread that holds its first copy (off_topic may be lower)
-    assert [a["decision"] for a in answers] == ["accept"] * 3
-    assert answers[1]["scores"]["spam"] == answers[0]["scores"]["spam"] and answers[1] == answers[2]
+    # the same answer: a retry is scored without its own first copy in the thread (the test below)
+    assert answers[0]["decision"] == "accept" and answers[0] == answers[1] == answers[2]
     batch = client.post("/v1/moderate/batch", json={"comments": [
         {"id": "c2", "text": "Pray for Mosul", "article": {"id": "mosul"}},
         {"id": "c2", "text": "Pray for Mosul", "article": {"id": "mosul"}},
@@ -98,3 +97,90 @@ def test_an_older_stores_duplicates_are_cleaned_up_when_it_is_upgraded(tmp_path)
         assert conn.execute(select(thread_comments.c.id)).all()  # the table is usable
     Store(url)  # opening it again changes nothing
     assert store.thread("a") == ["first", "no id", "no id", "other"]
+
+
+THREAD = ["Iraqi forces will take Mosul back from ISIL", "The fighters fled before the army came",
+          "Mosul has suffered enough under ISIL"]
+
+
+def check_a_retry_is_scored_without_its_own_first_copy(make, url_a, url_b):
+    """A comment sent again under its id (a retry, or an edit) is scored against its article's thread without the
+    copy of itself the first answer put there: the same scores as the first answer (a retry), as the edited text
+    scored fresh (an edit), single and in a batch. `make(url)` makes an app accepting everything on a store."""
+    app = make(url_a)
+    client = app.test_client()
+    for i, text in enumerate(THREAD):
+        client.post("/v1/moderate", json={"text": text, "article": ARTICLE, "comment_id": f"t{i}"})
+    # off topic, so that its own words in the thread would make it look less so
+    body = {"text": "My new shoes from the mall are comfortable and cheap", "article": {"id": "mosul"},
+            "comment_id": "c1"}
+    first = client.post("/v1/moderate", json=body).json
+    assert first["decision"] == "accept" and first["scores"]["off_topic"] is not None
+    assert app.extensions["store"].thread("mosul")[-1] == body["text"]  # its first copy is in the thread now
+    assert client.post("/v1/moderate", json=body).json == first
+    # in a batch (two rows: the batch path, not the single comment's)
+    batch = client.post("/v1/moderate/batch", json={"comments": [
+        {"id": "c1", "text": body["text"], "article": {"id": "mosul"}}] * 2}).json["results"]
+    assert [{k: v for k, v in r.items() if k != "id"} for r in batch] == [first, first]
+    short = {"text": "Shoe level lies.", "article": {"id": "mosul"}, "comment_id": "c2"}  # the short comments' path
+    first_short = client.post("/v1/moderate", json=short).json
+    assert client.post("/v1/moderate", json=short).json == first_short
+    # an edit: its first version is left out, so it is scored as the edited text would be under the thread alone
+    edited = {**body, "text": "My new shoes from the mall are comfortable and very cheap"}
+    answer = client.post("/v1/moderate", json=edited).json
+    fresh = make(url_b).test_client()
+    for i, text in enumerate(THREAD + ["Shoe level lies."]):
+        fresh.post("/v1/moderate", json={"text": text, "article": ARTICLE, "comment_id": f"t{i}"})
+    assert fresh.post("/v1/moderate", json={**edited, "comment_id": "other"}).json == answer
+    # the worker's cached context is not changed: other comments are still compared with c1's first copy
+    from service.articles import contexts
+    assert contexts(app).cache.get("mosul")[4].thread_comments == len(app.extensions["store"].thread("mosul")) == 5
+    return app
+
+
+def test_a_retry_is_scored_without_its_own_first_copy(tiny_registry, tmp_path):
+    app = check_a_retry_is_scored_without_its_own_first_copy(
+        lambda url: create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 1.0,
+                                "SPAM_REJECT": 1.0, "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0,
+                                "DATABASE_URL": url}),
+        f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}")
+    assert app.extensions["store"].thread("mosul")[:3] == THREAD
+
+
+def test_a_first_copy_outside_the_cached_thread_is_not_taken_out(tiny_registry, tmp_path, monkeypatch):
+    """A context is built from the latest MAX_THREAD comments: a first copy older than those is not in it, so
+    nothing is taken out; one inside is, once, and the cached context keeps it."""
+    import service.articles as articles_module
+    from moderation.moderator import Article
+    from service.articles import contexts
+
+    monkeypatch.setattr(articles_module, "MAX_THREAD", 2)
+    app = make_app(tiny_registry, tmp_path, "accept")
+    client, store = app.test_client(), app.extensions["store"]
+    for i, text in enumerate(["Old words about shoes", "Mosul is free", "ISIL fled the city"]):
+        client.post("/v1/moderate", json={"text": text, "article": ARTICLE, "comment_id": f"k{i}"})
+    cold = contexts(make_app(tiny_registry, tmp_path, "accept"))  # another worker: builds from the latest two
+    with app.app_context():
+        assert cold.context(store, Article("mosul")).thread_comments == 2
+        assert cold.context(store, Article("mosul"), "k0").thread_comments == 2  # not in its context
+        assert cold.context(store, Article("mosul"), "k2").thread_comments == 1
+        assert cold.context(store, Article("mosul"), "k9").thread_comments == 2  # never sent
+        assert cold.context(store, Article("mosul"), "k2").thread_comments == 1  # the cache was not changed
+        store.add_thread_comment("mosul", "Late words", "k3")  # another worker's: brought in, then taken out
+        assert cold.context(store, Article("mosul"), "k3").thread_comments == 2
+        assert cold.cache.get("mosul")[4].thread_comments == 3
+
+
+def test_without_comment_is_add_comment_undone_and_never_goes_below_the_thread():
+    from moderation.relevance import Context
+    from moderation.retries import without_comment
+
+    base = Context.build(ARTICLE["title"], ARTICLE["body"], ["Mosul is free", "The army came"])
+    plus = base.add_comment("My new shoes are cheap, shoes!")
+    back = without_comment(plus, "My new shoes are cheap, shoes!")
+    assert back.thread_comments == base.thread_comments == 2 and plus.thread_comments == 3
+    assert (back.thread != base.thread).nnz == 0 and back.thread.has_canonical_format
+    assert back.thread.nnz == base.thread.nnz  # no explicit zeros left for the words it alone had
+    # words the thread does not hold (a copy it never counted: e.g. committed out of order) leave it as it was
+    assert without_comment(base, "Shoes shoes shoes") is base
+    assert without_comment(Context.build("t", "b"), "anything") is not None

@@ -166,3 +166,35 @@ def test_lookalike_letters_of_other_scripts_inside_latin_words():
     assert found("sh\u0456t") == ("shit",)  # Cyrillic і
     assert found("\u0455\u04bb\u0456t") == ("shit",)  # ѕһі + Latin t
     assert WordList(("cop",)).find(canonical("\u0441\u043e\u0440")) == ()  # Russian "сор" (litter) is not "cop"
+
+
+@pytest.mark.parametrize("link, host", [
+    ("https://www.Example.com:8080/news/1?x=2", "www.example.com"),  # port, case
+    ("example.com:443/x", "example.com"),  # no scheme, a port
+    ("http://example.com@evil.biz/x", "evil.biz"),  # userinfo: the host is after the @
+    ("http://user:pw@evil.biz:81", "evil.biz"),
+    ("http://evil.biz/x@example.com", "evil.biz"),  # an @ in the path is not userinfo
+    ("http://evil.biz?next=@example.com", "evil.biz"),
+    ("http://evil.biz#@example.com", "evil.biz"),
+    ("http://evil.biz\\@example.com", "evil.biz"),  # browsers read a backslash as a slash in http(s) links
+    ("http://example.com./x", "example.com"),  # a trailing dot: the same host
+    ("spam.biz).", "spam.biz"),  # sentence punctuation
+    ("http://[::1]:8080/admin", "::1"),  # IPv6 literal
+    ("http://[2001:DB8::1]/", "2001:db8::1"),
+    ("http://[::1", "[::1"),  # not a valid URL: no exception, the text as the host
+    ("HTTPS://BÜCHER.DE/x", "xn--bcher-kva.de"),  # IDN: one form (ASCII, as DNS and browsers show a homograph)
+    ("http://xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ("http://evil%2Ebiz/", "evil.biz"),  # a percent-encoded host, as browsers decode it
+    ("www.example.com/b", "www.example.com"),
+])
+def test_link_host_reads_links_as_a_browser_would(link, host):
+    assert link_host(link) == host
+
+
+def test_allowed_domains_match_idn_and_trailing_dots_in_either_form():
+    rules = SiteRules(links_action="flag", allowed_domains="bücher.de, Example.COM.")
+    assert rules.allowed_domains == ("xn--bcher-kva.de", "example.com")
+    assert rules.inspect("see https://www.BÜCHER.de/a and http://xn--bcher-kva.de/b, https://example.com./c") \
+        is NOTHING
+    assert rules.inspect("http://example.com@evil.biz/login").links == ("evil.biz",)
+    assert rules.inspect("http://[::1]:8080/x http://[::1").links == ("::1", "[::1")

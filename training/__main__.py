@@ -209,26 +209,41 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
 @click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Longest wait between two attempts at a failing batch.")
 @click.option("--once", is_flag=True, help="Deliver what is pending now, then exit (cron, tests).")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=None,
+              help="With --once: give up on a batch still failing this many seconds after its first attempt and "
+                   "exit 1, the cursor before it  [default: 300].")
 def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state_path: Path | None,
-                    batch_size: int, interval: float, timeout: float, max_backoff: float, once: bool) -> None:
+                    batch_size: int, interval: float, timeout: float, max_backoff: float, once: bool,
+                    max_wait: float | None) -> None:
     """Push the moderators' decisions (GET /v1/reviews events) to a site, signed, at least once, in order.
 
     Runs until SIGTERM / SIGINT; the cursor is saved after each batch the site acknowledged with a 2xx, so a
     killed process resumes where it was (the site may see the last batch again). Prints what it delivered as JSON.
+    With --once, a site still failing after --max-wait ends it with exit status 1 and the undelivered events named.
     """
     from training import deliver
     from training.lifecycle import store_url
 
     if not url.startswith(("http://", "https://")):
         _fail("--url must be an http:// or https:// URL")
+    if max_wait is not None and not once:
+        _fail("--max-wait applies to --once; without it the command retries until stopped")
     try:
         done = deliver.run(store_url(database_url), url, secret_file,
                            state_path or deliver.default_state_path(sources.PROJECT_ROOT, url),
                            deliver.Options(batch_size=batch_size, interval=interval, timeout=timeout,
-                                           max_backoff=max_backoff, backoff=min(1.0, max_backoff), once=once))
+                                           max_backoff=max_backoff, backoff=min(1.0, max_backoff), once=once,
+                                           max_wait=300.0 if max_wait is None else max_wait))
     except deliver.DeliveryError as exc:
         _fail(str(exc))
     click.echo(json.dumps(done))
+    undelivered = done.get("undelivered")
+    if undelivered:
+        first, last = undelivered["cursors"]
+        click.echo(f"error: gave up on review events {first}-{last} after {undelivered['attempts']} attempt(s) over "
+                   f"{undelivered['waited_s']:.1f} s (last: {undelivered['last_error']}); the cursor stays at "
+                   f"{done['cursor']}, the next run sends them again", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -14,7 +14,8 @@ from the store and POSTs them to the site's URL in batches, with the same JSON a
 - Anything else than a 2xx (a connection error, a timeout, a 5xx, a 4xx: a misconfigured receiver, a redirect:
   point --url at the final address) is retried with
   exponential backoff and jitter, capped (`Retry-After` is honoured on 429 and 503), and logged; the cursor does
-  not move past an undelivered event.
+  not move past an undelivered event. With `--once` (cron) a batch still failing `--max-wait` seconds after its
+  first attempt is given up: the command exits 1 saying which events are undelivered, the cursor before them.
 - One deliverer per state file: a second one started by mistake exits at once (an exclusive lock on it).
 """
 
@@ -140,6 +141,7 @@ class Options:
     backoff: float = 1.0  # first retry delay, doubled each time
     max_backoff: float = 60.0
     once: bool = False  # deliver what is there now, then return
+    max_wait: float | None = None  # with `once`: give up on a batch still failing this long after its first attempt
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -185,9 +187,11 @@ class Stop:
 
 
 def deliver(store: Store, url: str, secret: bytes, state: State, options: Options,
-            sleep: Callable[[float], None] = time.sleep, stop: Stop | None = None) -> dict:
+            sleep: Callable[[float], None] = time.sleep, stop: Stop | None = None,
+            clock: Callable[[], float] = time.monotonic) -> dict:
     """Deliver review events after the saved cursor until stopped (or, with `once`, until none is left).
-    Returns what was done: batches and events acknowledged, failed attempts, the cursor."""
+    Returns what was done: batches and events acknowledged, failed attempts, the cursor; and `undelivered` (the
+    batch's cursors, attempts, last error, seconds waited) when `once` gave up on a batch after `max_wait`."""
     stop = stop or Stop()
     done = {"batches": 0, "events": 0, "failed_attempts": 0, "cursor": state.cursor}
     while not stop.requested:
@@ -201,7 +205,7 @@ def deliver(store: Store, url: str, secret: bytes, state: State, options: Option
         last = events[-1]["cursor"]
         body = json.dumps({"reviews": events, "next": last, "has_more": len(rows) > options.batch_size},
                           separators=(",", ":")).encode("utf-8")
-        attempt = 0
+        attempt, first_try = 0, clock()
         while not stop.requested:
             status, what, retry_after = post(url, secret, body, options.timeout)
             if status is not None and 200 <= status < 300:
@@ -216,6 +220,13 @@ def deliver(store: Store, url: str, secret: bytes, state: State, options: Option
             delay = min(options.max_backoff, options.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             if retry_after is not None and status in (429, 503):
                 delay = min(max(delay, retry_after), options.max_backoff)
+            waited = clock() - first_try
+            if options.once and options.max_wait is not None and waited + delay > options.max_wait:
+                log.error("delivery of cursors %d-%d failed (%s, attempt %d); giving up after %.1f s",
+                          events[0]["cursor"], last, what, attempt, waited)
+                done["undelivered"] = {"cursors": [events[0]["cursor"], last], "attempts": attempt,
+                                       "last_error": what, "waited_s": round(waited, 3)}
+                return done
             log.warning("delivery of cursors %d-%d failed (%s, attempt %d); retrying in %.1f s",
                         events[0]["cursor"], last, what, attempt, delay)
             sleep(delay)
