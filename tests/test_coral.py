@@ -372,7 +372,7 @@ schema.config.update(base_url="http://localhost")
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)  # as in test_openapi
 def test_the_endpoint_conforms_to_its_openapi_document_when_enabled(case, signed_app):
     case.operation.schema.app = signed_app
     case.call_and_validate(app=signed_app, headers={"X-Coral-Signature": PLACEHOLDER},
