@@ -420,7 +420,6 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
         short_threshold = choose_flag_threshold(oof_pairs.subset(served), oof[served], FLAG_SHORT_RELEVANT_RATE)
         model = fit(groups, foreign=foreign)
         chat = oof_pairs.kind == "foreign"
-        moved = oof_pairs.kind == "moved"
     report = {
         "kind": "relevance-logistic",
         "features": list(FEATURE_NAMES),
