@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("coral", __name__, url_prefix="/coral/v1")
 
 SIGNATURE_HEADER = "X-Coral-Signature"
+# The WWW-Authenticate of a 401 here: the signature, not a Bearer key, authenticates this route.
+CHALLENGE = 'Coral-Signature realm="coral", header="X-Coral-Signature"'
 MAX_SIGNATURES = 16  # values in one header: a rotation has two or three; more is not Coral
 ACTIONS = ("NEW", "EDIT")
 ACCEPT_STATUSES = ("APPROVED", "NONE")  # MODERATION_CORAL_ACCEPT_STATUS; unset: {} (Coral's own phases go on)
@@ -209,10 +211,12 @@ def moderate():
     raw = raw_body()  # 413 over the limit, before any work
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
-        raise ApiError(401, "unauthorized", f"Send the body's signature in {SIGNATURE_HEADER}: sha256=<hex>.")
+        raise ApiError(401, "unauthorized", f"Send the body's signature in {SIGNATURE_HEADER}: sha256=<hex>.",
+                       CHALLENGE)
     if not verify_signature(raw, header, secrets):
         log.warning("coral: the %s header matches no configured signing secret", SIGNATURE_HEADER)
-        raise ApiError(401, "unauthorized", f"{SIGNATURE_HEADER} matches no configured signing secret.")
+        raise ApiError(401, "unauthorized", f"{SIGNATURE_HEADER} matches no configured signing secret.",
+                       CHALLENGE)
     text, comment_id, article = parse_request(json_body())
     verdict, _ = moderate_one(text, article, comment_id)
     response = jsonify(coral_answer(verdict, current_app.extensions["coral_accept_status"]))

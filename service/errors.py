@@ -14,9 +14,10 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error the client can act on, with its HTTP status and a stable code."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, challenge: str = 'Bearer realm="moderation"'):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.challenge = challenge  # the WWW-Authenticate of a 401: how to authenticate on this route
 
 
 def error_response(status: int, code: str, message: str):
@@ -34,7 +35,7 @@ def register_error_handlers(app: Flask) -> None:
     def api_error(exc: ApiError):
         response = error_response(exc.status, exc.code, exc.message)
         if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="moderation"'
+            response.headers["WWW-Authenticate"] = exc.challenge
         return response
 
     @app.errorhandler(HTTPException)

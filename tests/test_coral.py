@@ -74,6 +74,7 @@ def test_a_missing_or_wrong_signature_is_401_and_nothing_is_recorded(coral, head
     raw = json.dumps(request_body("<p>Nice one</p>")).encode()
     answer = coral.test_client().post(PATH, data=raw, content_type="application/json", headers={**CMS, **headers})
     assert answer.status_code == status and answer.json["error"]["code"] == "unauthorized"
+    assert answer.headers["WWW-Authenticate"].startswith("Coral-Signature")  # not a Bearer key: the signature
     assert coral.extensions["store"].comment_records("c-1") == {"thread_comments": [], "flagged": [], "labels": [],
                                                                 "reviews": []}
 
