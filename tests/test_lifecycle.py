@@ -1,5 +1,6 @@
 """Retraining behind the promotion gate, rollback through the history, and the live switch in a running app."""
 
+import json
 import shutil
 
 import pytest
@@ -118,6 +119,8 @@ def test_feedback_is_exported_and_trained_on_with_a_held_out_slice(tiny_registry
     assert result.exit_code == 0 and result.stdout.startswith("40 labels")
     exported = datasets.load_labelled(out)
     assert [(e.text, e.label) for e in exported] == [(t, "spam" if i < 20 else "ham") for i, t in enumerate(texts)]
+    stamps = [json.loads(line)["created_at"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert all(stamp.endswith("+00:00") for stamp in stamps)  # UTC with its offset, as the API gives times
     held_out = [e for e in gate.evaluation_set([], gate.feedback_examples(store.list_feedback()))]
     assert 0 < len(held_out) < 40  # one label in five by hash, never trained on
     registry = ModelRegistry(tmp_path / "models")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from moderation.registry import ModelLoadError, ModelRegistry
-from moderation.store import Store, default_url
+from moderation.store import Store, default_url, utc_iso
 from training import gate, sources
 
 PROMOTING_ACTIONS = ("initial", "promote", "force-promote")
@@ -39,7 +39,7 @@ def export_feedback(store: Store, path: Path) -> int:
                 "text": r["text"], "label": r["label"], "article_id": r["article_id"],
                 "article_title": r["article_title"], "article_body": r["article_body"],
                 "comment_id": r["comment_id"], "moderator": r["moderator"], "feedback_id": r["id"],
-                "created_at": r["created_at"].isoformat() if r["created_at"] else None,
+                "created_at": utc_iso(r["created_at"]),  # UTC with its offset, as the API gives times
             }, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
