@@ -128,10 +128,12 @@ def check_a_retry_is_scored_without_its_own_first_copy(make, url_a, url_b):
     # an edit: its first version is left out, so it is scored as the edited text would be under the thread alone
     edited = {**body, "text": "My new shoes from the mall are comfortable and very cheap"}
     answer = client.post("/v1/moderate", json=edited).json
-    fresh = make(url_b).test_client()
+    fresh_app = make(url_b)
+    fresh = fresh_app.test_client()
     for i, text in enumerate(THREAD + ["Shoe level lies."]):
         fresh.post("/v1/moderate", json={"text": text, "article": ARTICLE, "comment_id": f"t{i}"})
     assert fresh.post("/v1/moderate", json={**edited, "comment_id": "other"}).json == answer
+    fresh_app.extensions["store"].dispose()  # its database may be dropped next (PostgreSQL)
     # the worker's cached context is not changed: other comments are still compared with c1's first copy
     from service.articles import contexts
     assert contexts(app).cache.get("mosul")[4].thread_comments == len(app.extensions["store"].thread("mosul")) == 5
