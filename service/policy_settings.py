@@ -21,6 +21,7 @@ Rescoring (`training rescore`) uses the configured policy, not these: a pause is
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
 
@@ -108,6 +109,17 @@ class PolicySettingsWatcher(Watcher):
         super().__init__(interval)
         self.app = app
         self._seen = (object(), None)  # (moderator, settings id) last applied
+
+    def ensure_running(self) -> None:
+        """As Watcher's, and a worker's first request (a new process: a forked worker has no polling thread yet)
+        first catches up with the store, so it never serves an interval with settings changed after it forked."""
+        new_process = self._pid != os.getpid()
+        super().ensure_running()
+        if new_process:
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - the thread polls again; a request never fails for this
+                log.exception("%s: first poll failed", self.name)
 
     def poll(self) -> bool:
         row = self.app.extensions["store"].latest_policy_settings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from moderation.policy import FLAG, REJECT, PolicyConfig, PolicyError, decide
@@ -170,3 +172,17 @@ def test_settings_a_new_model_cannot_take_are_reported_and_the_configured_policy
     assert "policy_settings_error" in restarted.extensions
     assert restarted.extensions["moderator"].policy.spam_reject == app.extensions["moderator"].policy.spam_reject
     assert "policy_settings_error" in restarted.test_client().get("/v1/model").json
+
+
+def test_a_new_worker_process_catches_up_at_its_first_request(tiny_registry, tmp_path):
+    """A forked gunicorn worker starts its polling thread at its first request; that request must not be served
+    with settings from before the fork (the thread's first poll comes only an interval later)."""
+    one = _app(tiny_registry, tmp_path, SPAM_FLAG=0.0, SPAM_REJECT=1.0)
+    two = _app(tiny_registry, tmp_path, SPAM_FLAG=0.0, SPAM_REJECT=1.0, POLICY_POLL_SECONDS=3600)
+    one.test_client().put("/v1/policy", json={"settings": {"paused": ["spam"]}, "note": "after the fork"})
+    watcher = two.extensions["policy_settings_watcher"]
+    watcher._pid = -1  # as in a process forked from the one that made the app
+    watcher.ensure_running()  # what the worker's first request does
+    assert two.extensions["moderator"].policy.paused == ("spam",)
+    watcher.ensure_running()  # the same process again: no second catch-up poll
+    assert watcher._pid == os.getpid()
