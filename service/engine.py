@@ -55,6 +55,13 @@ def policy_overrides(config) -> dict:
     return {field: config.get(key) for key, field in POLICY_KEYS.items() if config.get(key) is not None}
 
 
+def resolve_policy(app: Flask, model, settings: dict | None = None) -> PolicyConfig:
+    """The policy of `model`: its own thresholds, the app's MODERATION_* settings over them, the site rules, and the
+    settings moderators set at run time (service/policy_settings.py) on top; raises PolicyError."""
+    return policy_for(model, **{**policy_overrides(app.config), **(settings or {})},
+                      site=app.extensions.get("site_rules"))
+
+
 def site_rules(config) -> SiteRules:
     """The site rules from the app's configuration; raises SiteRulesError (a bad configuration stops the start)."""
     return SiteRules.from_settings(**{name: config.get(key) for key, name in SITE_RULE_KEYS.items()})
@@ -64,16 +71,17 @@ def load_moderator(app: Flask, version: str | None = None) -> Moderator:
     """Load a version (default: the configured or live one) and build its policy; raises ModelLoadError."""
     registry = ModelRegistry(app.config["MODELS_DIR"])
     model = registry.load(version or app.config.get("MODEL_VERSION"))
-    rules = app.extensions.get("site_rules")
-    policy: PolicyConfig = policy_for(model, **policy_overrides(app.config), site=rules)
+    # what moderators set at run time (service/policy_settings.py) stays in force across versions
     settings = (app.extensions.get("policy_settings") or {}).get("settings")
-    if settings:  # what moderators set at run time (service/policy_settings.py) stays in force across versions
-        try:
-            policy = policy_for(model, **{**policy_overrides(app.config), **settings}, site=rules)
-        except PolicyError as exc:
-            app.extensions["policy_settings_error"] = f"with model {model.version}: {exc}"
-            log.error("policy settings do not make a policy with model %s, the configured policy applies: %s",
-                      model.version, exc)
+    try:
+        policy = resolve_policy(app, model, settings)
+    except PolicyError as exc:
+        if not settings:
+            raise
+        app.extensions["policy_settings_error"] = f"with model {model.version}: {exc}"
+        log.error("policy settings do not make a policy with model %s, the configured policy applies: %s",
+                  model.version, exc)
+        policy = resolve_policy(app, model)
     log.info("loaded model %s from %s", model.version, registry.root)
     return Moderator(model, policy)
 

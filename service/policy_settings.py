@@ -8,8 +8,9 @@ MODERATION_POLICY_POLL_SECONDS (2 s by default; the worker that took the change 
 
 - `GET /v1/policy` (admin key): the settings in force, the policy they give with the live model, and the history.
 - `PUT /v1/policy` (admin key) `{"settings": {...}, "note": "why"}`: replaces the settings (fields left out or null
-  go back to the configured or the model's own value). Refused with 422 when a value or the policy it gives with
-  the live model makes no sense; nothing is recorded then.
+  go back to the configured or the model's own value). Refused with 422 when a value makes no sense, with 409 when
+  the policy it gives with the live model does not (a spam flag above the model's reject threshold); nothing is
+  recorded then.
 - The review page's buttons: "Stop holding for <reason>" on a held comment, "Resume" on the banner.
 
 Settings live in the store (`policy_settings`, one row per change: who, when, why), so they survive restarts and
@@ -25,11 +26,10 @@ import os
 
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
 
-from moderation.moderator import policy_for
-from moderation.policy import ACTIONS, REASON_CODES, PolicyConfig, PolicyError
+from moderation.policy import ACTIONS, REASON_CODES, PolicyError
 from service.api import _string, json_body
 from service.auth import require_key
-from service.engine import POLICY_LOCK, get_store, policy_overrides
+from service.engine import POLICY_LOCK, get_store, resolve_policy
 from service.errors import ApiError
 from service.watch import Watcher
 
@@ -76,11 +76,6 @@ def clean_settings(raw) -> dict:
     return settings
 
 
-def resolve(app: Flask, model, settings: dict) -> PolicyConfig:
-    """The policy of `model` under the app's configuration with `settings` on top; raises PolicyError."""
-    return policy_for(model, **{**policy_overrides(app.config), **settings}, site=app.extensions.get("site_rules"))
-
-
 def apply(app: Flask, row: dict | None) -> bool:
     """Make `row` (the newest settings change, or None for none) this worker's policy. False when the settings
     do not make a policy with the live model (kept out, the error shown by GET /v1/model and GET /v1/policy)."""
@@ -88,7 +83,7 @@ def apply(app: Flask, row: dict | None) -> bool:
     with POLICY_LOCK:
         moderator = app.extensions.get("moderator")
         try:
-            policy = resolve(app, moderator.model, settings) if moderator is not None else None
+            policy = resolve_policy(app, moderator.model, settings) if moderator is not None else None
         except PolicyError as exc:
             app.extensions["policy_settings_error"] = f"settings #{row['id']}: {exc}"
             log.error("policy settings #%s refused, the policy in force keeps applying: %s", row["id"], exc)
@@ -135,7 +130,7 @@ def record(settings: dict, note: str, moderator: str | None) -> dict:
     app = current_app._get_current_object()
     live = app.extensions.get("moderator")
     try:
-        resolve(app, live.model, settings)
+        resolve_policy(app, live.model, settings)
     except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
         raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
                                                     f"{live.version}: {exc}.") from None
@@ -154,12 +149,12 @@ def _row_json(row: dict) -> dict:
 
 def state_json() -> dict:
     app = current_app._get_current_object()
-    store = get_store()
-    row = store.latest_policy_settings()
+    history = get_store().policy_settings_history(HISTORY)  # newest first: the one in force leads
+    row = history[0] if history else None
     live = app.extensions["moderator"]
     out = {"settings": row["settings"] if row else {}, "in_force": _row_json(row) if row else None,
            "policy": live.policy.to_dict(), "model_version": live.version,
-           "history": [_row_json(r) for r in store.policy_settings_history(HISTORY)]}
+           "history": [_row_json(r) for r in history]}
     if app.extensions.get("policy_settings_error"):
         out["error"] = app.extensions["policy_settings_error"]
     return out
