@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from moderation.moderator import Article
-from service.api import MAX_ID_CHARS, _string, moderate_one, raw_body, storable
+from service.api import MAX_ID_CHARS, _string, id_only_article, moderate_one, raw_body, storable
 from service.auth import auth_enabled, bearer_token, key_matches
 from service.engine import get_store
 from service.errors import ApiError
@@ -69,8 +69,7 @@ def comment(fields: dict) -> tuple[str, Article | None]:
     text = _string(fields["comment_content"], "comment_content")
     storable(fields.get("blog", ""), "blog")  # stored with a label (submit-spam / submit-ham): one rule for all
     permalink = storable(fields.get("permalink", ""), "permalink").strip()
-    article = Article(permalink, "", "") if 0 < len(permalink) <= MAX_ID_CHARS else None
-    return text, article
+    return text, id_only_article(permalink)
 
 
 def moderation_headers(verdict) -> dict:

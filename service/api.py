@@ -83,6 +83,13 @@ def storable(value: str, name: str) -> str:
     return value
 
 
+def id_only_article(article_id: str) -> Article | None:
+    """An article known by its id alone (stored by PUT /v1/articles or earlier comments), for the adapters whose
+    requests carry no article text (Akismet's permalink, Coral's story); None for an id the store cannot hold
+    (empty, or over MAX_ID_CHARS): the comment is then scored without article."""
+    return Article(article_id, "", "") if 0 < len(article_id) <= MAX_ID_CHARS else None
+
+
 def _identifier(value, name: str, min_chars: int = 0):
     """An id: a string of at most MAX_ID_CHARS characters or a 64-bit integer (what the OpenAPI document says)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):

@@ -39,7 +39,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from moderation.moderator import Article
 from service.akismet import moderation_headers
-from service.api import MAX_ID_CHARS, _identifier, _string, json_body, moderate_one, raw_body
+from service.api import _identifier, _string, id_only_article, json_body, moderate_one, raw_body
 from service.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -181,10 +181,7 @@ def parse_request(body: dict) -> tuple[str, str | None, Article | None]:
     story_id = story.get(article_id_field(current_app.config))
     if isinstance(story_id, str):
         story_id = story_id.strip()
-    # An id the store cannot hold (empty, over MAX_ID_CHARS) is scored without article, like Akismet's permalink.
-    article = Article(str(story_id), "", "") if story_id not in (None, "") and len(str(story_id)) <= MAX_ID_CHARS \
-        else None
-    return text, comment_id, article
+    return text, comment_id, None if story_id is None else id_only_article(str(story_id))
 
 
 def coral_answer(verdict, accepted: str | None) -> dict:
