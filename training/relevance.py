@@ -178,11 +178,19 @@ def add_foreign(pairs: Pairs, groups: list[ArticleGroup], foreign: list[str], se
         return pairs
     rng = random.Random(seed)
     texts = [t for t in foreign for _ in range(FOREIGN_USES)]
-    contexts = np.array([rng.choice(candidates) for _ in texts], dtype=np.int64)
+    contexts = [rng.choice(candidates) for _ in texts]
+    return _plus_off_topic(pairs, pairs.contexts, texts, contexts, "foreign", [""] * len(texts))
+
+
+def _plus_off_topic(pairs: Pairs, contexts: list, texts: list[str], context_of: list[int], kind: str,
+                    article: list[str]) -> Pairs:
+    """`pairs` (whose contexts are the first of `contexts`) plus `texts`, each under `contexts[context_of[i]]`,
+    labelled off-topic, of `kind`, from `article` (the key of the article a text was taken from, or "")."""
     n = len(texts)
-    return Pairs(pairs.texts + texts, pairs.contexts, np.concatenate([pairs.context_of, contexts]),
+    return Pairs(pairs.texts + texts, contexts, np.concatenate([pairs.context_of, np.array(context_of, np.int64)]),
                  np.concatenate([pairs.leave_out, np.zeros(n, bool)]), np.concatenate([pairs.y, np.ones(n, int)]),
-                 np.concatenate([pairs.kind, np.full(n, "foreign")]), np.concatenate([pairs.article, np.full(n, "")]))
+                 np.concatenate([pairs.kind, np.full(n, kind)]),
+                 np.concatenate([pairs.article, np.array(article, dtype=str)]))
 
 
 # Real short comments (and short sentences of longer ones) that are specific to their own article - a word that is
@@ -254,11 +262,7 @@ def add_moved(pairs: Pairs, model: RelevanceModel, groups: list[ArticleGroup], s
             if tied & words:
                 continue
             texts.append(span), context_of.append(at), article.append(key)
-    n = len(texts)
-    return Pairs(pairs.texts + texts, contexts, np.concatenate([pairs.context_of, np.array(context_of, np.int64)]),
-                 np.concatenate([pairs.leave_out, np.zeros(n, bool)]), np.concatenate([pairs.y, np.ones(n, int)]),
-                 np.concatenate([pairs.kind, np.full(n, "moved")]),
-                 np.concatenate([pairs.article, np.array(article, dtype=str)]))
+    return _plus_off_topic(pairs, contexts, texts, context_of, "moved", article)
 
 
 def _background_texts(groups: list[ArticleGroup]) -> list[str]:
