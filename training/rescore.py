@@ -531,6 +531,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
         raise RescoreError("chunk size must be at least 1")
+    _refuse_overwriting_the_input(source, paths)
     version, policy = _resolve_model(options)
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
@@ -710,6 +711,21 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(paths.work, ignore_errors=True)
     return summary
+
+
+def _refuse_overwriting_the_input(source: Source, paths: _Paths) -> None:
+    """The output (or its errors, changed or summary file) must not be the input file: it would be replaced."""
+    if source.path is None:
+        return
+    for kind, path in (("output", paths.output), ("errors file", paths.errors), ("changed file", paths.changed),
+                       ("summary file", paths.summary)):
+        try:
+            same = path.exists() and os.path.samefile(path, source.path)
+        except OSError:
+            same = False
+        if same:
+            raise RescoreError(f"the {kind} {path} is the input {source.path}: the run would overwrite it; "
+                               "choose another --output")
 
 
 def _fsync_dir(path: Path) -> None:

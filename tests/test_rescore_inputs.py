@@ -1,0 +1,54 @@
+"""What an operator throws at `rescore`: odd input files, unusable output paths, resumes that cannot be honest.
+
+Each test is a bug found by trying it: the run must either read every row or stop with one clear error line
+(exit status 2), never a traceback, a zero exit after a failure, a lost row or a corrupted output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from training.__main__ import cli
+from training.rescore import RescoreError, RescoreOptions, rescore
+from training.rescore_io import Source
+
+
+def options(registry, **kw) -> RescoreOptions:
+    kw.setdefault("workers", 1)
+    kw.setdefault("progress", False)
+    return RescoreOptions(models_dir=registry.root, **kw)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def rescore_cli(registry, *args):
+    return run("rescore", "--models", registry.root, "--workers", 1, "--no-progress", *args)
+
+
+def one_error_line(result) -> str:
+    """The command failed with exit status 2 and one `error: ...` line on stderr (no traceback)."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ["old.jsonl", "old.csv"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tiny_registry, tmp_path, name):
+    source = tmp_path / name
+    if name.endswith(".csv"):
+        source.write_text("id,text\n1,Thanks for the balanced piece\n", encoding="utf-8")
+    else:
+        source.write_text(json.dumps({"id": 1, "text": "Thanks for the balanced piece"}) + "\n", encoding="utf-8")
+    before = source.read_bytes()
+    (tmp_path / "sub").mkdir()
+    for output in (source, tmp_path / "sub" / ".." / name):  # the same file, by another path
+        line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", output))
+        assert "is the input" in line
+        assert source.read_bytes() == before
