@@ -52,3 +52,49 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tiny_registry
         line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", output))
         assert "is the input" in line
         assert source.read_bytes() == before
+
+
+def _interrupted_run(registry, source: Path, output: Path, monkeypatch, chunks: int = 3) -> None:
+    """A run stopped (as by Ctrl-C) after `chunks` chunks were committed."""
+    import training.rescore as module
+
+    submit = module.InlineExecutor.submit
+    calls = []
+
+    def stop_after(self, task):
+        calls.append(task.index)
+        if len(calls) > chunks:
+            raise KeyboardInterrupt
+        return submit(self, task)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module.InlineExecutor, "submit", stop_after)
+        with pytest.raises(module.RescoreInterrupted):
+            rescore(Source(source), output, options(registry, chunk_size=4))
+
+
+@pytest.mark.parametrize("damage", ["delete output", "truncate output", "delete errors", "truncate changed"])
+def test_resume_refuses_result_files_shorter_than_its_checkpoint(tiny_registry, tmp_path, monkeypatch, damage):
+    source = tmp_path / "old.jsonl"
+    rows = [json.dumps({"id": i, "text": f"Comment {i} on the council's budget vote", "article_id": str(i % 3),
+                        "decision": "reject"}) for i in range(30)]
+    rows[1] = "{broken"  # an errors file that is not empty
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    clean = tmp_path / "clean.jsonl"
+    rescore(Source(source), clean, options(tiny_registry, chunk_size=4))
+    output = tmp_path / "new.jsonl"
+    _interrupted_run(tiny_registry, source, output, monkeypatch)
+    target = {"output": tmp_path / "new.jsonl.rescore" / "output.partial.jsonl",
+              "errors": tmp_path / "new.jsonl.errors.jsonl",
+              "changed": tmp_path / "new.jsonl.changed.jsonl"}[damage.split()[1]]
+    assert target.stat().st_size > 0
+    if damage.startswith("delete"):
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[:-7])  # cut mid-line
+    with pytest.raises(RescoreError, match="cannot resume: .* shorter than the checkpoint"):
+        rescore(Source(source), output, options(tiny_registry, chunk_size=4, resume=True))
+    assert not output.exists()
+    rescore(Source(source), output, options(tiny_registry, chunk_size=4))  # starting over gives the clean result
+    for suffix in ("", ".errors.jsonl", ".changed.jsonl"):
+        assert Path(f"{output}{suffix}").read_bytes() == Path(f"{clean}{suffix}").read_bytes()

@@ -575,6 +575,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     else:
         summary, skip, offsets = RescoreSummary(), 0, (0, 0, 0)
     summary.model_version = version
+    for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
+        have = path.stat().st_size if path.exists() else 0
+        if have < size:  # truncating would pad it with NUL bytes: the committed rows are gone
+            raise RescoreError(
+                f"cannot resume: {path} is shorter than the checkpoint records ({have} < {size} bytes): it was "
+                "truncated or deleted after the interrupted run; rerun without --resume to start over"
+            )
     handles = []
     for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
         handle = open(path, "r+b" if path.exists() else "w+b")
