@@ -98,3 +98,11 @@ def test_resume_refuses_result_files_shorter_than_its_checkpoint(tiny_registry, 
     rescore(Source(source), output, options(tiny_registry, chunk_size=4))  # starting over gives the clean result
     for suffix in ("", ".errors.jsonl", ".changed.jsonl"):
         assert Path(f"{output}{suffix}").read_bytes() == Path(f"{clean}{suffix}").read_bytes()
+
+
+@pytest.mark.parametrize("content", [b"", b"id,text\n1,not a parquet file\n"])
+def test_a_file_named_parquet_that_is_not_one_is_one_error_line(tiny_registry, tmp_path, content):
+    source = tmp_path / "old.parquet"
+    source.write_bytes(content)
+    line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl"))
+    assert str(source) in line and "Parquet" in line

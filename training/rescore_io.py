@@ -172,14 +172,25 @@ def _has_surrogate(value: str) -> bool:
 
 
 def read_parquet(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    handle = pq.ParquetFile(path)
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     present = [name for name in FIELDS if name in handle.schema_arrow.names]
     if "id" not in present or "text" not in present:
         raise InputError(f"{path}: a Parquet input needs the columns id and text")
     number = 0
-    for batch in handle.iter_batches(batch_size=batch_rows, columns=present):
+    batches = handle.iter_batches(batch_size=batch_rows, columns=present)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:  # a damaged row group: the rows after it cannot be read
+            raise InputError(f"{path}: unreadable Parquet data after row {number} ({exc})") from None
+        if batch is None:
+            return
         for row in batch.to_pylist():
             number += 1
             yield Record(number, _decode_bytes(row))
