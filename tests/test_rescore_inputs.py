@@ -106,3 +106,13 @@ def test_a_file_named_parquet_that_is_not_one_is_one_error_line(tiny_registry, t
     source.write_bytes(content)
     line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl"))
     assert str(source) in line and "Parquet" in line
+
+
+@pytest.mark.parametrize("url, expected", [("not a url", "cannot read"),
+                                           ("nosuchdialect://u@host/db", "cannot read"),
+                                           ("mysql://u:secret@localhost/db", "cannot read")])  # driver not installed
+def test_an_unusable_sql_url_is_one_error_line_without_its_password(tiny_registry, tmp_path, url, expected):
+    result = run("rescore", "--models", tiny_registry.root, "--input-sql", url, "--table", "comments",
+                 "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
+    line = one_error_line(result)
+    assert expected in line and "secret" not in line

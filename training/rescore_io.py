@@ -65,6 +65,8 @@ class Source:
             raise InputError("--input-sql needs --table NAME")
         self.path, self.sql_url, self.table, self.batch_rows = path, sql_url, table, batch_rows
         self.kind = "sql" if sql_url else input_kind(path)
+        if sql_url is not None:
+            _engine(sql_url).dispose()  # a URL that cannot be parsed or whose driver is missing: say so now
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
 
@@ -200,7 +202,7 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
     """Rows of a table, in primary-key (else id) order, fetched `batch_rows` at a time over one cursor."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
+    engine = _engine(url)
     try:
         try:
             meta = sa.MetaData()
@@ -224,6 +226,16 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
                     yield Record(number, _decode_bytes(dict(values._mapping)))
     finally:
         engine.dispose()
+
+
+def _engine(url: str):
+    """The SQLAlchemy engine for `url` (no connection yet); InputError for a bad URL or a missing driver."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise InputError(f"cannot read {_hide_password(url)}: {exc}") from None
 
 
 def _decode_bytes(row: dict) -> dict | None:
