@@ -116,3 +116,14 @@ def test_an_unusable_sql_url_is_one_error_line_without_its_password(tiny_registr
                  "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
     line = one_error_line(result)
     assert expected in line and "secret" not in line
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_json_lines_with_a_utf8_bom_read_their_first_row(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"  # PowerShell's Out-File and Notepad write one
+    source.write_bytes(BOM + b'{"id": 1, "text": "First comment"}\r\n{"id": 2, "text": "Second comment"}\r\n')
+    summary = rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
+    assert [r["id"] for r in map(json.loads, (tmp_path / "new.jsonl").read_text().splitlines())] == [1, 2]
+    assert summary.errors == 0
