@@ -127,3 +127,10 @@ def test_json_lines_with_a_utf8_bom_read_their_first_row(tiny_registry, tmp_path
     summary = rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
     assert [r["id"] for r in map(json.loads, (tmp_path / "new.jsonl").read_text().splitlines())] == [1, 2]
     assert summary.errors == 0
+
+
+def test_a_csv_with_a_bom_and_a_quoted_header_is_read(tiny_registry, tmp_path):
+    source = tmp_path / "old.csv"  # pandas' to_csv(encoding="utf-8-sig", quoting=csv.QUOTE_ALL), Excel exports
+    source.write_bytes(BOM + b'"id","text"\r\n"1","Thanks, a ""fair"" piece"\r\n"2","two\r\nlines"\r\n')
+    summary = rescore(Source(source), tmp_path / "new.csv", options(tiny_registry))
+    assert summary.errors == 0 and summary.scored == 2

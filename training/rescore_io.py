@@ -128,7 +128,8 @@ def read_jsonl(path: Path) -> Iterator[Record]:
 def read_csv(path: Path) -> Iterator[Record]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad record is reported on its own line
     # instead of ending the file.
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # utf-8-sig: a byte order mark is not part of the first column's name (or of its quotes).
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader)
