@@ -134,3 +134,12 @@ def test_a_csv_with_a_bom_and_a_quoted_header_is_read(tiny_registry, tmp_path):
     source.write_bytes(BOM + b'"id","text"\r\n"1","Thanks, a ""fair"" piece"\r\n"2","two\r\nlines"\r\n')
     summary = rescore(Source(source), tmp_path / "new.csv", options(tiny_registry))
     assert summary.errors == 0 and summary.scored == 2
+
+
+@pytest.mark.parametrize("header", [b"id,body", b"comment_id,text", b'"id,text'])
+def test_a_csv_header_without_id_and_text_stops_the_run(tiny_registry, tmp_path, header):
+    source = tmp_path / "old.csv"  # not one bad row: no row of this file can be read
+    source.write_bytes(header + b"\n1,Thanks for the piece\n")
+    line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl"))
+    assert str(source) in line and "id and text" in line
+    assert not (tmp_path / "new.jsonl").exists()

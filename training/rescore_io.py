@@ -69,6 +69,10 @@ class Source:
             _engine(sql_url).dispose()  # a URL that cannot be parsed or whose driver is missing: say so now
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+        if self.kind in ("csv", "parquet"):  # a header or schema without id and text: say so before any work
+            records = self.records()
+            next(records, None)
+            records.close()
 
     def describe(self) -> str:
         return f"{self.table} at {_hide_password(self.sql_url)}" if self.sql_url else str(self.path)
@@ -135,13 +139,12 @@ def read_csv(path: Path) -> Iterator[Record]:
             header = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            yield Record(1, None, f"unreadable CSV header: {exc}")
-            return
+        except csv.Error as exc:  # no row of the file can be read: the input as a whole is refused
+            raise InputError(f"{path}: unreadable CSV header: {exc}") from None
         header = [h.strip().lstrip("\ufeff") for h in header]
         if "id" not in header or "text" not in header:
-            yield Record(1, None, f"the CSV header must name the columns id and text (found: {', '.join(header)})")
-            return
+            found = ", ".join(repr(h[:40]) for h in header[:20])
+            raise InputError(f"{path}: the CSV header must name the columns id and text (found: {found})")
         wanted = [(name, header.index(name)) for name in FIELDS if name in header]
         previous_end = reader.line_num
         while True:
