@@ -143,3 +143,22 @@ def test_a_csv_header_without_id_and_text_stops_the_run(tiny_registry, tmp_path,
     line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl"))
     assert str(source) in line and "id and text" in line
     assert not (tmp_path / "new.jsonl").exists()
+
+
+@pytest.mark.parametrize("content", [
+    json.dumps([{"id": 1, "text": "First"}, {"id": 2, "text": "Second"}]).encode(),
+    json.dumps([{"id": 1, "text": "First"}, {"id": 2, "text": "Second"}], indent=2).encode(),
+    BOM + b' [{"id": 1, "text": "First"}]\n',
+])
+def test_a_json_array_file_is_refused_as_not_json_lines(tiny_registry, tmp_path, content):
+    source = tmp_path / "old.json"  # an export as one JSON array: every row would be lost as "bad"
+    source.write_bytes(content)
+    line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl"))
+    assert str(source) in line and "JSON array" in line and "one object per line" in line
+
+
+def test_a_first_line_that_is_an_array_of_values_is_one_bad_row(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text('["not", "an", "object"]\n{"id": 2, "text": "Second"}\n', encoding="utf-8")
+    summary = rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
+    assert summary.scored == 1 and summary.errors == 1

@@ -69,6 +69,8 @@ class Source:
             _engine(sql_url).dispose()  # a URL that cannot be parsed or whose driver is missing: say so now
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+        if self.kind == "jsonl":
+            _refuse_a_json_array(path)
         if self.kind in ("csv", "parquet"):  # a header or schema without id and text: say so before any work
             records = self.records()
             next(records, None)
@@ -103,6 +105,27 @@ def _hide_password(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparsable URL>"
+
+
+def _refuse_a_json_array(path: Path) -> None:
+    """A file holding one JSON array of objects (pretty-printed or not) is not JSON lines: refused as a whole,
+    rather than every row reported bad. A first line that is an array of other values is one bad row."""
+    with open(path, "rb") as handle:
+        first = b""
+        while not first.strip():
+            first = handle.readline(1 << 20)
+            if not first:
+                return
+    first = first.removeprefix(b"\xef\xbb\xbf").strip()
+    if not first.startswith(b"["):
+        return
+    try:
+        values = json.loads(first)
+    except ValueError:  # an array spread over lines, or too long a line to read whole here
+        values = [{}]
+    if isinstance(values, list) and any(isinstance(v, dict) for v in values):
+        raise InputError(f"{path}: this is a JSON array; rescore reads JSON lines, one object per line "
+                         "(convert it with: jq -c '.[]' in.json > in.jsonl)")
 
 
 def read_jsonl(path: Path) -> Iterator[Record]:
