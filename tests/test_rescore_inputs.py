@@ -162,3 +162,19 @@ def test_a_first_line_that_is_an_array_of_values_is_one_bad_row(tiny_registry, t
     source.write_text('["not", "an", "object"]\n{"id": 2, "text": "Second"}\n', encoding="utf-8")
     summary = rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
     assert summary.scored == 1 and summary.errors == 1
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "Thanks"}) + "\n", encoding="utf-8")
+    (tmp_path / "file").write_text("a file, not a folder")
+    line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "file" / "new.jsonl"))
+    assert "file/new.jsonl" in line
+
+
+def test_an_output_folder_that_does_not_exist_yet_is_made(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "Thanks"}) + "\n", encoding="utf-8")
+    result = rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "a" / "b" / "new.jsonl")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a" / "b" / "new.jsonl").read_text())["id"] == 1

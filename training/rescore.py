@@ -566,7 +566,10 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     if not resuming:
         shutil.rmtree(paths.work, ignore_errors=True)
         last = None
-    paths.work.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RescoreError(f"cannot write the output {paths.output}: {exc.strerror} ({exc.filename})") from None
 
     if last is not None:
         summary = RescoreSummary.from_state(last["summary"])
