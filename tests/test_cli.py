@@ -73,3 +73,15 @@ def test_promote_and_rollback(tiny_registry, tmp_path):
     assert registry.current_version() == first
     bad = run("promote", "--models", root, "nope")
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_models_pointing_at_a_file_is_a_usage_error_for_every_command(tmp_path):
+    models = tmp_path / "models.tar"
+    models.write_text("not a folder")
+    source = tmp_path / "old.jsonl"
+    source.write_text('{"id": 1, "text": "hi"}\n')
+    for args in (["rollback"], ["evaluate"], ["promote", "v1"], ["train"],
+                 ["rescore", "--input", source, "--output", tmp_path / "new.jsonl"]):
+        result = CliRunner().invoke(cli, [str(a) for a in [*args, "--models", models]])
+        assert result.exit_code == 2, (args, result.output)
+        assert "'--models'" in result.output and "is a file" in result.output, (args, result.output)

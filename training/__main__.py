@@ -19,7 +19,8 @@ from training import datasets, sources
 
 DEFAULT_MODELS = Path(os.environ.get("MODERATION_MODELS_DIR", sources.PROJECT_ROOT / "models"))
 models_option = click.option(
-    "--models", "models_dir", type=click.Path(path_type=Path), default=DEFAULT_MODELS, show_default=True,
+    "--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS,
+    show_default=True,
     help="Model registry folder.",
 )
 
