@@ -178,3 +178,25 @@ def test_an_output_folder_that_does_not_exist_yet_is_made(tiny_registry, tmp_pat
     result = rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "a" / "b" / "new.jsonl")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "a" / "b" / "new.jsonl").read_text())["id"] == 1
+
+
+def test_resume_checks_the_interrupted_run_s_model_before_starting_workers(tiny_registry, tmp_path, monkeypatch):
+    """A newer version went live meanwhile, and the run's own version was damaged: one clear error, whatever the
+    number of workers (with 2 it was a BrokenProcessPool traceback)."""
+    import shutil
+
+    from moderation.registry import ModelLoadError, ModelRegistry
+
+    registry = ModelRegistry(tmp_path / "models")
+    shutil.copytree(tiny_registry.root, registry.root)
+    first = registry.current_version()
+    newer = first[:-8] + "ffffffff"
+    shutil.copytree(registry.root / first, registry.root / newer)
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the vote"}) + "\n" for i in range(30)))
+    output = tmp_path / "new.jsonl"
+    _interrupted_run(registry, source, output, monkeypatch)
+    registry.set_current(newer, action="promote")
+    (registry.root / first / "model.joblib").write_bytes(b"damaged")
+    with pytest.raises(ModelLoadError, match=f"model {first} failed its checksum"):
+        rescore(Source(source), output, options(registry, chunk_size=4, resume=True, workers=2))

@@ -544,6 +544,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
         if options.version is None and old_header.get("model_version") and old_header.get("policy"):
             # carry on with the version the run started with, even if `current` moved meanwhile
             header["model_version"] = version = old_header["model_version"]
+            ModelRegistry(options.models_dir).verify(version)  # here, not in a worker process as it starts
             policy = options.policy or PolicyConfig.from_dict(old_header["policy"], site=options.site_rules)
             if options.policy is not None and options.site_rules is not None:
                 policy = replace(policy, site=options.site_rules)
