@@ -85,3 +85,19 @@ def test_models_pointing_at_a_file_is_a_usage_error_for_every_command(tmp_path):
         result = CliRunner().invoke(cli, [str(a) for a in [*args, "--models", models]])
         assert result.exit_code == 2, (args, result.output)
         assert "'--models'" in result.output and "is a file" in result.output, (args, result.output)
+
+
+def test_an_unreachable_store_is_one_error_line_for_every_command(tiny_registry, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    urls = ["nonsense", "postgresql://reader:secret@127.0.0.1:1/cms", f"sqlite:///{tmp_path}/file/moderation.db"]
+    commands = (["export-feedback", "--output", tmp_path / "labels.jsonl"], ["prune", "--older-than", 30],
+                ["promote", "--models", tiny_registry.root, tiny_registry.current_version()],
+                ["train", "--models", tmp_path / "models", "--with-feedback"])
+    for url in urls:
+        for args in commands:
+            result = CliRunner().invoke(cli, [str(a) for a in [*args, "--database", url]])
+            assert result.exit_code == 2, (url, args, result.exception, result.output)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: cannot open the store"), (url, args, lines)
+            assert "secret" not in lines[0]
+    assert not (tmp_path / "models").exists()

@@ -36,6 +36,25 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _open_store(database_url: str | None):
+    """The labels store, or one error line (exit 2) when the URL is bad or the database cannot be reached."""
+    import sqlalchemy as sa
+
+    from moderation.store import Store
+    from training.lifecycle import store_url
+
+    url = store_url(database_url)
+    try:
+        return Store(url)
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+        try:
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        except sa.exc.ArgumentError:
+            shown = "<unparsable URL>"
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        _fail(f"cannot open the store {shown}: {reason}")
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def cli(verbose: bool) -> None:
@@ -68,10 +87,9 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     from training.train import train_model
 
     if with_feedback:
-        from moderation.store import Store
-        from training.lifecycle import feedback_snapshot, store_url
+        from training.lifecycle import feedback_snapshot
 
-        snapshot = feedback_snapshot(Store(store_url(database_url)))
+        snapshot = feedback_snapshot(_open_store(database_url))
         if snapshot is None:
             click.echo("no moderator labels in the store yet: training on the shared data only", err=True)
         else:
@@ -125,14 +143,14 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
 @click.option("--reason", default=None, help="Why this version goes live (recorded in the history).")
 def promote(models_dir: Path, version: str, database_url: str | None, force: bool, reason: str | None) -> None:
     """Make VERSION live if the promotion gate passes: not worse than the live model on the frozen evaluation set."""
-    from moderation.store import Store
     from training import lifecycle
 
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
+    store = _open_store(database_url)
     try:
-        result = lifecycle.promote(registry, version, Store(lifecycle.store_url(database_url)), force, reason)
+        result = lifecycle.promote(registry, version, store, force, reason)
     except lifecycle.GateRefused as exc:
         click.echo(exc.result.table(), err=True)
         _fail(f"promotion of {version} refused by the gate: {exc}. "
@@ -165,10 +183,9 @@ def rollback(models_dir: Path) -> None:
               help="JSON lines file in the general labelled format (text, label, article_*).")
 def export_feedback(database_url: str | None, output_path: Path) -> None:
     """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
-    from moderation.store import Store
     from training import lifecycle
 
-    count = lifecycle.export_feedback(Store(lifecycle.store_url(database_url)), output_path)
+    count = lifecycle.export_feedback(_open_store(database_url), output_path)
     click.echo(f"{count} labels written to {output_path}")
 
 
@@ -187,11 +204,11 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     """
     from datetime import timedelta
 
-    from moderation.store import Store, now
-    from training.lifecycle import store_url
+    from moderation.store import now
 
+    store = _open_store(database_url)
     before = now() - timedelta(days=days)
-    counts = Store(store_url(database_url)).prune(before, dry_run=dry_run)
+    counts = store.prune(before, dry_run=dry_run)
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
 
 
