@@ -59,3 +59,15 @@ def test_general_format_errors_name_file_and_line(tmp_path, content, message):
     with pytest.raises(DataError, match=message) as info:
         datasets.load_labelled(path)
     assert "bad.jsonl:1" in str(info.value)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("bad.csv", b"text,label\nnice point,ham\ncaf\xe9 au lait,ham\n"),
+    ("bad.jsonl", b'{"text": "nice point", "label": "ham"}\n{"text": "caf\xe9", "label": "ham"}\n'),
+])
+def test_a_labelled_file_with_invalid_utf8_is_a_data_error_naming_its_line(tmp_path, name, content):
+    path = tmp_path / name  # (it was a UnicodeDecodeError traceback from `train --data` / `evaluate --data`)
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="invalid UTF-8") as info:
+        datasets.load_labelled(path)
+    assert f"{name}:3" in str(info.value) if name.endswith(".csv") else f"{name}:2" in str(info.value)

@@ -92,12 +92,23 @@ def load_labelled(path: Path) -> list[Example]:
     """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
+        # surrogateescape: an undecodable byte is reported with its line below, not as a UnicodeDecodeError
+        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
             rows = list(enumerate(csv.DictReader(handle), 2))
+        for number, row in rows:
+            for value in (v for v in (*row.keys(), *row.values()) if isinstance(v, str) and not v.isascii()):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise DataError(f"{path}:{number}: invalid UTF-8") from None
     else:
         rows = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{path}:{number}: invalid UTF-8 (byte {exc.start} of the line)") from None
                 if line.strip():
                     try:
                         rows.append((number, json.loads(line)))
