@@ -71,3 +71,14 @@ def test_a_labelled_file_with_invalid_utf8_is_a_data_error_naming_its_line(tmp_p
     with pytest.raises(DataError, match="invalid UTF-8") as info:
         datasets.load_labelled(path)
     assert f"{name}:3" in str(info.value) if name.endswith(".csv") else f"{name}:2" in str(info.value)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("labels.csv", b'\xef\xbb\xbf"text","label"\r\n"nice point","ham"\r\n'),
+    ("labels.csv", b"\xef\xbb\xbftext,label\nnice point,ham\n"),
+    ("labels.jsonl", b'\xef\xbb\xbf{"text": "nice point", "label": "ham"}\r\n'),
+])
+def test_a_labelled_file_with_a_utf8_bom_is_read(tmp_path, name, content):
+    path = tmp_path / name  # Excel's "CSV UTF-8", PowerShell: it was refused ("needs a 'text'", "invalid JSON")
+    path.write_bytes(content)
+    assert [(e.text, e.label) for e in datasets.load_labelled(path)] == [("nice point", "ham")]

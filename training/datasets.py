@@ -93,7 +93,8 @@ def load_labelled(path: Path) -> list[Example]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         # surrogateescape: an undecodable byte is reported with its line below, not as a UnicodeDecodeError
-        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             rows = list(enumerate(csv.DictReader(handle), 2))
         for number, row in rows:
             for value in (v for v in (*row.keys(), *row.values()) if isinstance(v, str) and not v.isascii()):
@@ -105,6 +106,8 @@ def load_labelled(path: Path) -> list[Example]:
         rows = []
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, 1):
+                if number == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
