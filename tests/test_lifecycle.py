@@ -162,3 +162,20 @@ def test_a_pinned_version_is_not_switched(registry, tmp_path):
     app = create_app({"TESTING": True, "MODELS_DIR": str(registry.root), "MODEL_VERSION": registry.current_version(),
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
     assert "model_watcher" not in app.extensions
+
+
+def test_promoting_the_live_version_again_changes_nothing(registry, evaluation):
+    """A repeated `promote` (a retried deploy script) used to append a second entry for the live version, after
+    which a second rollback walked forward again, to the version the first rollback had left."""
+    first = registry.current_version()
+    second = copy_version(registry, "20990101-000000-b")
+    lifecycle.promote(registry, second, None, examples=evaluation)
+    entries = len(registry.history())
+    result = run("promote", "--models", registry.root, second, "--database", f"sqlite:///{registry.root}/s.db")
+    assert result.exit_code == 0 and result.stdout.strip() == second
+    assert "already live" in result.stderr
+    assert len(registry.history()) == entries
+    assert run("rollback", "--models", registry.root).stdout.strip() == first
+    last = run("rollback", "--models", registry.root)
+    assert last.exit_code == 2 and "no earlier version" in last.stderr
+    assert registry.current_version() == first

@@ -148,6 +148,14 @@ def promote(models_dir: Path, version: str, database_url: str | None, force: boo
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
+    if registry.current_version() == version:  # a retried promote: no second history entry (rollback walks it)
+        try:
+            registry.verify(version)
+        except ModelLoadError as exc:
+            _fail(str(exc))
+        click.echo(f"{version} is already live: nothing to do", err=True)
+        click.echo(version)
+        return
     store = _open_store(database_url)
     try:
         result = lifecycle.promote(registry, version, store, force, reason)
