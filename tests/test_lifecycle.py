@@ -179,3 +179,20 @@ def test_promoting_the_live_version_again_changes_nothing(registry, evaluation):
     last = run("rollback", "--models", registry.root)
     assert last.exit_code == 2 and "no earlier version" in last.stderr
     assert registry.current_version() == first
+
+
+def test_a_history_torn_by_a_crash_mid_append_still_rolls_back(registry):
+    """A power cut during the history append leaves a torn last line: rollback was a JSONDecodeError traceback,
+    and the next entry was glued onto the torn one."""
+    first = registry.current_version()
+    second, third = copy_version(registry, "20990101-000000-b"), copy_version(registry, "20990102-000000-c")
+    registry.set_current(second)
+    with (registry.root / "history.jsonl").open("a") as handle:
+        handle.write('{"action": "promote", "vers')
+    registry.set_current(third)
+    assert [e["version"] for e in registry.history()] == [first, second, third]
+    assert run("rollback", "--models", registry.root).stdout.strip() == second
+    with (registry.root / "history.jsonl").open("a") as handle:
+        handle.write('{"action": "promote", "vers')  # torn again, as the last line this time
+    result = run("rollback", "--models", registry.root)
+    assert result.exit_code == 0 and result.stdout.strip() == first, result.output
