@@ -254,3 +254,19 @@ def test_the_once_command_exits_non_zero_when_the_site_stays_down(reviewed, tmp_
     assert json.loads(result.stdout.splitlines()[-1])["batches"] == 0
     refused = CliRunner().invoke(cli, [*args, "--max-wait", "5"])  # without --once it runs until stopped
     assert refused.exit_code == 2 and "--max-wait" in refused.output
+
+
+@pytest.mark.parametrize("bad", ["http://exa mple.com/hook", "http://[::1/hook", "http://", "https://:443/hook",
+                                 "http://example.com:99999/hook"])
+def test_a_malformed_url_is_refused_before_anything_is_sent(reviewed, tmp_path, bad):
+    """(A space or a broken IPv6 host was an InvalidURL / ValueError traceback at the first batch; no host or an
+    impossible port was retried as an unreachable site, forever without --once.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    result = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", bad, "--secret-file",
+                                      str(secret), "--state", str(tmp_path / "state.json"), "--once"])
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: --url ") and "not a valid URL" in result.stderr
+    assert not (tmp_path / "state.json").exists()

@@ -252,6 +252,9 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
 
     if not url.startswith(("http://", "https://")):
         _fail("--url must be an http:// or https:// URL")
+    problem = deliver.url_problem(url)
+    if problem:
+        _fail(f"--url {url!r} is not a valid URL: {problem}")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
     try:

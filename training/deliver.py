@@ -76,6 +76,23 @@ def read_secret(path: Path) -> bytes:
     return secret
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with a destination URL (None when nothing is): urllib would raise at the first batch, or
+    retry a URL no site can answer at as if the site were down."""
+    import urllib.parse
+
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "it contains a space or a control character (percent-encode it)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return str(exc)
+    if not parts.hostname:
+        return "no host"
+    return None
+
+
 def default_state_path(project_root: Path, url: str) -> Path:
     """One state file per destination URL, under the project's var/."""
     return project_root / "var" / f"deliver-reviews-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}.json"
