@@ -270,3 +270,24 @@ def test_a_malformed_url_is_refused_before_anything_is_sent(reviewed, tmp_path, 
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith("error: --url ") and "not a valid URL" in result.stderr
     assert not (tmp_path / "state.json").exists()
+
+
+def test_an_unusable_store_or_state_folder_is_one_error_line(reviewed, tmp_path):
+    """(Both were tracebacks: SQLAlchemy's for the store, FileExistsError for the state file's folder.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    (tmp_path / "file").write_text("a file, not a folder")
+    for database, state in (("nonsense", tmp_path / "state.json"),
+                            ("postgresql://reader:hunter2@127.0.0.1:1/cms", tmp_path / "state.json"),
+                            (url, tmp_path / "file" / "state.json")):
+        result = CliRunner().invoke(cli, ["deliver-reviews", "--database", database, "--url", "http://127.0.0.1:9/",
+                                          "--secret-file", str(secret), "--state", str(state), "--once"])
+        assert result.exit_code == 2, (database, state, result.exception, result.output)
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert result.stderr.startswith("error: ") and "hunter2" not in result.stderr
+    # the lock of a refused run is released: a good run goes on
+    site_down = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", "http://127.0.0.1:9/",
+                                         "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),
+                                         "--once", "--max-wait", "0"])
+    assert site_down.exit_code == 1 and "gave up" in site_down.stderr

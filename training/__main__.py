@@ -38,21 +38,12 @@ def _fail(message: str) -> None:
 
 def _open_store(database_url: str | None):
     """The labels store, or one error line (exit 2) when the URL is bad or the database cannot be reached."""
-    import sqlalchemy as sa
+    from training.lifecycle import StoreUnavailable, open_store, store_url
 
-    from moderation.store import Store
-    from training.lifecycle import store_url
-
-    url = store_url(database_url)
     try:
-        return Store(url)
-    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
-        try:
-            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-        except sa.exc.ArgumentError:
-            shown = "<unparsable URL>"
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        _fail(f"cannot open the store {shown}: {reason}")
+        return open_store(store_url(database_url))
+    except StoreUnavailable as exc:
+        _fail(str(exc))
 
 
 @click.group()
