@@ -101,3 +101,17 @@ def test_an_unreachable_store_is_one_error_line_for_every_command(tiny_registry,
             assert len(lines) == 1 and lines[0].startswith("error: cannot open the store"), (url, args, lines)
             assert "secret" not in lines[0]
     assert not (tmp_path / "models").exists()
+
+
+def test_fetch_data_says_what_went_wrong_when_a_download_is_not_what_was_expected(tmp_path, monkeypatch):
+    """A proxy or a moved file answering 200 with an HTML page: it was a BadZipFile traceback."""
+    from training import sources
+
+    monkeypatch.setattr(sources, "find_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(sources, "_fetch", lambda url: b"<html><body>Moved</body></html>")
+    result = CliRunner().invoke(cli, ["fetch-data"])
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert result.stderr.startswith("error: ") and "not a zip archive" in result.stderr
+    assert "youtube+spam+collection.zip" in result.stderr
+    assert not (tmp_path / "data").exists()

@@ -115,10 +115,14 @@ def _fetch(url: str) -> bytes:
 
 
 def _zip_member(payload: bytes, member: str, url: str) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        for info in archive.infolist():
-            if Path(info.filename).name == member:
-                return archive.read(info)
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            for info in archive.infolist():
+                if Path(info.filename).name == member:
+                    return archive.read(info)
+    except zipfile.BadZipFile as exc:  # e.g. an HTML page from a proxy or a moved file
+        raise DataUnavailable(f"{url} is not a zip archive ({exc}; {len(payload)} bytes starting "
+                              f"{payload[:40]!r}). Put the files in ../shared/data or MODERATION_DATA_DIR") from None
     raise DataUnavailable(f"{url} has no member {member}")
 
 
