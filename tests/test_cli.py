@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from training.__main__ import cli
@@ -115,3 +116,34 @@ def test_fetch_data_says_what_went_wrong_when_a_download_is_not_what_was_expecte
     assert result.stderr.startswith("error: ") and "not a zip archive" in result.stderr
     assert "youtube+spam+collection.zip" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def _labels(tmp_path):
+    data = tmp_path / "labels.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "Call 08712345678 now to claim your cash prize!!!", "label": "spam"},
+        {"text": "I disagree with the author about the tax plan.", "label": "ham"}]) + "\n")
+    return data
+
+
+def test_evaluate_output_in_a_new_folder_is_written_and_an_impossible_one_refused_first(tiny_registry, tmp_path,
+                                                                                       monkeypatch):
+    """(Both were tracebacks, raised only after the whole evaluation had run.)"""
+    data = _labels(tmp_path)
+    made = run("evaluate", "--models", tiny_registry.root, "--data", data, "--output", tmp_path / "new" / "m.json")
+    assert made.exit_code == 0, made.output
+    assert json.loads((tmp_path / "new" / "m.json").read_text())["overall"]["n"] == 2
+    (tmp_path / "file").write_text("a file, not a folder")
+    from training import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_model", lambda *a: pytest.fail("evaluated before checking --output"))
+    refused = CliRunner().invoke(cli, ["evaluate", "--models", str(tiny_registry.root), "--data", str(data),
+                                       "--output", str(tmp_path / "file" / "m.json")])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: cannot write"), refused.output
+
+
+def test_export_feedback_to_an_impossible_folder_is_one_error_line(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["export-feedback", "--database", f"sqlite:///{tmp_path}/s.db",
+                                      "--output", str(tmp_path / "file" / "labels.jsonl")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)

@@ -36,6 +36,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _output_folder(path: Path) -> None:
+    """Make the folder of an output file now (before a long run), or fail with one line."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror} ({exc.filename})")
+
+
 def _open_store(database_url: str | None):
     """The labels store, or one error line (exit 2) when the URL is bad or the database cannot be reached."""
     from training.lifecycle import StoreUnavailable, open_store, store_url
@@ -112,6 +120,8 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
     """Print accuracy, precision, recall, F1, MCC, ROC AUC and confusion matrices as JSON."""
     from training.evaluate import evaluate_model, evaluate_protocols
 
+    if output:
+        _output_folder(output)
     try:
         result = evaluate_model(ModelRegistry(models_dir), version, data)
         if run_protocols:
@@ -184,7 +194,9 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
     """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
     from training import lifecycle
 
-    count = lifecycle.export_feedback(_open_store(database_url), output_path)
+    store = _open_store(database_url)
+    _output_folder(output_path)
+    count = lifecycle.export_feedback(store, output_path)
     click.echo(f"{count} labels written to {output_path}")
 
 
