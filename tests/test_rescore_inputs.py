@@ -200,3 +200,16 @@ def test_resume_checks_the_interrupted_run_s_model_before_starting_workers(tiny_
     (registry.root / first / "model.joblib").write_bytes(b"damaged")
     with pytest.raises(ModelLoadError, match=f"model {first} failed its checksum"):
         rescore(Source(source), output, options(registry, chunk_size=4, resume=True, workers=2))
+
+
+def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tiny_registry, tmp_path):
+    """A second `--resume` after the run finished (or a mistyped --output) silently scored everything again."""
+    source = tmp_path / "old.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "Thanks for the piece"}) + "\n", encoding="utf-8")
+    output = tmp_path / "new.jsonl"
+    first = rescore_cli(tiny_registry, "--input", source, "--output", output)
+    assert first.exit_code == 0 and "nothing to resume" not in first.stderr
+    again = rescore_cli(tiny_registry, "--input", source, "--output", output, "--resume")
+    assert again.exit_code == 0, again.output
+    assert f"nothing to resume for {output}" in again.stderr and "starting a new run" in again.stderr
+    assert json.loads(output.read_text())["id"] == 1

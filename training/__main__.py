@@ -321,7 +321,7 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
 
     The site rules (links, banned and suspect words) are the service's, from the same MODERATION_* variables or
     these options: a replay after a list change shows which old comments the new list would hold."""
-    from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions
+    from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions, resumable
     from training.rescore import rescore as run_rescore
     from training.rescore_io import InputError, Source
 
@@ -333,6 +333,9 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         _fail(f"bad site rule configuration: {exc}")
     try:
         source = Source(input_path, input_sql, table)
+        if resume and not resumable(output_path):  # finished already, or another --output: say what happens
+            click.echo(f"nothing to resume for {output_path} (no checkpoint of an interrupted run): "
+                       "starting a new run", err=True)
         summary = run_rescore(source, output_path, RescoreOptions(
             models_dir=models_dir, version=version, chunk_size=chunk_size, workers=workers, engine=engine,
             scheduler=scheduler, resume=resume, thread_size=thread_size, progress=progress,

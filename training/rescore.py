@@ -525,6 +525,11 @@ def _read_checkpoint(path: Path) -> tuple[dict | None, dict | None]:
     return header, last
 
 
+def resumable(output: Path) -> bool:
+    """Whether an interrupted run into `output` left a checkpoint that `--resume` carries on from."""
+    return _read_checkpoint(_Paths.for_output(output).checkpoint)[0] is not None
+
+
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     """Rescore every record of `source` into `output`; return the summary (also written next to the output)."""
     started = time.monotonic()
