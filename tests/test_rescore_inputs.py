@@ -213,3 +213,42 @@ def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tiny_registry, t
     assert again.exit_code == 0, again.output
     assert f"nothing to resume for {output}" in again.stderr and "starting a new run" in again.stderr
     assert json.loads(output.read_text())["id"] == 1
+
+
+def test_a_worker_killed_mid_run_is_one_error_line_and_resume_finishes_the_run(tiny_registry, tmp_path):
+    """The kernel's OOM killer ending a worker was a BrokenProcessPool traceback; the checkpoint was fine."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the council's budget vote",
+                                          "article_id": str(i % 7)}) + "\n" for i in range(3000)))
+    clean = tmp_path / "clean.jsonl"
+    rescore(Source(source), clean, options(tiny_registry, chunk_size=10))
+    output = tmp_path / "new.jsonl"
+    checkpoint = tmp_path / "new.jsonl.rescore" / "checkpoint.jsonl"
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root), "--input",
+               str(source), "--output", str(output), "--workers", "2", "--chunk-size", "10", "--no-progress"]
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if checkpoint.exists() and checkpoint.read_bytes().count(b'"kind": "commit"') >= 3:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before a worker could be killed"
+    workers = [int(p) for p in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    workers = [w for w in workers if b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()]
+    assert workers
+    import os
+
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: a worker process ended") and "--resume" in lines[0], stderr
+    resumed = subprocess.run(command + ["--resume"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert output.read_bytes() == clean.read_bytes()

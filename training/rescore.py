@@ -33,6 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -606,7 +607,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
 
     progress = None
     executor = None
-    interrupted = False
+    interrupted = broken = False
     previous_handlers = _install_interrupt_handlers()
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
@@ -700,6 +701,8 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             commit(pending.popleft())
     except KeyboardInterrupt:
         interrupted = True
+    except BrokenProcessPool:  # a worker killed (the kernel's OOM killer, kill -9): the checkpoint is intact
+        broken = interrupted = True
     finally:
         gc.set_threshold(*thresholds)
         _restore_interrupt_handlers(previous_handlers)
@@ -709,6 +712,11 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             executor.close(cancel=interrupted)
         for handle in (*handles, checkpoint):
             handle.close()
+    if broken:
+        raise RescoreError(
+            f"a worker process ended abruptly (killed, or out of memory?) after {summary.scored:,} rows "
+            f"({summary.rows:,} input records) were committed; rerun with --resume to carry on"
+        )
     if interrupted:
         raise RescoreInterrupted(
             f"interrupted after {summary.scored:,} rows ({summary.rows:,} input records) were committed; "
