@@ -147,3 +147,13 @@ def test_export_feedback_to_an_impossible_folder_is_one_error_line(tmp_path):
     result = CliRunner().invoke(cli, ["export-feedback", "--database", f"sqlite:///{tmp_path}/s.db",
                                       "--output", str(tmp_path / "file" / "labels.jsonl")])
     assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+def test_train_into_a_models_folder_that_cannot_be_made_is_refused_before_training(tmp_path, monkeypatch):
+    """(It trained for minutes, then failed with a NotADirectoryError traceback when saving.)"""
+    from training import train
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    monkeypatch.setattr(train, "train_model", lambda *a, **k: pytest.fail("trained before checking --models"))
+    result = CliRunner().invoke(cli, ["train", "--models", str(tmp_path / "file" / "models")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)

@@ -36,10 +36,10 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _output_folder(path: Path) -> None:
-    """Make the folder of an output file now (before a long run), or fail with one line."""
+def _output_folder(path: Path, folder: Path | None = None) -> None:
+    """Make the folder of an output file (or `folder`) now, before a long run, or fail with one line."""
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(folder or Path(path).parent).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _fail(f"cannot write {path}: {exc.strerror} ({exc.filename})")
 
@@ -85,6 +85,7 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
+    _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     if with_feedback:
         from training.lifecycle import feedback_snapshot
 
