@@ -85,7 +85,6 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
-    _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     if with_feedback:
         from training.lifecycle import feedback_snapshot
 
@@ -95,6 +94,7 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
         else:
             click.echo(f"moderator labels exported to {snapshot}", err=True)
             data_files = data_files + (snapshot,)
+    _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     try:
         metadata = train_model(ModelRegistry(models_dir), extra_files=data_files, make_current=promote)
     except (datasets.DataError, sources.DataUnavailable) as exc:
