@@ -252,3 +252,16 @@ def test_a_worker_killed_mid_run_is_one_error_line_and_resume_finishes_the_run(t
     resumed = subprocess.run(command + ["--resume"], cwd=root, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert output.read_bytes() == clean.read_bytes()
+
+
+def test_an_unreachable_dask_scheduler_is_one_error_line(tiny_registry, tmp_path, monkeypatch):
+    """(It was an OSError traceback from distributed after the connect timeout.)"""
+    from training import rescore_dask
+
+    monkeypatch.setattr(rescore_dask, "CONNECT_TIMEOUT", "1s")
+    source = tmp_path / "old.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "Thanks"}) + "\n", encoding="utf-8")
+    result = run("rescore", "--models", tiny_registry.root, "--input", source, "--output", tmp_path / "new.jsonl",
+                 "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "--no-progress")
+    line = one_error_line(result)
+    assert "tcp://127.0.0.1:9" in line and "scheduler" in line
