@@ -157,3 +157,11 @@ def test_train_into_a_models_folder_that_cannot_be_made_is_refused_before_traini
     monkeypatch.setattr(train, "train_model", lambda *a, **k: pytest.fail("trained before checking --models"))
     result = CliRunner().invoke(cli, ["train", "--models", str(tmp_path / "file" / "models")])
     assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+@pytest.mark.parametrize("days", ["1000000", "inf", "nan"])
+def test_prune_older_than_an_impossible_age_is_a_usage_error(tmp_path, days):
+    """(Each was a traceback: OverflowError / ValueError from the date arithmetic.)"""
+    result = CliRunner().invoke(cli, ["prune", "--database", f"sqlite:///{tmp_path}/s.db", "--older-than", days,
+                                      "--dry-run"])
+    assert result.exit_code == 2 and "'--older-than'" in result.output, (result.exception, result.output)

@@ -54,6 +54,16 @@ def _open_store(database_url: str | None):
         _fail(str(exc))
 
 
+MAX_DAYS = 100 * 366
+
+
+def _days(value: float) -> float:
+    """--older-than: a finite number of days a date can be that far back (NaN passes FloatRange)."""
+    if not (0 < value <= MAX_DAYS):
+        raise click.BadParameter(f"{value} is not a number of days between 0 and {MAX_DAYS}")
+    return value
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def cli(verbose: bool) -> None:
@@ -204,6 +214,7 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
 @cli.command()
 @database_option
 @click.option("--older-than", "days", required=True, type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+              callback=lambda ctx, param, value: _days(value),
               help="Delete thread comments accepted, and flagged comments reviewed, more than DAYS days ago.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 def prune(database_url: str | None, days: float, dry_run: bool) -> None:
