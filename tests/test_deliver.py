@@ -291,3 +291,16 @@ def test_an_unusable_store_or_state_folder_is_one_error_line(reviewed, tmp_path)
                                          "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),
                                          "--once", "--max-wait", "0"])
     assert site_down.exit_code == 1 and "gave up" in site_down.stderr
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--interval", "--max-backoff", "--max-wait"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_time_option_that_is_not_a_finite_number_is_a_usage_error(reviewed, tmp_path, option, value):
+    """(--timeout nan was a ValueError traceback; --max-wait nan made --once retry a site down for ever.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    result = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", "http://127.0.0.1:9/",
+                                      "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),
+                                      "--once", option, value])
+    assert result.exit_code == 2 and f"'{option}'" in result.output, (result.exception, result.output)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -55,6 +56,14 @@ def _open_store(database_url: str | None):
 
 
 MAX_DAYS = 100 * 366
+
+
+def _finite(ctx, param, value):
+    """A float option must be a finite number (NaN and infinity pass click's FloatRange)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
 
 
 def _days(value: float) -> float:
@@ -243,14 +252,14 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where the cursor of the last acknowledged batch is kept (default: var/, one file per URL).")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.01),
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.01), callback=_finite,
               help="Seconds between polls of the store when nothing is new.")
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), callback=_finite,
               help="Seconds to wait for the site's answer.")
-@click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01),
+@click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01), callback=_finite,
               help="Longest wait between two attempts at a failing batch.")
 @click.option("--once", is_flag=True, help="Deliver what is pending now, then exit (cron, tests).")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=None,
+@click.option("--max-wait", type=click.FloatRange(min=0), default=None, callback=_finite,
               help="With --once: give up on a batch still failing this many seconds after its first attempt and "
                    "exit 1, the cursor before it  [default: 300].")
 def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state_path: Path | None,
