@@ -265,3 +265,11 @@ def test_an_unreachable_dask_scheduler_is_one_error_line(tiny_registry, tmp_path
                  "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "--no-progress")
     line = one_error_line(result)
     assert "tcp://127.0.0.1:9" in line and "scheduler" in line
+
+
+def test_an_id_that_is_true_or_false_is_reported_as_the_wrong_type_not_missing(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text('{"id": true, "text": "a"}\n{"id": 1.5, "text": "b"}\n{"id": "", "text": "c"}\n')
+    rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
+    errors = [json.loads(line)["error"] for line in (tmp_path / "new.jsonl.errors.jsonl").read_text().splitlines()]
+    assert errors == ["id must be a string or an integer", "id must be a string or an integer", "missing id"]

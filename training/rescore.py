@@ -127,9 +127,9 @@ class RescoreOptions:
 def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple | None]:
     """(error, None) for a bad row, (None, (id, text, article_id, title, body, old)) for a good one."""
     rid = row.get("id")
-    if rid is None or rid == "" or isinstance(rid, bool):
+    if rid is None or rid == "":
         return "missing id", None
-    if not isinstance(rid, (str, int)):
+    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
         return "id must be a string or an integer", None
     if isinstance(rid, str) and is_invalid_utf8(rid):
         return "invalid UTF-8 in column id", None
