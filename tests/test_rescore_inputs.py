@@ -273,3 +273,30 @@ def test_an_id_that_is_true_or_false_is_reported_as_the_wrong_type_not_missing(t
     rescore(Source(source), tmp_path / "new.jsonl", options(tiny_registry))
     errors = [json.loads(line)["error"] for line in (tmp_path / "new.jsonl.errors.jsonl").read_text().splitlines()]
     assert errors == ["id must be a string or an integer", "id must be a string or an integer", "missing id"]
+
+
+def test_resume_after_a_kill_between_the_output_rename_and_the_cleanup_finishes(tiny_registry, tmp_path, monkeypatch):
+    """Killed just after the JSON lines output replaced the partial file, `--resume` found the partial file gone:
+    it was refused as deleted (before: padded with NUL bytes over the finished output)."""
+    import training.rescore as module
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the vote"}) + "\n" for i in range(9)))
+    clean = tmp_path / "clean.jsonl"
+    rescore(Source(source), clean, options(tiny_registry, chunk_size=4))
+    output = tmp_path / "new.jsonl"
+    fsync_dir = module._fsync_dir
+
+    def killed_after_the_rename(path):
+        if output.exists():
+            raise SystemExit("killed")
+        fsync_dir(path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "_fsync_dir", killed_after_the_rename)
+        with pytest.raises(SystemExit):
+            rescore(Source(source), output, options(tiny_registry, chunk_size=4))
+    assert (tmp_path / "new.jsonl.rescore" / "checkpoint.jsonl").exists()
+    summary = rescore(Source(source), output, options(tiny_registry, chunk_size=4, resume=True))
+    assert summary.scored == 9 and output.read_bytes() == clean.read_bytes()
+    assert not (tmp_path / "new.jsonl.rescore").exists()

@@ -585,6 +585,10 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     else:
         summary, skip, offsets = RescoreSummary(), 0, (0, 0, 0)
     summary.model_version = version
+    if (last is not None and not paths.partial.exists() and output_kind(paths.output) == "jsonl"
+            and paths.output.is_file() and paths.output.stat().st_size == last["output_bytes"]):
+        # killed after the finished partial file became the output, before the cleanup: take it back and finish
+        os.replace(paths.output, paths.partial)
     for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
         have = path.stat().st_size if path.exists() else 0
         if have < size:  # truncating would pad it with NUL bytes: the committed rows are gone
