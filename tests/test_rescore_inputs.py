@@ -300,3 +300,35 @@ def test_resume_after_a_kill_between_the_output_rename_and_the_cleanup_finishes(
     summary = rescore(Source(source), output, options(tiny_registry, chunk_size=4, resume=True))
     assert summary.scored == 9 and output.read_bytes() == clean.read_bytes()
     assert not (tmp_path / "new.jsonl.rescore").exists()
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tiny_registry, tmp_path):
+    """A `--resume` (or a new run) started while the first run still writes: both appended to the same files,
+    or the second emptied the first's work folder. Now the second is refused and the first finishes intact."""
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the council's budget vote"}) + "\n"
+                              for i in range(2000)))
+    clean = tmp_path / "clean.jsonl"
+    rescore(Source(source), clean, options(tiny_registry, chunk_size=10))
+    output = tmp_path / "new.jsonl"
+    checkpoint = tmp_path / "new.jsonl.rescore" / "checkpoint.jsonl"
+    command = [sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root), "--input",
+               str(source), "--output", str(output), "--workers", "1", "--chunk-size", "10", "--no-progress"]
+    first = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while first.poll() is None and time.monotonic() < deadline:
+        if checkpoint.exists() and checkpoint.read_bytes().count(b'"kind": "commit"') >= 2:
+            break
+        time.sleep(0.01)
+    assert first.poll() is None, "the first run finished before a second could start"
+    for resume in (True, False):
+        with pytest.raises(RescoreError, match="another rescore is writing"):
+            rescore(Source(source), output, options(tiny_registry, chunk_size=10, resume=resume))
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert output.read_bytes() == clean.read_bytes()

@@ -532,12 +532,43 @@ def resumable(output: Path) -> bool:
 
 
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
-    """Rescore every record of `source` into `output`; return the summary (also written next to the output)."""
-    started = time.monotonic()
+    """Rescore every record of `source` into `output`; return the summary (also written next to the output).
+    One run at a time per output: its work folder is locked (a second run, or a --resume started while the
+    first still runs, would write the same files)."""
     paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
         raise RescoreError("chunk size must be at least 1")
     _refuse_overwriting_the_input(source, paths)
+    lock = _lock_work(paths)
+    try:
+        return _rescore(source, paths, options)
+    finally:
+        os.close(lock)
+        try:
+            paths.work.rmdir()  # only when empty: a run that failed before writing anything leaves nothing
+        except OSError:
+            pass
+
+
+def _lock_work(paths: _Paths) -> int:
+    import fcntl
+
+    try:
+        paths.work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RescoreError(f"cannot write the output {paths.output}: {exc.strerror} ({exc.filename})") from None
+    fd = os.open(paths.work, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RescoreError(f"another rescore is writing {paths.output} (it holds {paths.work}): wait for it to "
+                           "finish, or stop it and rerun with --resume") from None
+    return fd
+
+
+def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreSummary:
+    started = time.monotonic()
     version, policy = _resolve_model(options)
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
@@ -570,13 +601,13 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
                 f"(checkpoint {paths.checkpoint}); rerun without --resume to start over"
             )
     resuming = options.resume and old_header is not None
-    if not resuming:
-        shutil.rmtree(paths.work, ignore_errors=True)
+    if not resuming:  # start over: empty the (locked) work folder
+        for entry in paths.work.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
         last = None
-    try:
-        paths.work.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RescoreError(f"cannot write the output {paths.output}: {exc.strerror} ({exc.filename})") from None
 
     if last is not None:
         summary = RescoreSummary.from_state(last["summary"])
