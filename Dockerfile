@@ -6,8 +6,15 @@
 #             user by gunicorn, with a HEALTHCHECK on /readyz.
 # Run it with keys (without any it binds loopback only, unreachable from outside the container), a PostgreSQL URL
 # and optionally your own models/ mounted over the built one: see README, "Running in production".
+#
+# Build arguments: PYTHON_IMAGE, the base of both stages (an internal registry's copy of python:3.11-slim);
+# DATA_MIRROR, a base URL serving the data downloads when the build host cannot reach their public homes
+# (README, "Container"; the SHA-256 checks are the same).
 
-FROM python:3.11-slim AS build
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ARG DATA_MIRROR=""
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 RUN python -m venv /opt/venv
@@ -17,12 +24,12 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY moderation/ moderation/
 COPY service/ service/
 COPY training/ training/
-RUN python -m training fetch-data \
+RUN MODERATION_DATA_MIRROR="${DATA_MIRROR}" python -m training fetch-data \
     && python -m training train \
     && python -m training evaluate > models/evaluation.json \
     && rm -rf data
 
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 PORT=8000 WEB_CONCURRENCY=2 GUNICORN_THREADS=2
 WORKDIR /app

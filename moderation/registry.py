@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -90,10 +91,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: done under a lock, and put back at once)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    """Write a small file so that readers see either the old or the new content, and it survives a crash."""
+    """Write a small file so that readers see either the old or the new content, and it survives a crash.
+
+    The file gets the mode an ordinary `open()` would give it (0644 under the usual umask 022), not mkstemp's 0600:
+    a model trained by one user is served by another (the container's non-root user, a deploy account)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -102,6 +118,11 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    return (f"cannot read {path}: {exc.strerror or exc} (the models folder must be readable by the user the "
+            f"service runs as, uid {os.getuid()}: e.g. `chmod -R a+rX` it)")
 
 
 class ModelRegistry:
@@ -121,6 +142,8 @@ class ModelRegistry:
             return (self.root / CURRENT).read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise ModelLoadError(_unreadable(self.root / CURRENT, exc)) from None
 
     def metadata(self, version: str) -> dict:
         path = self.root / version / METADATA
@@ -128,6 +151,8 @@ class ModelRegistry:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelLoadError(f"model version {version!r} not found under {self.root}") from None
+        except OSError as exc:
+            raise ModelLoadError(_unreadable(path, exc)) from None
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"{path} is not valid JSON: {exc}") from None
 
@@ -136,6 +161,7 @@ class ModelRegistry:
         self.root.mkdir(parents=True, exist_ok=True)
         created = created or datetime.now(timezone.utc)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; a version is read by the serving user too
         joblib.dump(artifact, staging / ARTIFACT, compress=3)
         digest = sha256_file(staging / ARTIFACT)
         version = f"{created:%Y%m%d-%H%M%S}-{digest[:8]}"
@@ -157,7 +183,10 @@ class ModelRegistry:
         artifact = self.root / version / ARTIFACT
         if not artifact.is_file():
             raise ModelLoadError(f"model version {version!r} has no {ARTIFACT}")
-        actual = sha256_file(artifact)
+        try:
+            actual = sha256_file(artifact)
+        except OSError as exc:
+            raise ModelLoadError(_unreadable(artifact, exc)) from None
         if actual != metadata.get("sha256"):
             raise ModelLoadError(
                 f"model {version} failed its checksum: {ARTIFACT} has SHA-256 {actual}, "

@@ -82,3 +82,28 @@ def test_a_labelled_file_with_a_utf8_bom_is_read(tmp_path, name, content):
     path = tmp_path / name  # Excel's "CSV UTF-8", PowerShell: it was refused ("needs a 'text'", "invalid JSON")
     path.write_bytes(content)
     assert [(e.text, e.label) for e in datasets.load_labelled(path)] == [("nice point", "ham")]
+
+
+def test_download_through_a_mirror_checks_the_same_hashes(data_dir, tmp_path, monkeypatch):
+    """An air-gapped build (the Dockerfile's DATA_MIRROR) downloads from MODERATION_DATA_MIRROR: the same files,
+    the same SHA-256 checks, and a mirror serving different content is refused with nothing moved into place."""
+    from training import sources
+
+    mirror = tmp_path / "mirror"
+    written = sources.write_mirror(data_dir, mirror)
+    assert sorted(p.name for p in written) == [
+        "full-comments-u.json", "sms+spam+collection.zip", "youtube+spam+collection.zip"]
+    monkeypatch.setenv("MODERATION_DATA_MIRROR", mirror.as_uri() + "/")
+    assert sources.mirrored(sources.FILES["sms-spam-collection/SMSSpamCollection"][1]) == \
+        mirror.as_uri() + "/sms+spam+collection.zip"
+    target = sources.download_data(tmp_path / "data")
+    assert sources.data_hashes(target) == sources.data_hashes(data_dir)
+
+    (mirror / "full-comments-u.json").write_text("[]")
+    with pytest.raises(sources.DataUnavailable, match="full-comments-u.json .* has SHA-256"):
+        sources.download_data(tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+    monkeypatch.setenv("MODERATION_DATA_MIRROR", (tmp_path / "nowhere").as_uri())
+    with pytest.raises(sources.DataUnavailable, match="MODERATION_DATA_MIRROR"):
+        sources.download_data(tmp_path / "third")

@@ -63,3 +63,42 @@ def test_artifacts_of_another_format_are_refused(registry_copy):
     path.write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="artifact format 1"):
         registry_copy.load()
+
+
+@pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600)])
+def test_versions_get_the_modes_of_ordinary_files(tmp_path, umask, dir_mode, file_mode):
+    """A model trained by one user is served by another (the container's uid 10001): a version, its files and
+    `current` are created as open() and mkdir() would under the process's umask, not mkstemp's private 0600."""
+    import os
+    import stat
+
+    registry = ModelRegistry(tmp_path / "models")
+    old = os.umask(umask)
+    try:
+        version = registry.save({"spam": "placeholder"}, {"thresholds": {}})
+        registry.set_current(version)
+    finally:
+        os.umask(old)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert mode(registry.root / version) == dir_mode
+    assert {mode(p) for p in (registry.root / version).iterdir()} == {file_mode}
+    assert mode(registry.root / "current") == file_mode
+    assert os.umask(old) == old  # the umask read left it as it was
+    os.umask(old)
+
+
+def test_an_unreadable_models_folder_is_a_clear_error(registry_copy, monkeypatch):
+    from pathlib import Path
+
+    read_text = Path.read_text
+
+    def denied(self, *args, **kwargs):
+        if self.name in ("current", "metadata.json"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(ModelLoadError, match=r"cannot read .*current: Permission denied .*readable by the user"):
+        registry_copy.load()
+    with pytest.raises(ModelLoadError, match=r"cannot read .*metadata.json: Permission denied"):
+        registry_copy.metadata(registry_copy.versions()[0])

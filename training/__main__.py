@@ -82,13 +82,20 @@ def cli(verbose: bool) -> None:
 
 
 @cli.command("fetch-data")
-def fetch_data() -> None:
-    """Find the training data (../shared/data) or download it from its public homes, checking SHA-256."""
+@click.option("--mirror-to", type=click.Path(file_okay=False, path_type=Path),
+              help="Instead: write into this folder the files a MODERATION_DATA_MIRROR serves, from the data found.")
+def fetch_data(mirror_to: Path | None) -> None:
+    """Find the training data (../shared/data) or download it from its public homes (or MODERATION_DATA_MIRROR),
+    checking SHA-256."""
     try:
         folder = sources.ensure_data()
     except sources.DataUnavailable as exc:
         _fail(str(exc))
-    click.echo(str(folder))
+    if mirror_to is None:
+        click.echo(str(folder))
+        return
+    for path in sources.write_mirror(folder, mirror_to):
+        click.echo(str(path))
 
 
 @cli.command()

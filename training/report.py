@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moderation.registry import current_umask
 from training import protocols
 from training.metrics import THRESHOLD_GRID, threshold_table
 
@@ -22,6 +23,7 @@ def _write(path: Path, text: str) -> None:
     """Write atomically: a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.fchmod(handle, 0o666 & ~current_umask())  # as open() would: the report sits beside a model others read
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
     os.replace(temp, path)

@@ -3,6 +3,12 @@
 `ensure_data()` returns a folder holding the three public sets. It prefers `MODERATION_DATA_DIR`, then
 `../shared/data` beside the project, then the project's own `data/` (git-ignored), which it fills by downloading
 the files from their public homes and checking each file's SHA-256 against the copies this project was built on.
+
+Where the build cannot reach those homes (an air-gapped build host, a CI network with an artefact proxy),
+`MODERATION_DATA_MIRROR` names a base URL (`https://artifacts.example/moderation-data`, or `file:///srv/data`)
+that serves the same downloads under their last path component (`youtube+spam+collection.zip`,
+`sms+spam+collection.zip`, `full-comments-u.json`); the SHA-256 checks are the same, so a mirror cannot change
+what a model is trained on.
 """
 
 from __future__ import annotations
@@ -85,14 +91,15 @@ def download_data(target: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         staged = {}
         for name, (expected, url, member) in FILES.items():
-            if url not in archives:
-                archives[url] = _fetch(url)
-            payload = archives[url]
+            source = mirrored(url)
+            if source not in archives:
+                archives[source] = _fetch(source)
+            payload = archives[source]
             if member is not None:
-                payload = _zip_member(payload, member, url)
+                payload = _zip_member(payload, member, source)
             actual = hashlib.sha256(payload).hexdigest()
             if actual != expected:
-                raise DataUnavailable(f"{url} ({member or 'file'}) has SHA-256 {actual}, expected {expected}")
+                raise DataUnavailable(f"{source} ({member or 'file'}) has SHA-256 {actual}, expected {expected}")
             path = Path(tmp) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(payload)
@@ -104,14 +111,43 @@ def download_data(target: Path) -> Path:
     return target
 
 
+def mirrored(url: str) -> str:
+    """`url`, or its file under `MODERATION_DATA_MIRROR` when that is set."""
+    mirror = os.environ.get("MODERATION_DATA_MIRROR", "").strip()
+    if not mirror:
+        return url
+    return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
+
+
 def _fetch(url: str) -> bytes:
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs above
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed URLs above, or the mirror
             return response.read()
     except OSError as exc:
         raise DataUnavailable(
-            f"could not download {url}: {exc}. Put the files in ../shared/data or MODERATION_DATA_DIR"
+            f"could not download {url}: {exc}. Put the files in ../shared/data or MODERATION_DATA_DIR, "
+            "or serve them from a mirror named by MODERATION_DATA_MIRROR"
         ) from None
+
+
+def write_mirror(folder: Path, target: Path) -> list[Path]:
+    """Write into `target` the downloads a `MODERATION_DATA_MIRROR` serves, rebuilt from the data in `folder` (the
+    zip archives hold the same members; the members' SHA-256 is what `download_data` checks). Returns the files."""
+    members: dict[str, list[tuple[str, str]]] = {}
+    for name, (_, url, member) in FILES.items():
+        members.setdefault(url.rsplit("/", 1)[-1], []).append((name, member))
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for download, entries in members.items():
+        path = target / download
+        if entries[0][1] is None:
+            shutil.copyfile(folder / entries[0][0], path)
+        else:
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name, member in entries:
+                    archive.write(folder / name, member)
+        written.append(path)
+    return written
 
 
 def _zip_member(payload: bytes, member: str, url: str) -> bytes:
