@@ -165,3 +165,22 @@ def test_prune_older_than_an_impossible_age_is_a_usage_error(tmp_path, days):
     result = CliRunner().invoke(cli, ["prune", "--database", f"sqlite:///{tmp_path}/s.db", "--older-than", days,
                                       "--dry-run"])
     assert result.exit_code == 2 and "'--older-than'" in result.output, (result.exception, result.output)
+
+
+def test_fetch_data_with_a_mirror_that_is_not_a_url_or_a_mirror_folder_it_cannot_make(tmp_path, monkeypatch):
+    """(MODERATION_DATA_MIRROR=/srv/data, a path without file://, was a ValueError traceback; --mirror-to under a
+    file was a NotADirectoryError traceback.)"""
+    from training import sources
+
+    monkeypatch.setattr(sources, "find_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("MODERATION_DATA_MIRROR", "/srv/moderation-data")
+    result = CliRunner().invoke(cli, ["fetch-data"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: could not download"), \
+        (result.exception, result.output)
+    assert "/srv/moderation-data/youtube+spam+collection.zip" in result.stderr
+    monkeypatch.undo()
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["fetch-data", "--mirror-to", str(tmp_path / "file" / "mirror")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)

@@ -94,7 +94,11 @@ def fetch_data(mirror_to: Path | None) -> None:
     if mirror_to is None:
         click.echo(str(folder))
         return
-    for path in sources.write_mirror(folder, mirror_to):
+    try:
+        written = sources.write_mirror(folder, mirror_to)
+    except OSError as exc:
+        _fail(f"cannot write the mirror into {mirror_to}: {exc.strerror} ({exc.filename})")
+    for path in written:
         click.echo(str(path))
 
 

@@ -123,7 +123,7 @@ def _fetch(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed URLs above, or the mirror
             return response.read()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not a URL (a mirror given as a path without file://)
         raise DataUnavailable(
             f"could not download {url}: {exc}. Put the files in ../shared/data or MODERATION_DATA_DIR, "
             "or serve them from a mirror named by MODERATION_DATA_MIRROR"
