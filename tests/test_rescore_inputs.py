@@ -332,3 +332,11 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tiny_re
     _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     assert output.read_bytes() == clean.read_bytes()
+
+
+def test_a_table_given_with_an_input_file_is_refused_not_ignored(tiny_registry, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": "Thanks"}) + "\n", encoding="utf-8")
+    line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--table", "comments",
+                                      "--output", tmp_path / "new.jsonl"))
+    assert "--table" in line and "--input-sql" in line

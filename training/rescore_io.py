@@ -63,6 +63,8 @@ class Source:
             raise InputError("give either an input file or --input-sql URL --table NAME")
         if sql_url is not None and not table:
             raise InputError("--input-sql needs --table NAME")
+        if sql_url is None and table:
+            raise InputError("--table applies to --input-sql; an input file is read whole")
         self.path, self.sql_url, self.table, self.batch_rows = path, sql_url, table, batch_rows
         self.kind = "sql" if sql_url else input_kind(path)
         if sql_url is not None:
