@@ -110,7 +110,8 @@ def test_a_file_named_parquet_that_is_not_one_is_one_error_line(tiny_registry, t
 
 @pytest.mark.parametrize("url, expected", [("not a url", "cannot read"),
                                            ("nosuchdialect://u@host/db", "cannot read"),
-                                           ("mysql://u:secret@localhost/db", "cannot read")])  # driver not installed
+                                           ("mysql://u:secret@localhost/db", "cannot read"),  # no driver
+                                           ("postgresql://u:secret@127.0.0.1:1/db", "cannot read")])  # no server
 def test_an_unusable_sql_url_is_one_error_line_without_its_password(tiny_registry, tmp_path, url, expected):
     result = run("rescore", "--models", tiny_registry.root, "--input-sql", url, "--table", "comments",
                  "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
@@ -340,3 +341,19 @@ def test_a_table_given_with_an_input_file_is_refused_not_ignored(tiny_registry, 
     line = one_error_line(rescore_cli(tiny_registry, "--input", source, "--table", "comments",
                                       "--output", tmp_path / "new.jsonl"))
     assert "--table" in line and "--input-sql" in line
+
+
+@pytest.mark.parametrize("table, message", [("nope", "no table 'nope'"), ("notext", "needs the columns id and text")])
+def test_a_missing_table_or_column_is_refused_before_any_work(tiny_registry, tmp_path, table, message):
+    """(The error came from the first pass, after the workers had started, and left a work folder whose
+    checkpoint a later --resume took for an interrupted run.)"""
+    import sqlite3
+
+    db = tmp_path / "cms.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notext (id INTEGER PRIMARY KEY, body TEXT)")
+    output = tmp_path / "new.jsonl"
+    line = one_error_line(run("rescore", "--models", tiny_registry.root, "--input-sql", f"sqlite:///{db}",
+                              "--table", table, "--output", output, "--workers", 1, "--no-progress"))
+    assert message in line
+    assert not (tmp_path / "new.jsonl.rescore").exists()

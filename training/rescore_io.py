@@ -67,8 +67,12 @@ class Source:
             raise InputError("--table applies to --input-sql; an input file is read whole")
         self.path, self.sql_url, self.table, self.batch_rows = path, sql_url, table, batch_rows
         self.kind = "sql" if sql_url else input_kind(path)
-        if sql_url is not None:
-            _engine(sql_url).dispose()  # a URL that cannot be parsed or whose driver is missing: say so now
+        if sql_url is not None:  # a bad URL, a missing driver, table or column: say so now, before any work
+            engine = _engine(sql_url)
+            try:
+                _table(engine, sql_url, table)
+            finally:
+                engine.dispose()
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
         if self.kind == "jsonl":
@@ -235,17 +239,8 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
 
     engine = _engine(url)
     try:
-        try:
-            meta = sa.MetaData()
-            schema, _, name = table.rpartition(".")
-            tbl = sa.Table(name, meta, autoload_with=engine, schema=schema or None)
-        except sa.exc.NoSuchTableError:
-            raise InputError(f"no table {table!r} in {_hide_password(url)}") from None
-        except sa.exc.SQLAlchemyError as exc:
-            raise InputError(f"cannot read {_hide_password(url)}: {exc}") from None
+        tbl = _table(engine, url, table)
         columns = [tbl.c[name] for name in FIELDS if name in tbl.c]
-        if "id" not in tbl.c or "text" not in tbl.c:
-            raise InputError(f"table {table!r} needs the columns id and text")
         order = list(tbl.primary_key.columns) or [tbl.c.id]
         query = sa.select(*columns).order_by(*order)
         number = 0
@@ -257,6 +252,23 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
                     yield Record(number, _decode_bytes(dict(values._mapping)))
     finally:
         engine.dispose()
+
+
+def _table(engine, url: str, table: str):
+    """The table, reflected; InputError when it is missing, unreadable or has no id or text column."""
+    import sqlalchemy as sa
+
+    try:
+        schema, _, name = table.rpartition(".")
+        tbl = sa.Table(name, sa.MetaData(), autoload_with=engine, schema=schema or None)
+    except sa.exc.NoSuchTableError:
+        raise InputError(f"no table {table!r} in {_hide_password(url)}") from None
+    except sa.exc.SQLAlchemyError as exc:  # the server's own words, first line (no SQL, no background link)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InputError(f"cannot read {_hide_password(url)}: {reason}") from None
+    if "id" not in tbl.c or "text" not in tbl.c:
+        raise InputError(f"table {table!r} needs the columns id and text")
+    return tbl
 
 
 def _engine(url: str):
