@@ -184,3 +184,10 @@ def test_fetch_data_with_a_mirror_that_is_not_a_url_or_a_mirror_folder_it_cannot
     (tmp_path / "file").write_text("a file, not a folder")
     result = CliRunner().invoke(cli, ["fetch-data", "--mirror-to", str(tmp_path / "file" / "mirror")])
     assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+def test_evaluate_report_without_protocols_is_refused_not_ignored(tiny_registry, tmp_path):
+    result = CliRunner().invoke(cli, ["evaluate", "--models", str(tiny_registry.root), "--data",
+                                      str(_labels(tmp_path)), "--report", str(tmp_path / "report")])
+    assert result.exit_code == 2 and "--report" in result.stderr and "--protocols" in result.stderr, result.output
+    assert not (tmp_path / "report").exists()

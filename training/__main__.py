@@ -151,6 +151,8 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
     """Print accuracy, precision, recall, F1, MCC, ROC AUC and confusion matrices as JSON."""
     from training.evaluate import evaluate_model, evaluate_protocols
 
+    if report_dir and not run_protocols:
+        _fail("--report is where --protocols writes its report: add --protocols")
     if output:
         _output_folder(output)
     try:
