@@ -1,0 +1,36 @@
+"""The seventh session's bug hunt: each test failed before its fix (coral, policy settings, review page, CLI)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import create_app
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+
+
+def _app(tiny_registry, tmp_path, **config):
+    return create_app({
+        "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SECRET_KEY": "test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", **config,
+    })
+
+
+def _csrf(page: str) -> str:
+    marker = 'name="csrf" value="'
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
+@pytest.mark.parametrize("path,form", [("/review/login", {"key": "admin-key"}),
+                                       ("/review/1", {"action": "accept"}),
+                                       ("/review/pause", {"reason": "spam"}),
+                                       ("/review/logout", {})])
+def test_a_csrf_token_with_non_ascii_characters_is_a_400_not_a_500(tiny_registry, tmp_path, path, form):
+    """hmac.compare_digest refuses str with non-ASCII characters (TypeError): a forged token like "é" was a 500."""
+    app = _app(tiny_registry, tmp_path, ADMIN_KEYS="admin-key")
+    client = app.test_client()
+    client.get("/review")  # a session with a token
+    for forged in ("é", "\u2603" * 43):
+        response = client.post(path, data={**form, "csrf": forged}, headers=ADMIN)
+        assert response.status_code == 400, (path, response.status_code)
