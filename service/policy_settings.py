@@ -125,18 +125,25 @@ class PolicySettingsWatcher(Watcher):
         return apply(self.app, row)
 
 
-def record(settings: dict, note: str, moderator: str | None) -> dict:
-    """Check `settings` against the live model, store them and apply them in this worker; raises ApiError."""
+def record(settings, note: str, moderator: str | None) -> dict:
+    """Check `settings` against the live model, store them and apply them in this worker; raises ApiError.
+    `settings` is the new set (PUT), or a function from the set in force to the new one (the review page's
+    buttons): the store reads and writes in one locked step, so two clicks at once on two workers both count."""
     app = current_app._get_current_object()
     live = app.extensions.get("moderator")
-    try:
-        resolve_policy(app, live.model, settings)
-    except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
-        raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
-                                                    f"{live.version}: {exc}.") from None
-    row = get_store().set_policy_settings(settings, note, moderator)
+
+    def check(new: dict) -> dict:
+        try:
+            resolve_policy(app, live.model, new)
+        except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
+            raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
+                                                        f"{live.version}: {exc}.") from None
+        return new
+    store = get_store()
+    row = store.change_policy_settings(lambda current: check(settings(current)), note, moderator) \
+        if callable(settings) else store.set_policy_settings(check(settings), note, moderator)
     apply(app, row)
-    log.warning("policy settings #%d by %s: %s (%s)", row["id"], moderator or "an admin", settings, note)
+    log.warning("policy settings #%d by %s: %s (%s)", row["id"], moderator or "an admin", row["settings"], note)
     return row
 
 
@@ -188,7 +195,8 @@ def put_policy():
 
 
 # The review page's buttons (session and CSRF as for Accept / Reject)
-def _page_change(change) -> None:
+def _page_change(change, note) -> None:
+    """A button: `change(paused, reason)` edits the paused set of the settings in force, `note(reason)` says why."""
     from service.review import _check_csrf, _signed_in
 
     if not _signed_in():
@@ -197,40 +205,39 @@ def _page_change(change) -> None:
     reason = request.form.get("reason", "")
     if reason not in REASON_CODES:
         abort(400, description=f"The reason must be one of {', '.join(REASON_CODES)}.")
-    row = get_store().latest_policy_settings()
-    settings = dict(row["settings"]) if row else {}
-    paused = set(settings.get("paused") or [])
-    note = change(paused, reason)
-    if paused:
-        settings["paused"] = sorted(paused)
-    else:
-        settings.pop("paused", None)
+
+    def new_settings(current: dict) -> dict:
+        settings = dict(current)
+        paused = set(settings.get("paused") or [])
+        change(paused, reason)
+        if paused:
+            settings["paused"] = sorted(paused)
+        else:
+            settings.pop("paused", None)
+        return settings
     try:
-        record(settings, note, session.get("moderator") or "review page")
+        record(new_settings, note(reason), session.get("moderator") or "review page")
     except ApiError as exc:
         flash(exc.message, "error")
         return
-    flash(note, "ok")
+    flash(note(reason), "ok")
 
 
 @bp.post("/review/pause")
 def pause_from_page():
     item = request.form.get("decision_id", "")
 
-    def change(paused, reason):
-        paused.add(reason)
+    def note(reason):
         return f"Holding for {reason} paused from the review page" + (f" (comment #{item})" if item.isdigit() else "") \
             + ": comments it would hold are accepted, with the reason listed, until it is resumed."
-    _page_change(change)
+    _page_change(lambda paused, reason: paused.add(reason), note)
     return redirect(url_for("review.review"), 303)
 
 
 @bp.post("/review/resume")
 def resume_from_page():
-    def change(paused, reason):
-        paused.discard(reason)
-        return f"Holding for {reason} resumed from the review page."
-    _page_change(change)
+    _page_change(lambda paused, reason: paused.discard(reason),
+                 lambda reason: f"Holding for {reason} resumed from the review page.")
     return redirect(url_for("review.review"), 303)
 
 

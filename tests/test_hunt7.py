@@ -34,3 +34,73 @@ def test_a_csrf_token_with_non_ascii_characters_is_a_400_not_a_500(tiny_registry
     for forged in ("é", "\u2603" * 43):
         response = client.post(path, data={**form, "csrf": forged}, headers=ADMIN)
         assert response.status_code == 400, (path, response.status_code)
+
+
+def test_two_pauses_clicked_at_once_on_two_workers_both_hold(tiny_registry, tmp_path):
+    """Each button reads the settings in force, adds its reason and writes the whole set. Two moderators clicking
+    at once (two workers, one store) both read the same row: one pause was lost, though both pages said "paused".
+    The two reads are forced to happen together here; the read and the write must be one locked step."""
+    import threading
+
+    workers = [_app(tiny_registry, tmp_path, SPAM_FLAG=0.0, SPAM_REJECT=1.0) for _ in range(2)]
+    assert workers[0].test_client().post("/v1/moderate", json={"text": "held for review"}).json["decision"] == "flag"
+    together = threading.Barrier(2, timeout=2)
+    for app in workers:
+        store = app.extensions["store"]
+        read = store.latest_policy_settings
+
+        def latest(read=read):
+            try:
+                together.wait()
+            except threading.BrokenBarrierError:
+                pass
+            return read()
+        store.latest_policy_settings = latest
+    clients = [app.test_client() for app in workers]
+    tokens = [_csrf(client.get("/review").get_data(as_text=True)) for client in clients]
+    answers = []
+
+    def click(client, token, reason):
+        answers.append(client.post("/review/pause", data={"reason": reason, "csrf": token}).status_code)
+    threads = [threading.Thread(target=click, args=(client, token, reason))
+               for client, token, reason in zip(clients, tokens, ("spam", "links"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [303, 303]
+    history = workers[0].test_client().get("/v1/policy").json["history"]
+    assert len(history) == 2
+    assert history[0]["settings"] == {"paused": ["links", "spam"]}
+
+
+def count_changes_at_once(url: str) -> int:
+    """Four threads on two stores (two workers) each make 10 read-modify-write changes: the count that holds."""
+    import threading
+    import time
+
+    from moderation.store import Store
+
+    stores = [Store(url), Store(url)]
+
+    def bump(settings):
+        time.sleep(0.002)  # between the read and the write: where another worker's change would slip in
+        return {**settings, "paused": ["spam"], "n": settings.get("n", 0) + 1}
+
+    def run(store):
+        for _ in range(10):
+            store.change_policy_settings(bump, "count", None)
+    threads = [threading.Thread(target=run, args=(store,)) for store in stores for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        return stores[0].latest_policy_settings()["settings"]["n"]
+    finally:
+        for store in stores:
+            store.engine.dispose()
+
+
+def test_changes_of_the_settings_in_force_made_at_once_all_count_on_sqlite(tmp_path):
+    assert count_changes_at_once(f"sqlite:///{tmp_path / 'moderation.db'}") == 40
