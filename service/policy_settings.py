@@ -73,6 +73,8 @@ def clean_settings(raw) -> dict:
                 settings[name] = sorted(set(value))
     if settings.get("spam_reject", 1.0) < settings.get("spam_flag", 0.0):
         raise ApiError(422, "invalid_request", "'spam_reject' must not be below 'spam_flag'.")
+    if settings.get("off_topic_reject", 1.0) < settings.get("off_topic_flag", 0.0):
+        raise ApiError(422, "invalid_request", "'off_topic_reject' must not be below 'off_topic_flag'.")
     return settings
 
 
@@ -134,7 +136,11 @@ def record(settings, note: str, moderator: str | None) -> dict:
 
     def check(new: dict) -> dict:
         try:
-            resolve_policy(app, live.model, new)
+            policy = resolve_policy(app, live.model, new)
+            if {"off_topic_flag", "off_topic_reject"} & set(new) and policy.off_topic_reject is not None \
+                    and policy.off_topic_reject < policy.off_topic_flag:  # the flag threshold would never apply
+                raise PolicyError(f"off_topic_reject {policy.off_topic_reject:g} is below off_topic_flag "
+                                  f"{policy.off_topic_flag:g}")
         except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
             raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
                                                         f"{live.version}: {exc}.") from None

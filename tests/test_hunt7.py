@@ -104,3 +104,19 @@ def count_changes_at_once(url: str) -> int:
 
 def test_changes_of_the_settings_in_force_made_at_once_all_count_on_sqlite(tmp_path):
     assert count_changes_at_once(f"sqlite:///{tmp_path / 'moderation.db'}") == 40
+
+
+def test_an_off_topic_reject_threshold_below_the_flag_one_is_refused_as_the_spam_one_is(tiny_registry, tmp_path):
+    """off_topic_reject 0.1 with off_topic_flag 0.9 was recorded and rejected everything from 0.1: the flag
+    threshold set in the same change never applied. The README says a reject below the flag threshold is refused."""
+    app = _app(tiny_registry, tmp_path)
+    client = app.test_client()
+    flag = app.extensions["moderator"].policy.off_topic_flag
+    wrong = client.put("/v1/policy", json={"settings": {"off_topic_flag": 0.9, "off_topic_reject": 0.1}, "note": "x"})
+    assert wrong.status_code == 422 and "off_topic_reject" in wrong.json["error"]["message"]
+    below_model = client.put("/v1/policy", json={"settings": {"off_topic_reject": flag / 2}, "note": "x"})
+    assert below_model.status_code == 409, below_model.json
+    assert below_model.json["error"]["code"] == "conflicts_with_model"
+    assert client.get("/v1/policy").json["history"] == []
+    ok = client.put("/v1/policy", json={"settings": {"off_topic_flag": 0.5, "off_topic_reject": 0.5}, "note": "x"})
+    assert ok.status_code == 200
