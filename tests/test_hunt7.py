@@ -120,3 +120,62 @@ def test_an_off_topic_reject_threshold_below_the_flag_one_is_refused_as_the_spam
     assert client.get("/v1/policy").json["history"] == []
     ok = client.put("/v1/policy", json={"settings": {"off_topic_flag": 0.5, "off_topic_reject": 0.5}, "note": "x"})
     assert ok.status_code == 200
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from training.__main__ import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_rescore_reads_a_csv_with_a_byte_order_mark_before_a_quoted_header(tiny_registry, tmp_path):
+    """Excel's "CSV UTF-8" and pandas' utf-8-sig start with a BOM; with a quoted header the BOM sat before the
+    quote, the header read as '\\ufeff"id"' and not one row was scored (exit 0)."""
+    source = tmp_path / "old.csv"
+    source.write_bytes('\ufeff"id","text"\n"a","Nice, balanced piece"\n"b","Visit www.cheap-pills.ru now"\n'
+                       .encode("utf-8"))
+    out = tmp_path / "new.jsonl"
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--workers", 1,
+                  "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in map(__import__("json").loads, out.read_text().splitlines())] == ["a", "b"]
+
+
+@pytest.mark.parametrize("name,content", [
+    ("old.csv", b"comment_id,body\n1,hello\n"),  # no id and text columns
+    ("old.csv", b'id,"text\n1,hello\n'),  # an unreadable header (an open quote)
+    ("old.parquet", b"not a parquet file\n"),
+    ("old.parquet", b""),
+])
+def test_rescore_of_an_input_it_cannot_read_as_a_whole_exits_non_zero_with_one_line(tiny_registry, tmp_path,
+                                                                                    name, content):
+    """A CSV without the id and text columns exited 0 with every row unscored (the header an error row); a file
+    that is not Parquet ended in pyarrow's traceback. Both are the input as a whole: exit 2 and one line, as a
+    Parquet file or a table without the columns already was."""
+    source = tmp_path / name
+    source.write_bytes(content)
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", tmp_path / "new.jsonl",
+                  "--workers", 1, "--no-progress")
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(source) in lines[0], result.output
+
+
+@pytest.mark.parametrize("url", ["nosuchdialect://host/db", "not a url", "mysql://user@localhost/db"])
+def test_rescore_input_sql_with_a_url_it_cannot_use_exits_non_zero_with_one_line(tiny_registry, tmp_path, url):
+    """A URL SQLAlchemy cannot parse, an unknown dialect or a missing driver ended in a traceback (exit 1)."""
+    result = _cli("rescore", "--models", tiny_registry.root, "--input-sql", url, "--table", "comments",
+                  "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot use --input-sql"), result.output
+
+
+def test_rescore_input_sql_with_a_table_that_does_not_exist_says_so(tiny_registry, tmp_path):
+    result = _cli("rescore", "--models", tiny_registry.root, "--input-sql", f"sqlite:///{tmp_path / 'old.db'}",
+                  "--table", "comments", "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [
+        f"error: no table 'comments' in sqlite:///{tmp_path / 'old.db'}"], result.output
