@@ -179,3 +179,85 @@ def test_rescore_input_sql_with_a_table_that_does_not_exist_says_so(tiny_registr
                   "--table", "comments", "--output", tmp_path / "new.jsonl", "--workers", 1, "--no-progress")
     assert result.exit_code == 2 and result.output.strip().splitlines() == [
         f"error: no table 'comments' in sqlite:///{tmp_path / 'old.db'}"], result.output
+
+
+def _interrupted_run(registry_root, tmp_path, rows=300, stop_at=150):
+    """A run of `rows` comments stopped (as by Ctrl-C) at input record `stop_at` of its second pass."""
+    import json
+
+    from training.rescore import RescoreInterrupted, RescoreOptions, rescore
+    from training.rescore_io import Source
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"comment number {i} about the budget vote"}) + "\n"
+                              for i in range(rows)))
+
+    class Stopping(Source):
+        passes = 0
+
+        def records(self):
+            Stopping.passes += 1
+            for n, record in enumerate(super().records()):
+                if Stopping.passes == 2 and n == stop_at:
+                    raise KeyboardInterrupt
+                yield record
+    out = tmp_path / "new.jsonl"
+    with pytest.raises(RescoreInterrupted):
+        rescore(Stopping(source), out, RescoreOptions(models_dir=registry_root, chunk_size=20, workers=1,
+                                                      progress=False))
+    return source, out
+
+
+@pytest.fixture()
+def two_versions(tiny_registry, tmp_path):
+    """A copy of the tiny registry with a second version (a copy of the first), the first one live."""
+    import shutil
+
+    from moderation.registry import ModelRegistry
+
+    root = tmp_path / "models"
+    shutil.copytree(tiny_registry.root, root)
+    registry = ModelRegistry(root)
+    first = registry.current_version()
+    shutil.copytree(root / first, root / "20990101-000000-second")
+    return registry, first, "20990101-000000-second"
+
+
+def test_resume_after_a_promotion_keeps_the_interrupted_run_s_model_for_every_row(two_versions, tmp_path):
+    import json
+
+    registry, first, second = two_versions
+    source, out = _interrupted_run(registry.root, tmp_path)
+    registry.set_current(second, reason="test")
+    result = _cli("rescore", "--models", registry.root, "--input", source, "--output", out, "--resume",
+                  "--workers", 1, "--no-progress", "--chunk-size", 20)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 300 and {r["model_version"] for r in rows} == {first}
+    (tmp_path / "again").mkdir()
+    refused = _interrupted_run(registry.root, tmp_path / "again")
+    asked = _cli("rescore", "--models", registry.root, "--input", refused[0], "--output", refused[1], "--resume",
+                 "--model", first, "--workers", 1, "--no-progress")
+    assert asked.exit_code == 2 and "cannot resume: model_version changed" in asked.output
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_when_the_interrupted_run_s_model_is_gone_exits_non_zero_with_one_line(two_versions, tmp_path,
+                                                                                     workers):
+    """The run's version was pruned (or no longer verifies) before --resume: with worker processes the run ended
+    in BrokenProcessPool's traceback (exit 1); in this process, with the registry's message but no word of why."""
+    import shutil
+
+    from training import rescore as rescore_module
+
+    registry, first, second = two_versions
+    source, out = _interrupted_run(registry.root, tmp_path)
+    registry.set_current(second, reason="test")
+    shutil.rmtree(registry.root / first)
+    rescore_module._MODERATORS.clear()  # as a new process: the interrupted run's model is not in memory
+    result = _cli("rescore", "--models", registry.root, "--input", source, "--output", out, "--resume",
+                  "--workers", workers, "--no-progress", "--chunk-size", 20)
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot resume") and first in lines[0], result.output
+    assert not out.exists()

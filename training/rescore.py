@@ -547,6 +547,12 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             if options.policy is not None and options.site_rules is not None:
                 policy = replace(policy, site=options.site_rules)
             header["policy"] = policy.to_dict()
+            try:  # here, not in a worker: a worker process failing to load it breaks the pool (a traceback)
+                ModelRegistry(options.models_dir).verify(version)
+            except ModelLoadError as exc:
+                raise RescoreError(f"cannot resume: the interrupted run's model {version} does not load any more "
+                                   f"({exc}); rerun without --resume to start over with the live model, or "
+                                   f"restore that version") from None
         if old_header.get("chunk_size") and old_header["chunk_size"] != options.chunk_size:
             # Chunks are cut as the interrupted run cut them: scores are sums whose order follows the chunks, so
             # another size could move a score in its last rounded digit (2 of 200,000 rows between 2,000 and 5,000)
