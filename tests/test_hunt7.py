@@ -261,3 +261,25 @@ def test_resume_when_the_interrupted_run_s_model_is_gone_exits_non_zero_with_one
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot resume") and first in lines[0], result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("export-feedback", "--output", "{tmp}/labels.jsonl"),
+    ("prune", "--older-than", "30"),
+    ("train", "--with-feedback", "--models", "{tmp}/models"),
+    ("deliver-reviews", "--url", "http://127.0.0.1:9/hook", "--secret-file", "{tmp}/secret", "--once"),
+])
+@pytest.mark.parametrize("database", ["sqlite:///{tmp}/typo/moderation.db", "bogus://host/db",
+                                      "postgresql+psycopg://u@/db?host={tmp}/no-server"])
+def test_a_store_the_cli_cannot_open_is_one_error_line_and_nothing_is_created(tmp_path, args, database):
+    """A typo in --database made a new empty SQLite store (and its folders) and went on: prune said 0 deleted,
+    export-feedback wrote 0 labels, train --with-feedback trained without the moderators' labels, all exit 0. A
+    URL of an unknown database or a server that is down ended in SQLAlchemy's traceback (exit 1)."""
+    (tmp_path / "secret").write_text("a shared secret of enough bytes\n")
+    database = database.format(tmp=tmp_path)
+    result = _cli(*[a.format(tmp=tmp_path) for a in args], "--database", database)
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "typo").exists()
+    assert not (tmp_path / "labels.jsonl").exists()
