@@ -283,3 +283,50 @@ def test_a_store_the_cli_cannot_open_is_one_error_line_and_nothing_is_created(tm
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert "Traceback" not in result.output and not (tmp_path / "typo").exists()
     assert not (tmp_path / "labels.jsonl").exists()
+
+
+@pytest.mark.parametrize("name,content", [
+    ("labels.csv", b"text,label\n\xff\xfe not UTF-8,spam\n"),
+    ("labels.jsonl", b'{"text": "caf\xe9", "label": "ham"}\n'),
+    ("labels.csv", b""),
+    ("labels.csv", b"text,label\n"),
+    ("labels.jsonl", b"\n"),
+])
+def test_train_with_a_data_file_it_cannot_use_exits_non_zero_with_one_line(tmp_path, name, content):
+    """Invalid UTF-8 in --data ended in a UnicodeDecodeError traceback; an empty file (an export that failed) was
+    trained on silently - a model without the labels it was asked to learn, exit 0."""
+    data = tmp_path / name
+    data.write_bytes(content)
+    result = _cli("train", "--models", tmp_path / "models", "--data", data, "--no-promote")
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    errors = [line for line in result.output.splitlines() if not line.startswith("INFO ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {data}"), result.output
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+@pytest.mark.parametrize("name,content", [
+    ("labels.csv", '\ufefftext,label\n"Cheap pills, click",spam\n'),
+    ("labels.csv", '\ufeff"text","label"\n"Cheap pills, click","spam"\n'),
+    ("labels.jsonl", '\ufeff{"text": "Cheap pills, click", "label": "spam"}\n'),
+])
+def test_a_labelled_file_with_a_byte_order_mark_is_read(tmp_path, name, content):
+    """Excel's "CSV UTF-8" starts with a BOM: the first column was '\\ufefftext' and the file was refused with
+    "a row needs a 'text' string"."""
+    from training import datasets
+
+    data = tmp_path / name
+    data.write_text(content, encoding="utf-8")
+    assert [(e.text, e.label) for e in datasets.load_labelled(data)] == [("Cheap pills, click", "spam")]
+
+
+def test_rescore_reads_json_lines_with_a_byte_order_mark(tiny_registry, tmp_path):
+    """The first line of a JSON lines file with a BOM was an error row ("Unexpected UTF-8 BOM")."""
+    import json
+
+    source = tmp_path / "old.jsonl"
+    source.write_text('\ufeff{"id": 1, "text": "hello"}\n{"id": 2, "text": "hi"}\n', encoding="utf-8")
+    out = tmp_path / "new.jsonl"
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--workers", 1,
+                  "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [1, 2]

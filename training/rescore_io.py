@@ -104,6 +104,8 @@ def _hide_password(url: str) -> str:
 def read_jsonl(path: Path) -> Iterator[Record]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte order mark is not part of the first row
+                raw = raw[3:]
             if not raw.strip():
                 continue
             try:
