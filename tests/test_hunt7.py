@@ -330,3 +330,34 @@ def test_rescore_reads_json_lines_with_a_byte_order_mark(tiny_registry, tmp_path
                   "--no-progress")
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.parametrize("input_name,output_name", [("old.jsonl", "old.jsonl"),
+                                                   ("new.jsonl.errors.jsonl", "new.jsonl"),
+                                                   ("new.jsonl.summary.json", "new.jsonl")])
+def test_rescore_refuses_an_output_that_would_overwrite_its_input(tiny_registry, tmp_path, input_name,
+                                                                  output_name):
+    """--output the same file as --input replaced the archive of old comments with the result at the end of the
+    run (exit 0, the input gone). The errors, changed and summary files next to the output must not be the input
+    either."""
+    source = tmp_path / input_name
+    original = '{"id": 1, "text": "hello there"}\n{"id": 2, "text": "buy cheap pills now"}\n'
+    source.write_text(original)
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", tmp_path / output_name,
+                  "--workers", 1, "--no-progress")
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "input" in lines[0], result.output
+    assert source.read_text() == original
+
+
+def test_rescore_to_an_output_folder_it_cannot_create_exits_non_zero_with_one_line(tiny_registry, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    source = tmp_path / "old.csv"
+    source.write_text("id,text\n1,hello there\n")
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", blocker / "new.jsonl",
+                  "--workers", 1, "--no-progress")
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(blocker) in lines[0], result.output

@@ -352,6 +352,8 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         sys.exit(130)
     except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # an output folder that cannot be made, a full disk, a Dask scheduler out of reach
+        _fail(f"rescore stopped: {exc}")
     click.echo(json.dumps(summary.to_dict(), indent=2))
 
 

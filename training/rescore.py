@@ -531,6 +531,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
         raise RescoreError("chunk size must be at least 1")
+    _check_not_input(source, paths)
     version, policy = _resolve_model(options)
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
@@ -716,6 +717,22 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(paths.work, ignore_errors=True)
     return summary
+
+
+def _check_not_input(source: Source, paths: _Paths) -> None:
+    """RescoreError when a file the run writes (output, errors, changed, summary), or its work folder (removed at
+    the start and the end), is the input file: the archive of old comments would be replaced by the result."""
+    if source.path is None:
+        return
+    read = Path(source.path).resolve()
+    for what, path in (("--output", paths.output), ("the errors file", paths.errors),
+                       ("the changed rows file", paths.changed), ("the summary file", paths.summary)):
+        if path.resolve() == read:
+            raise RescoreError(f"{what} {path} is the input file: choose another --output (the input would be "
+                               "overwritten)")
+    if read.is_relative_to(paths.work.resolve()):
+        raise RescoreError(f"the input file {source.path} is inside the run's work folder {paths.work}, which is "
+                           "deleted: move the input or choose another --output")
 
 
 def _fsync_dir(path: Path) -> None:
