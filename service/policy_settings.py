@@ -83,6 +83,9 @@ def apply(app: Flask, row: dict | None) -> bool:
     do not make a policy with the live model (kept out, the error shown by GET /v1/model and GET /v1/policy)."""
     settings = (row or {}).get("settings") or {}
     with POLICY_LOCK:
+        applied = app.extensions.get("policy_settings")
+        if applied is not None and (row is None or row["id"] < applied["id"]):
+            return True  # read before a newer change this worker applied since (a poll racing a click): keep it
         moderator = app.extensions.get("moderator")
         try:
             policy = resolve_policy(app, moderator.model, settings) if moderator is not None else None

@@ -361,3 +361,21 @@ def test_rescore_to_an_output_folder_it_cannot_create_exits_non_zero_with_one_li
     assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(blocker) in lines[0], result.output
+
+
+def test_a_poll_that_read_the_settings_before_a_change_does_not_undo_it(tiny_registry, tmp_path):
+    """The polling thread reads the newest row, then applies it. A change recorded and applied by a request of the
+    same worker in between was undone by that stale apply: the worker that took the click went back to the old
+    settings until its next poll."""
+    from service.policy_settings import PolicySettingsWatcher
+
+    app = _app(tiny_registry, tmp_path, SPAM_FLAG=0.0, SPAM_REJECT=1.0)
+    client = app.test_client()
+    store = app.extensions["store"]
+    watcher = PolicySettingsWatcher(app, 60.0)
+    stale = store.latest_policy_settings()  # None: what the poll read just before the click
+    assert client.put("/v1/policy", json={"settings": {"paused": ["spam"]}, "note": "runaway"}).status_code == 200
+    store.latest_policy_settings = lambda: stale
+    watcher.poll()
+    assert app.extensions["moderator"].policy.paused == ("spam",)
+    assert client.post("/v1/moderate", json={"text": "An ordinary comment."}).json["decision"] == "accept"
