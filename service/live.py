@@ -64,7 +64,11 @@ class ModelWatcher(Watcher):
             log.error("model switch to %s refused, %s keeps serving: %s",
                       version, current.version if current else None, exc)
             return None
-        self.app.extensions["moderator"] = moderator  # atomic swap
+        from service.engine import POLICY_LOCK, live_policy
+
+        with POLICY_LOCK:  # the word lists or policy settings may have changed while the model loaded: take them
+            moderator.policy = live_policy(self.app, moderator.model)
+            self.app.extensions["moderator"] = moderator  # atomic swap
         self.app.extensions.pop("model_switch_error", None)
         self._stamp = stamp
         log.info("model switch: %s -> %s (pid %d)", current.version if current else None, version, os.getpid())

@@ -379,3 +379,42 @@ def test_a_poll_that_read_the_settings_before_a_change_does_not_undo_it(tiny_reg
     watcher.poll()
     assert app.extensions["moderator"].policy.paused == ("spam",)
     assert client.post("/v1/moderate", json={"text": "An ordinary comment."}).json["decision"] == "accept"
+
+
+def test_a_word_list_reloaded_while_a_new_model_loads_is_not_lost(two_versions, tmp_path):
+    """The model watcher builds the new version's policy from the site rules in force, then swaps the moderator.
+    A word list reloaded in between went to the old moderator only: the new one served the old list until the
+    file changed again (the site rules watcher had seen the change). The same for policy settings changed then."""
+    import service.engine as engine
+
+    registry, first, second = two_versions
+    banned = tmp_path / "banned.txt"
+    banned.write_text("buffoon\n")
+    app = _app(_Registry(registry.root), tmp_path, BANNED_WORDS=str(banned))
+    client = app.test_client()
+    load = engine.load_moderator
+
+    def load_then_the_list_changes(app_, version=None):
+        moderator = load(app_, version)  # built with the list in force: "buffoon"
+        fresh = tmp_path / "banned.new"
+        fresh.write_text("buffoon\nclown\n")
+        fresh.replace(banned)
+        assert app.extensions["site_rules_watcher"].poll() is True
+        assert client.put("/v1/policy", json={"settings": {"paused": ["links"]}, "note": "meanwhile"}).status_code \
+            == 200
+        return moderator
+    engine.load_moderator = load_then_the_list_changes
+    try:
+        registry.set_current(second, reason="test")
+        assert app.extensions["model_watcher"].poll() == second
+    finally:
+        engine.load_moderator = load
+    assert app.extensions["moderator"].version == second
+    assert app.extensions["moderator"].policy.paused == ("links",)
+    answer = client.post("/v1/moderate", json={"text": "what a clown"}).json
+    assert answer["model_version"] == second and answer["decision"] == "reject", answer
+
+
+class _Registry:
+    def __init__(self, root):
+        self.root = root
