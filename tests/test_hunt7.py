@@ -418,3 +418,14 @@ def test_a_word_list_reloaded_while_a_new_model_loads_is_not_lost(two_versions, 
 class _Registry:
     def __init__(self, root):
         self.root = root
+
+
+@pytest.mark.parametrize("version", ["", "  "])
+def test_promote_of_an_empty_version_is_refused_before_the_gate_runs(two_versions, version):
+    """`promote "$NEW"` with NEW unset loaded the live model as the candidate, ran the whole gate against itself
+    (a minute, a table of figures) and only then failed to make "" live."""
+    registry, first, _ = two_versions
+    result = _cli("promote", "--models", registry.root, version)
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [
+        "error: give the version to promote (it is empty)"], result.output
+    assert registry.current_version() == first

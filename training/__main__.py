@@ -166,6 +166,8 @@ def promote(models_dir: Path, version: str, database_url: str | None, force: boo
     """Make VERSION live if the promotion gate passes: not worse than the live model on the frozen evaluation set."""
     from training import lifecycle
 
+    if not version.strip():  # an unset shell variable: the registry would read it as "the live version"
+        _fail("give the version to promote (it is empty)")
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
