@@ -429,3 +429,23 @@ def test_promote_of_an_empty_version_is_refused_before_the_gate_runs(two_version
     assert result.exit_code == 2 and result.output.strip().splitlines() == [
         "error: give the version to promote (it is empty)"], result.output
     assert registry.current_version() == first
+
+
+@pytest.mark.parametrize("url,state", [("http://127.0.0.1:9/hook", "{tmp}/file/state.json"),
+                                       ("http://", None), ("https://[::1/hook", None), ("http:///path", None)])
+def test_deliver_reviews_with_a_state_file_or_url_it_cannot_use_exits_non_zero_with_one_line(tmp_path, url, state):
+    """A --state folder that cannot be made ended in a traceback; a URL without a host ("http://", an unclosed
+    IPv6 bracket) was accepted, and with events pending would have failed every attempt until --max-wait."""
+    from moderation.store import Store
+
+    database = f"sqlite:///{tmp_path / 'moderation.db'}"
+    Store(database).dispose()
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "secret").write_text("a shared secret of enough bytes\n")
+    args = ["deliver-reviews", "--database", database, "--url", url, "--secret-file", tmp_path / "secret", "--once"]
+    if state:
+        args += ["--state", state.format(tmp=tmp_path)]
+    result = _cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = [line for line in result.output.strip().splitlines() if not line.startswith("INFO ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output

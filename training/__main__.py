@@ -233,6 +233,16 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
 
 
+def _url_host(url: str) -> str | None:
+    """The host of an http(s) URL, None when it has none or does not parse ("http://", "http://[::1")."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 @cli.command("deliver-reviews")
 @database_option
 @click.option("--url", required=True, help="The site's endpoint: each batch of review events is POSTed to it.")
@@ -263,8 +273,8 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
     from training import deliver
     from training.lifecycle import store_url
 
-    if not url.startswith(("http://", "https://")):
-        _fail("--url must be an http:// or https:// URL")
+    if not url.startswith(("http://", "https://")) or not _url_host(url):
+        _fail("--url must be an http:// or https:// URL with a host")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
     _store(database_url).dispose()  # checked before the first delivery
@@ -276,6 +286,8 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
                                            max_wait=300.0 if max_wait is None else max_wait))
     except deliver.DeliveryError as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. a --state folder that cannot be made
+        _fail(f"deliver-reviews stopped: {exc}")
     click.echo(json.dumps(done))
     undelivered = done.get("undelivered")
     if undelivered:
