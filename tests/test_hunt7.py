@@ -449,3 +449,15 @@ def test_deliver_reviews_with_a_state_file_or_url_it_cannot_use_exits_non_zero_w
     assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
     lines = [line for line in result.output.strip().splitlines() if not line.startswith("INFO ")]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+
+
+def test_export_feedback_to_a_folder_it_cannot_make_exits_non_zero_with_one_line(tmp_path):
+    from moderation.store import Store
+
+    database = f"sqlite:///{tmp_path / 'moderation.db'}"
+    Store(database).dispose()
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = _cli("export-feedback", "--database", database, "--output", tmp_path / "file" / "labels.jsonl")
+    assert result.exit_code == 2, (result.exit_code, result.output[-2000:])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(tmp_path / "file") in lines[0], result.output

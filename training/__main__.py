@@ -5,6 +5,7 @@ Each command is a thin wrapper over a function that returns its result, so tests
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -36,12 +37,17 @@ def _fail(message: str) -> None:
 
 
 class _Cli(click.Group):
-    """A store or database that cannot be reached (a server down, a URL of an unknown database, a missing driver)
-    is one `error:` line and exit status 2 in every command, not SQLAlchemy's traceback."""
+    """A store or database that cannot be reached (a server down, a URL of an unknown database, a missing driver),
+    or a file that cannot be read or written, is one `error:` line and exit status 2 in every command, not a
+    traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except OSError as exc:  # a file or folder that cannot be read or written, a full disk: what and where
+            if exc.errno == errno.EPIPE:  # stdout closed by a reader (| head): click's own handling
+                raise
+            _fail(str(exc))
         except Exception as exc:
             sa_exc = sys.modules.get("sqlalchemy.exc")  # never imported: it cannot be one of its errors
             if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
