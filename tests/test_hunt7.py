@@ -475,3 +475,20 @@ def test_coral_keeps_the_target_of_a_link_left_open(html, text):
     from service.coral import html_to_text
 
     assert html_to_text(html) == text
+
+
+def test_rescore_reads_old_decisions_in_any_case_and_spacing(tiny_registry, tmp_path):
+    """An export with "ACCEPT" or "Accept " counted every such row as changed (`ACCEPT -> accept`) and split the
+    change matrix by spelling: an operator read 2 of 3 decisions changed where none had."""
+    import json
+
+    source = tmp_path / "old.csv"
+    source.write_text("id,text,decision\n1,A fair point about the budget vote,ACCEPT\n"
+                      "2,Thanks for the article,Accept \n3,Good reporting,accept\n4,Well said,\n5,Agreed, \n")
+    result = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", tmp_path / "new.jsonl",
+                  "--workers", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["change_matrix"]) == {"accept"}
+    assert sum(summary["change_matrix"]["accept"].values()) == 3
+    assert summary["changed"] == 3 - summary["change_matrix"]["accept"]["accept"]

@@ -158,7 +158,7 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
     article = row.get("article_id")
     article = None if article is None or article == "" else str(article)
     old = row.get("decision")
-    old = None if old is None or old == "" else str(old)
+    old = None if old is None else str(old).strip().lower() or None  # "ACCEPT", "Accept " are accept
     return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old)
 
 
