@@ -88,8 +88,11 @@ def apply(app: Flask, row: dict | None) -> bool:
             return True  # read before a newer change this worker applied since (a poll racing a click): keep it
         moderator = app.extensions.get("moderator")
         try:
+            unknown = sorted(set(settings) - set(FIELDS))
+            if unknown:  # stored by another version of the service (a rollback of the deploy)
+                raise PolicyError(f"unknown setting {unknown[0]!r}, written by another version of the service")
             policy = resolve_policy(app, moderator.model, settings) if moderator is not None else None
-        except PolicyError as exc:
+        except (PolicyError, TypeError) as exc:  # TypeError: a stored value of the wrong type
             app.extensions["policy_settings_error"] = f"settings #{row['id']}: {exc}"
             log.error("policy settings #%s refused, the policy in force keeps applying: %s", row["id"], exc)
             return False
@@ -216,7 +219,8 @@ def _page_change(change, note) -> None:
         abort(400, description=f"The reason must be one of {', '.join(REASON_CODES)}.")
 
     def new_settings(current: dict) -> dict:
-        settings = dict(current)
+        # a setting this version does not know (stored by another version) cannot apply here: left out
+        settings = {name: value for name, value in current.items() if name in FIELDS}
         paused = set(settings.get("paused") or [])
         change(paused, reason)
         if paused:
