@@ -21,7 +21,7 @@ from pathlib import Path
 from flask import Flask
 
 from moderation.registry import CURRENT, ModelLoadError, ModelRegistry
-from service.watch import Watcher
+from service.watch import Watcher, poll_seconds
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ModelWatcher(Watcher):
 def init_app(app: Flask) -> None:
     if app.config.get("MODEL_VERSION"):
         return
-    watcher = ModelWatcher(app, float(app.config.get("MODEL_POLL_SECONDS") or 2.0))
+    watcher = ModelWatcher(app, poll_seconds(app.config, "MODEL_POLL_SECONDS", 2.0))
     app.extensions["model_watcher"] = watcher
     if not app.config.get("TESTING"):
         watcher.ensure_running()

@@ -31,7 +31,7 @@ from service.api import _string, json_body
 from service.auth import require_key
 from service.engine import POLICY_LOCK, get_store, resolve_policy
 from service.errors import ApiError
-from service.watch import Watcher
+from service.watch import Watcher, poll_seconds
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def init_app(app: Flask) -> None:
         log.exception("policy settings could not be read at start; the configured policy applies until they can")
         row = None
     apply(app, row)
-    watcher = PolicySettingsWatcher(app, float(app.config.get("POLICY_POLL_SECONDS") or 2.0))
+    watcher = PolicySettingsWatcher(app, poll_seconds(app.config, "POLICY_POLL_SECONDS", 2.0))
     watcher._seen = (app.extensions.get("moderator"), row["id"] if row else None)
     app.extensions["policy_settings_watcher"] = watcher
     if not app.config.get("TESTING"):

@@ -515,3 +515,14 @@ def test_a_stored_setting_this_version_does_not_know_does_not_stop_the_service(t
     assert client.post("/review/pause", data={"reason": "spam", "csrf": token}).status_code == 303
     assert client.get("/v1/policy").json["settings"] == {"paused": ["spam"]}
     assert client.post("/v1/moderate", json={"text": "An ordinary comment."}).json["decision"] == "accept"
+
+
+@pytest.mark.parametrize("key", ["POLICY_POLL_SECONDS", "MODEL_POLL_SECONDS", "SITE_RULES_POLL_SECONDS"])
+@pytest.mark.parametrize("value", [-1, "-0.5", "nan", "inf", "soon"])
+def test_a_poll_interval_that_is_not_a_positive_number_stops_the_start(tiny_registry, tmp_path, key, value):
+    """MODERATION_POLICY_POLL_SECONDS=-1 was accepted: each worker's polling thread died at its first sleep
+    (ValueError), was started again by the next request and died again, so changes made on another worker never
+    arrived. NaN and inf did the same; a word did stop the start, with Python's "could not convert" only."""
+    (tmp_path / "banned.txt").write_text("buffoon\n")
+    with pytest.raises(ValueError, match=f"MODERATION_{key} must be a number of seconds above 0"):
+        _app(tiny_registry, tmp_path, BANNED_WORDS=str(tmp_path / "banned.txt"), **{key: value})
