@@ -146,6 +146,7 @@ def test_rescore_reads_a_csv_with_a_byte_order_mark_before_a_quoted_header(tiny_
 @pytest.mark.parametrize("name,content", [
     ("old.csv", b"comment_id,body\n1,hello\n"),  # no id and text columns
     ("old.csv", b'id,"text\n1,hello\n'),  # an unreadable header (an open quote)
+    ("old.csv", b""),  # no header at all (an export that failed): a header-only file is an empty input
     ("old.parquet", b"not a parquet file\n"),
     ("old.parquet", b""),
 ])

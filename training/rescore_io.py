@@ -135,7 +135,7 @@ def read_csv(path: Path) -> Iterator[Record]:
         try:
             header = next(reader)
         except StopIteration:
-            return
+            raise InputError(f"{path}: an empty file, without the CSV header (id, text, ...)") from None
         except csv.Error as exc:
             raise InputError(f"{path}: unreadable CSV header: {exc}") from None
         header = [h.strip().lstrip("\ufeff") for h in header]
