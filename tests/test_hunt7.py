@@ -527,3 +527,33 @@ def test_a_poll_interval_that_is_not_a_positive_number_stops_the_start(tiny_regi
     (tmp_path / "banned.txt").write_text("buffoon\n")
     with pytest.raises(ValueError, match=f"MODERATION_{key} must be a number of seconds above 0"):
         _app(tiny_registry, tmp_path, BANNED_WORDS=str(tmp_path / "banned.txt"), **{key: value})
+
+
+def test_a_second_rescore_into_the_same_output_refuses_while_the_first_runs(tiny_registry, tmp_path):
+    """Two runs into one output (a nightly cron job that overlaps the last one, a command started twice) shared
+    one work folder: the second emptied it under the first, both truncated and appended the same files and both
+    could exit 0 with rows lost or doubled. While a run holds the output's work folder, another refuses (exit 2);
+    once it is done, the next run goes ahead."""
+    import fcntl
+    import json
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"comment {i}"}) + "\n" for i in range(30)))
+    out = tmp_path / "new.jsonl"
+    args = ("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--workers", 1,
+            "--no-progress")
+    work = tmp_path / "new.jsonl.rescore"
+    work.mkdir()
+    with open(work / ".lock", "a") as held:  # what a run in progress holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = _cli(*args)
+        assert second.exit_code == 2, (second.exit_code, second.output[-2000:])
+        assert second.output.strip().splitlines()[-1].startswith("error: another rescore"), second.output
+        assert (work / ".lock").exists() and not out.exists()
+        resumed = _cli(*args, "--resume")
+        assert resumed.exit_code == 2 and "another rescore" in resumed.output
+    done = _cli(*args)
+    assert done.exit_code == 0, done.output
+    assert len(out.read_text().splitlines()) == 30 and not work.exists()
+    failed = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--model", "nope")
+    assert failed.exit_code == 2 and not work.exists()  # a run that fails at once leaves no work folder

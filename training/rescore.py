@@ -526,12 +526,56 @@ def _read_checkpoint(path: Path) -> tuple[dict | None, dict | None]:
 
 
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
-    """Rescore every record of `source` into `output`; return the summary (also written next to the output)."""
+    """Rescore every record of `source` into `output`; return the summary (also written next to the output).
+    One run at a time per output: RescoreError while another holds its work folder."""
+    paths = _Paths.for_output(output, errors_path)
+    _check_not_input(source, paths)
+    lock = _lock_work(paths)
+    try:
+        return _rescore(source, output, options, errors_path)
+    except BaseException:
+        if paths.work.is_dir() and [p.name for p in paths.work.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(paths.work, ignore_errors=True)  # it failed before any work: leave nothing behind
+        raise
+    finally:
+        lock.close()
+
+
+LOCK_FILE = ".lock"
+
+
+def _lock_work(paths: _Paths):
+    """The run's exclusive lock on its work folder (made if missing): an open file to close when the run ends.
+    Two runs into one output would truncate and append the same files; the second is refused at once."""
+    import fcntl
+
+    paths.work.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.work / LOCK_FILE, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RescoreError(f"another rescore is writing {paths.output} (its work folder {paths.work} is locked): "
+                           "wait for it to finish, or choose another --output") from None
+    return handle
+
+
+def _clear_work(work: Path) -> None:
+    """Empty the work folder for a new run, but for the lock this run holds."""
+    for path in work.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     started = time.monotonic()
     paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
         raise RescoreError("chunk size must be at least 1")
-    _check_not_input(source, paths)
     version, policy = _resolve_model(options)
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
@@ -570,7 +614,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             )
     resuming = options.resume and old_header is not None
     if not resuming:
-        shutil.rmtree(paths.work, ignore_errors=True)
+        _clear_work(paths.work)
         last = None
     paths.work.mkdir(parents=True, exist_ok=True)
 
