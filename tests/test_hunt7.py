@@ -557,3 +557,16 @@ def test_a_second_rescore_into_the_same_output_refuses_while_the_first_runs(tiny
     assert len(out.read_text().splitlines()) == 30 and not work.exists()
     failed = _cli("rescore", "--models", tiny_registry.root, "--input", source, "--output", out, "--model", "nope")
     assert failed.exit_code == 2 and not work.exists()  # a run that fails at once leaves no work folder
+
+
+@pytest.mark.parametrize("key,value,name", [("SPAM_FLAG", "abc", "spam_flag"), ("OFF_TOPIC_REJECT", [1], "off_topic_reject"),
+                                            ("SHORT_OFF_TOPIC_FLAG", True, "short_off_topic_flag"),
+                                            ("MAX_COMMENT_CHARS", "abc", "max_chars"),
+                                            ("MAX_COMMENT_CHARS", 2.5, "max_chars")])
+def test_a_policy_setting_of_the_wrong_type_stops_the_start_with_its_name(tiny_registry, tmp_path, key, value, name):
+    """MODERATION_SPAM_FLAG=abc stopped the start with Python's "'<=' not supported between instances of 'float'
+    and 'str'", naming no setting; MODERATION_MAX_COMMENT_CHARS=2.5 was taken as a limit of 2.5 characters."""
+    from moderation.policy import PolicyError
+
+    with pytest.raises(PolicyError, match=name):
+        _app(tiny_registry, tmp_path, **{key: value})
