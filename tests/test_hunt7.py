@@ -391,7 +391,7 @@ def test_a_word_list_reloaded_while_a_new_model_loads_is_not_lost(two_versions, 
     registry, first, second = two_versions
     banned = tmp_path / "banned.txt"
     banned.write_text("buffoon\n")
-    app = _app(_Registry(registry.root), tmp_path, BANNED_WORDS=str(banned))
+    app = _app(registry, tmp_path, BANNED_WORDS=str(banned))
     client = app.test_client()
     load = engine.load_moderator
 
@@ -414,11 +414,6 @@ def test_a_word_list_reloaded_while_a_new_model_loads_is_not_lost(two_versions, 
     assert app.extensions["moderator"].policy.paused == ("links",)
     answer = client.post("/v1/moderate", json={"text": "what a clown"}).json
     assert answer["model_version"] == second and answer["decision"] == "reject", answer
-
-
-class _Registry:
-    def __init__(self, root):
-        self.root = root
 
 
 @pytest.mark.parametrize("version", ["", "  "])
