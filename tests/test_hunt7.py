@@ -163,6 +163,7 @@ def test_rescore_of_an_input_it_cannot_read_as_a_whole_exits_non_zero_with_one_l
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(source) in lines[0], result.output
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # refused before any file of the run was made
 
 
 @pytest.mark.parametrize("url", ["nosuchdialect://host/db", "not a url", "mysql://user@localhost/db"])

@@ -530,6 +530,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     One run at a time per output: RescoreError while another holds its work folder."""
     paths = _Paths.for_output(output, errors_path)
     _check_not_input(source, paths)
+    _check_readable(source)
     lock = _lock_work(paths)
     try:
         return _rescore(source, output, options, errors_path)
@@ -558,6 +559,16 @@ def _lock_work(paths: _Paths):
         raise RescoreError(f"another rescore is writing {paths.output} (its work folder {paths.work} is locked): "
                            "wait for it to finish, or choose another --output") from None
     return handle
+
+
+def _check_readable(source: Source) -> None:
+    """Read the source's first record: an input that cannot be read as a whole (a CSV header without id and text,
+    a file that is not Parquet, a missing table) raises InputError before the run makes any file."""
+    records = source.records()
+    try:
+        next(records, None)
+    finally:
+        records.close()
 
 
 def _clear_work(work: Path) -> None:
