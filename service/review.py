@@ -76,7 +76,8 @@ def csrf_token() -> str:
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    # as bytes: compare_digest raises TypeError for a str with non-ASCII characters (a forged token was a 500)
+    if not sent or not hmac.compare_digest(sent.encode("utf-8"), str(session.get("csrf", "")).encode("utf-8")):
         abort(400, description="The form has expired or did not come from this page (CSRF check failed): reload it.")
 
 

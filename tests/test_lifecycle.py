@@ -84,6 +84,7 @@ def test_an_equal_model_passes_and_the_gate_figures_are_recorded(registry, evalu
 def test_cli_promote_refuses_and_force_needs_a_reason(registry, flipped_version, tmp_path):
     shutil.copytree(flipped_version, registry.root / flipped_version.name)
     database = f"sqlite:///{tmp_path / 'labels.db'}"
+    Store(database).dispose()  # an explicit --database must name an existing store (test_hunt7)
     live = registry.current_version()
     refused = run("promote", "--models", registry.root, "--database", database, flipped_version.name)
     assert refused.exit_code == 2 and "refused by the gate" in refused.stderr

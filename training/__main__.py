@@ -5,6 +5,7 @@ Each command is a thin wrapper over a function that returns its result, so tests
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -35,7 +36,53 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group()
+class _Cli(click.Group):
+    """A store or database that cannot be reached (a server down, a URL of an unknown database, a missing driver),
+    or a file that cannot be read or written, is one `error:` line and exit status 2 in every command, not a
+    traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:  # a file or folder that cannot be read or written, a full disk: what and where
+            if exc.errno == errno.EPIPE:  # stdout closed by a reader (| head): click's own handling
+                raise
+            _fail(str(exc))
+        except Exception as exc:
+            sa_exc = sys.modules.get("sqlalchemy.exc")  # never imported: it cannot be one of its errors
+            if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+                raise
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            _fail(f"the database could not be used: {first}")
+
+
+def _store(database_url: str | None):
+    """The service's store for a command: one error line for a URL it cannot use, and no new empty SQLite store
+    made for a --database (or MODERATION_DATABASE_URL) whose file does not exist (a typo would otherwise be an
+    empty store: 0 labels, 0 pruned). The default store may be missing (the service has not run yet)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from moderation.store import Store
+    from training.lifecycle import store_url
+
+    url = store_url(database_url)
+    try:
+        parsed = make_url(url)
+        sqlite = parsed.get_backend_name() == "sqlite"
+    except ArgumentError as exc:
+        _fail(f"--database {url!r} is not a database URL: {exc}")
+    explicit = database_url or os.environ.get("MODERATION_DATABASE_URL")
+    if explicit and sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).is_file():
+        _fail(f"no store at {parsed.database} (from {'--database' if database_url else 'MODERATION_DATABASE_URL'}): "
+              "check the path; the service creates its store at its first start")
+    try:
+        return Store(url)
+    except ImportError as exc:  # the database's DB-API driver is not installed
+        _fail(f"--database {parsed.render_as_string(hide_password=True)}: its driver is not installed ({exc})")
+
+
+@click.group(cls=_Cli)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def cli(verbose: bool) -> None:
     """Train, evaluate, promote and rescore comment moderation models."""
@@ -74,10 +121,9 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     from training.train import train_model
 
     if with_feedback:
-        from moderation.store import Store
-        from training.lifecycle import feedback_snapshot, store_url
+        from training.lifecycle import feedback_snapshot
 
-        snapshot = feedback_snapshot(Store(store_url(database_url)))
+        snapshot = feedback_snapshot(_store(database_url))
         if snapshot is None:
             click.echo("no moderator labels in the store yet: training on the shared data only", err=True)
         else:
@@ -131,14 +177,15 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
 @click.option("--reason", default=None, help="Why this version goes live (recorded in the history).")
 def promote(models_dir: Path, version: str, database_url: str | None, force: bool, reason: str | None) -> None:
     """Make VERSION live if the promotion gate passes: not worse than the live model on the frozen evaluation set."""
-    from moderation.store import Store
     from training import lifecycle
 
+    if not version.strip():  # an unset shell variable: the registry would read it as "the live version"
+        _fail("give the version to promote (it is empty)")
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
     try:
-        result = lifecycle.promote(registry, version, Store(lifecycle.store_url(database_url)), force, reason)
+        result = lifecycle.promote(registry, version, _store(database_url), force, reason)
     except lifecycle.GateRefused as exc:
         click.echo(exc.result.table(), err=True)
         _fail(f"promotion of {version} refused by the gate: {exc}. "
@@ -171,10 +218,9 @@ def rollback(models_dir: Path) -> None:
               help="JSON lines file in the general labelled format (text, label, article_*).")
 def export_feedback(database_url: str | None, output_path: Path) -> None:
     """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
-    from moderation.store import Store
     from training import lifecycle
 
-    count = lifecycle.export_feedback(Store(lifecycle.store_url(database_url)), output_path)
+    count = lifecycle.export_feedback(_store(database_url), output_path)
     click.echo(f"{count} labels written to {output_path}")
 
 
@@ -193,12 +239,21 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     """
     from datetime import timedelta
 
-    from moderation.store import Store, now
-    from training.lifecycle import store_url
+    from moderation.store import now
 
     before = now() - timedelta(days=days)
-    counts = Store(store_url(database_url)).prune(before, dry_run=dry_run)
+    counts = _store(database_url).prune(before, dry_run=dry_run)
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
+
+
+def _url_host(url: str) -> str | None:
+    """The host of an http(s) URL, None when it has none or does not parse ("http://", "http://[::1")."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 @cli.command("deliver-reviews")
@@ -231,10 +286,11 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
     from training import deliver
     from training.lifecycle import store_url
 
-    if not url.startswith(("http://", "https://")):
-        _fail("--url must be an http:// or https:// URL")
+    if not url.startswith(("http://", "https://")) or not _url_host(url):
+        _fail("--url must be an http:// or https:// URL with a host")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
+    _store(database_url).dispose()  # checked before the first delivery
     try:
         done = deliver.run(store_url(database_url), url, secret_file,
                            state_path or deliver.default_state_path(sources.PROJECT_ROOT, url),
@@ -243,6 +299,8 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
                                            max_wait=300.0 if max_wait is None else max_wait))
     except deliver.DeliveryError as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. a --state folder that cannot be made
+        _fail(f"deliver-reviews stopped: {exc}")
     click.echo(json.dumps(done))
     undelivered = done.get("undelivered")
     if undelivered:
@@ -321,6 +379,8 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         sys.exit(130)
     except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # an output folder that cannot be made, a full disk, a Dask scheduler out of reach
+        _fail(f"rescore stopped: {exc}")
     click.echo(json.dumps(summary.to_dict(), indent=2))
 
 

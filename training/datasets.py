@@ -88,21 +88,28 @@ def load_fox(path: Path) -> list[Example]:
     return examples
 
 
+def _labelled_rows(path: Path) -> list[tuple[int, object]]:
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return list(enumerate(csv.DictReader(handle), 2))
+    rows = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+    return rows
+
+
 def load_labelled(path: Path) -> list[Example]:
     """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(enumerate(csv.DictReader(handle), 2))
-    else:
-        rows = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        rows.append((number, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+    try:  # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name
+        rows = _labelled_rows(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 (byte {exc.start} of a read block: {exc.reason})") from None
     examples = []
     for number, row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):

@@ -158,7 +158,7 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
     article = row.get("article_id")
     article = None if article is None or article == "" else str(article)
     old = row.get("decision")
-    old = None if old is None or old == "" else str(old)
+    old = None if old is None else str(old).strip().lower() or None  # "ACCEPT", "Accept " are accept
     return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old)
 
 
@@ -526,7 +526,63 @@ def _read_checkpoint(path: Path) -> tuple[dict | None, dict | None]:
 
 
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
-    """Rescore every record of `source` into `output`; return the summary (also written next to the output)."""
+    """Rescore every record of `source` into `output`; return the summary (also written next to the output).
+    One run at a time per output: RescoreError while another holds its work folder."""
+    paths = _Paths.for_output(output, errors_path)
+    _check_not_input(source, paths)
+    _check_readable(source)
+    lock = _lock_work(paths)
+    try:
+        return _rescore(source, output, options, errors_path)
+    except BaseException:
+        if paths.work.is_dir() and [p.name for p in paths.work.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(paths.work, ignore_errors=True)  # it failed before any work: leave nothing behind
+        raise
+    finally:
+        lock.close()
+
+
+LOCK_FILE = ".lock"
+
+
+def _lock_work(paths: _Paths):
+    """The run's exclusive lock on its work folder (made if missing): an open file to close when the run ends.
+    Two runs into one output would truncate and append the same files; the second is refused at once."""
+    import fcntl
+
+    paths.work.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.work / LOCK_FILE, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RescoreError(f"another rescore is writing {paths.output} (its work folder {paths.work} is locked): "
+                           "wait for it to finish, or choose another --output") from None
+    return handle
+
+
+def _check_readable(source: Source) -> None:
+    """Read the source's first record: an input that cannot be read as a whole (a CSV header without id and text,
+    a file that is not Parquet, a missing table) raises InputError before the run makes any file."""
+    records = source.records()
+    try:
+        next(records, None)
+    finally:
+        records.close()
+
+
+def _clear_work(work: Path) -> None:
+    """Empty the work folder for a new run, but for the lock this run holds."""
+    for path in work.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     started = time.monotonic()
     paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
@@ -547,6 +603,12 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             if options.policy is not None and options.site_rules is not None:
                 policy = replace(policy, site=options.site_rules)
             header["policy"] = policy.to_dict()
+            try:  # here, not in a worker: a worker process failing to load it breaks the pool (a traceback)
+                ModelRegistry(options.models_dir).verify(version)
+            except ModelLoadError as exc:
+                raise RescoreError(f"cannot resume: the interrupted run's model {version} does not load any more "
+                                   f"({exc}); rerun without --resume to start over with the live model, or "
+                                   f"restore that version") from None
         if old_header.get("chunk_size") and old_header["chunk_size"] != options.chunk_size:
             # Chunks are cut as the interrupted run cut them: scores are sums whose order follows the chunks, so
             # another size could move a score in its last rounded digit (2 of 200,000 rows between 2,000 and 5,000)
@@ -563,7 +625,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
             )
     resuming = options.resume and old_header is not None
     if not resuming:
-        shutil.rmtree(paths.work, ignore_errors=True)
+        _clear_work(paths.work)
         last = None
     paths.work.mkdir(parents=True, exist_ok=True)
 
@@ -710,6 +772,22 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(paths.work, ignore_errors=True)
     return summary
+
+
+def _check_not_input(source: Source, paths: _Paths) -> None:
+    """RescoreError when a file the run writes (output, errors, changed, summary), or its work folder (removed at
+    the start and the end), is the input file: the archive of old comments would be replaced by the result."""
+    if source.path is None:
+        return
+    read = Path(source.path).resolve()
+    for what, path in (("--output", paths.output), ("the errors file", paths.errors),
+                       ("the changed rows file", paths.changed), ("the summary file", paths.summary)):
+        if path.resolve() == read:
+            raise RescoreError(f"{what} {path} is the input file: choose another --output (the input would be "
+                               "overwritten)")
+    if read.is_relative_to(paths.work.resolve()):
+        raise RescoreError(f"the input file {source.path} is inside the run's work folder {paths.work}, which is "
+                           "deleted: move the input or choose another --output")
 
 
 def _fsync_dir(path: Path) -> None:

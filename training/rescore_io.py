@@ -67,6 +67,8 @@ class Source:
         self.kind = "sql" if sql_url else input_kind(path)
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+        if sql_url is not None:
+            _engine(sql_url).dispose()  # a URL that does not parse, or a database without its driver: now
 
     def describe(self) -> str:
         return f"{self.table} at {_hide_password(self.sql_url)}" if self.sql_url else str(self.path)
@@ -102,6 +104,8 @@ def _hide_password(url: str) -> str:
 def read_jsonl(path: Path) -> Iterator[Record]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte order mark is not part of the first row
+                raw = raw[3:]
             if not raw.strip():
                 continue
             try:
@@ -124,19 +128,20 @@ def read_jsonl(path: Path) -> Iterator[Record]:
 def read_csv(path: Path) -> Iterator[Record]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad record is reported on its own line
     # instead of ending the file.
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # utf-8-sig: a byte order mark (Excel's "CSV UTF-8", pandas' utf-8-sig) is not part of the first column's name,
+    # also when that name is quoted. A header without id and text is the input as a whole: InputError.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader)
         except StopIteration:
-            return
+            raise InputError(f"{path}: an empty file, without the CSV header (id, text, ...)") from None
         except csv.Error as exc:
-            yield Record(1, None, f"unreadable CSV header: {exc}")
-            return
+            raise InputError(f"{path}: unreadable CSV header: {exc}") from None
         header = [h.strip().lstrip("\ufeff") for h in header]
         if "id" not in header or "text" not in header:
-            yield Record(1, None, f"the CSV header must name the columns id and text (found: {', '.join(header)})")
-            return
+            found = ", ".join(repr(h[:40]) for h in header[:20])
+            raise InputError(f"{path}: the CSV header must name the columns id and text (found: {found})")
         wanted = [(name, header.index(name)) for name in FIELDS if name in header]
         previous_end = reader.line_num
         while True:
@@ -172,24 +177,50 @@ def _has_surrogate(value: str) -> bool:
 
 
 def read_parquet(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    handle = pq.ParquetFile(path)
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:  # not Parquet, or cut short
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     present = [name for name in FIELDS if name in handle.schema_arrow.names]
     if "id" not in present or "text" not in present:
         raise InputError(f"{path}: a Parquet input needs the columns id and text")
     number = 0
-    for batch in handle.iter_batches(batch_size=batch_rows, columns=present):
+    batches = handle.iter_batches(batch_size=batch_rows, columns=present)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:  # a corrupt row group: the rows before it are committed
+            raise InputError(f"{path}: unreadable Parquet data after row {number} ({exc})") from None
         for row in batch.to_pylist():
             number += 1
             yield Record(number, _decode_bytes(row))
+
+
+def _engine(url: str):
+    """An engine for `url` (no connection yet); InputError for a URL that does not parse or a missing driver."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:  # NoSuchModuleError, ArgumentError, no DB-API driver
+        raise InputError(f"cannot use --input-sql {_hide_password(url)}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    """SQLAlchemy's message without its "(Background on this error at: ...)" line."""
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
 
 
 def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
     """Rows of a table, in primary-key (else id) order, fetched `batch_rows` at a time over one cursor."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
+    engine = _engine(url)
     try:
         try:
             meta = sa.MetaData()
@@ -198,7 +229,7 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
         except sa.exc.NoSuchTableError:
             raise InputError(f"no table {table!r} in {_hide_password(url)}") from None
         except sa.exc.SQLAlchemyError as exc:
-            raise InputError(f"cannot read {_hide_password(url)}: {exc}") from None
+            raise InputError(f"cannot read {_hide_password(url)}: {_first_line(exc)}") from None
         columns = [tbl.c[name] for name in FIELDS if name in tbl.c]
         if "id" not in tbl.c or "text" not in tbl.c:
             raise InputError(f"table {table!r} needs the columns id and text")
