@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 
 from flask import (
-    Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for,
+    Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for,
 )
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
@@ -53,7 +53,11 @@ def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict 
 
 
 def _key_fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    """What the session keeps of the admin key it was opened with: an HMAC under the app's secret key. The cookie
+    is signed, not encrypted, so a plain hash of the key in it could be attacked offline by whoever read it."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _signed_in() -> bool:
