@@ -71,8 +71,8 @@ class PolicyConfig:
         if unknown:
             raise PolicyError(f"paused: unknown reason code {unknown[0]!r} (one of {', '.join(REASON_CODES)})")
         object.__setattr__(self, "paused", tuple(sorted(set(self.paused))))
-        if self.max_chars < 1:
-            raise PolicyError("max_chars must be at least 1")
+        if isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1:
+            raise PolicyError(f"max_chars must be a whole number of at least 1, not {self.max_chars!r}")
         if isinstance(self.repeat_min, bool) or not isinstance(self.repeat_min, int) or self.repeat_min < 2:
             raise PolicyError("repeat_min must be a whole number of at least 2 (this comment and one before)")
         if isinstance(self.repeat_min_words, bool) or not isinstance(self.repeat_min_words, int) \
@@ -86,8 +86,9 @@ class PolicyConfig:
                 raise PolicyError(f"{name} must be one of {', '.join(ACTIONS)}")
         for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag"):
             value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise PolicyError(f"{name} must be within [0, 1], not {value}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0.0 <= value <= 1.0):
+                raise PolicyError(f"{name} must be a number within [0, 1], not {value!r}")
         if self.spam_reject < self.spam_flag:
             raise PolicyError("spam_reject must not be below spam_flag")
 

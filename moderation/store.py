@@ -668,11 +668,27 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def change_policy_settings(self, change, note: str, moderator: str | None = None) -> dict:
+        """Record `change(settings in force)` (a new dict; it may raise to record nothing) as the new settings, the
+        read and the write one transaction that holds the store's write lock from its start: two changes made at
+        once (two moderators' clicks on two workers) both count, the second built on the first. The new row."""
+        with self.durable() as conn:
+            if self.sqlite:  # the write lock before the read (pysqlite would begin only at the INSERT)
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:  # conflicts with itself and with writers, not with readers
+                conn.exec_driver_sql("LOCK TABLE policy_settings IN SHARE ROW EXCLUSIVE MODE")
+            row = conn.execute(select(policy_settings.c.settings).order_by(policy_settings.c.id.desc())
+                               .limit(1)).first()
+            return self._insert_policy_settings(conn, change(dict(row[0]) if row else {}), note, moderator)
+
+    def _insert_policy_settings(self, conn, settings: dict, note: str, moderator: str | None) -> dict:
+        stamp = now()
+        result = conn.execute(insert(policy_settings).values(
+            settings=settings, note=note, moderator=moderator, changed_at=stamp))
+        return {"id": int(result.inserted_primary_key[0]), "settings": settings, "note": note,
+                "moderator": moderator, "changed_at": stamp}
+
     def set_policy_settings(self, settings: dict, note: str, moderator: str | None = None) -> dict:
         """Record a new set of policy settings (synced to disk before it returns); the new row."""
         with self.durable() as conn:
-            stamp = now()
-            result = conn.execute(insert(policy_settings).values(
-                settings=settings, note=note, moderator=moderator, changed_at=stamp))
-            return {"id": int(result.inserted_primary_key[0]), "settings": settings, "note": note,
-                    "moderator": moderator, "changed_at": stamp}
+            return self._insert_policy_settings(conn, settings, note, moderator)

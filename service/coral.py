@@ -149,6 +149,11 @@ def html_to_text(body: str) -> str:
                 parts.append(f" ({href})" if shown else href)
     if not hidden:
         parts.append(html.unescape(body[at:]))
+    while links:  # left open: a browser shows them as links to the end of the comment, so their targets count too
+        href, start = links.pop()
+        shown = "".join(parts[start:]).strip()
+        if href and href not in shown:
+            parts.append(f" ({href})" if shown else f" {href}")
     text = _SPACES.sub(" ", "".join(parts))
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()

@@ -71,19 +71,24 @@ def load_moderator(app: Flask, version: str | None = None) -> Moderator:
     """Load a version (default: the configured or live one) and build its policy; raises ModelLoadError."""
     registry = ModelRegistry(app.config["MODELS_DIR"])
     model = registry.load(version or app.config.get("MODEL_VERSION"))
-    # what moderators set at run time (service/policy_settings.py) stays in force across versions
+    policy = live_policy(app, model)
+    log.info("loaded model %s from %s", model.version, registry.root)
+    return Moderator(model, policy)
+
+
+def live_policy(app: Flask, model) -> PolicyConfig:
+    """The policy `model` serves under with what is in force now: the site rules and the policy settings
+    moderators set at run time (service/policy_settings.py; they stay in force across versions)."""
     settings = (app.extensions.get("policy_settings") or {}).get("settings")
     try:
-        policy = resolve_policy(app, model, settings)
+        return resolve_policy(app, model, settings)
     except PolicyError as exc:
         if not settings:
             raise
         app.extensions["policy_settings_error"] = f"with model {model.version}: {exc}"
         log.error("policy settings do not make a policy with model %s, the configured policy applies: %s",
                   model.version, exc)
-        policy = resolve_policy(app, model)
-    log.info("loaded model %s from %s", model.version, registry.root)
-    return Moderator(model, policy)
+        return resolve_policy(app, model)
 
 
 def init_app(app: Flask) -> None:

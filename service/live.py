@@ -21,7 +21,7 @@ from pathlib import Path
 from flask import Flask
 
 from moderation.registry import CURRENT, ModelLoadError, ModelRegistry
-from service.watch import Watcher
+from service.watch import Watcher, poll_seconds
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,11 @@ class ModelWatcher(Watcher):
             log.error("model switch to %s refused, %s keeps serving: %s",
                       version, current.version if current else None, exc)
             return None
-        self.app.extensions["moderator"] = moderator  # atomic swap
+        from service.engine import POLICY_LOCK, live_policy
+
+        with POLICY_LOCK:  # the word lists or policy settings may have changed while the model loaded: take them
+            moderator.policy = live_policy(self.app, moderator.model)
+            self.app.extensions["moderator"] = moderator  # atomic swap
         self.app.extensions.pop("model_switch_error", None)
         self._stamp = stamp
         log.info("model switch: %s -> %s (pid %d)", current.version if current else None, version, os.getpid())
@@ -74,7 +78,7 @@ class ModelWatcher(Watcher):
 def init_app(app: Flask) -> None:
     if app.config.get("MODEL_VERSION"):
         return
-    watcher = ModelWatcher(app, float(app.config.get("MODEL_POLL_SECONDS") or 2.0))
+    watcher = ModelWatcher(app, poll_seconds(app.config, "MODEL_POLL_SECONDS", 2.0))
     app.extensions["model_watcher"] = watcher
     if not app.config.get("TESTING"):
         watcher.ensure_running()

@@ -617,11 +617,12 @@ PATHS = {
             "responses": {"200": {"description": "Recorded and in force.",
                                   "content": {JSON: {"schema": ref("PolicyState")}}},
                           "409": error("Settings that do not make a policy with the live model's own thresholds, "
-                                       "e.g. a spam flag threshold above its reject one (`conflicts_with_model`). "
+                                       "e.g. a spam flag threshold above its reject one, an off-topic reject "
+                                       "threshold below its flag one (`conflicts_with_model`). "
                                        "Nothing is recorded."),
                           **{k: v for k, v in BAD_INPUT.items() if k != "422"},
-                          "422": error("A setting that is not one, or a spam reject threshold below the flag one "
-                                       "(`invalid_request`). Nothing is recorded.")},
+                          "422": error("A setting that is not one, or a spam or off-topic reject threshold below "
+                                       "the flag one (`invalid_request`). Nothing is recorded.")},
         },
     },
     "/coral/v1/moderate": {"post": {

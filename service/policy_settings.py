@@ -31,7 +31,7 @@ from service.api import _string, json_body
 from service.auth import require_key
 from service.engine import POLICY_LOCK, get_store, resolve_policy
 from service.errors import ApiError
-from service.watch import Watcher
+from service.watch import Watcher, poll_seconds
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def clean_settings(raw) -> dict:
                 settings[name] = sorted(set(value))
     if settings.get("spam_reject", 1.0) < settings.get("spam_flag", 0.0):
         raise ApiError(422, "invalid_request", "'spam_reject' must not be below 'spam_flag'.")
+    if settings.get("off_topic_reject", 1.0) < settings.get("off_topic_flag", 0.0):
+        raise ApiError(422, "invalid_request", "'off_topic_reject' must not be below 'off_topic_flag'.")
     return settings
 
 
@@ -81,10 +83,16 @@ def apply(app: Flask, row: dict | None) -> bool:
     do not make a policy with the live model (kept out, the error shown by GET /v1/model and GET /v1/policy)."""
     settings = (row or {}).get("settings") or {}
     with POLICY_LOCK:
+        applied = app.extensions.get("policy_settings")
+        if applied is not None and (row is None or row["id"] < applied["id"]):
+            return True  # read before a newer change this worker applied since (a poll racing a click): keep it
         moderator = app.extensions.get("moderator")
         try:
+            unknown = sorted(set(settings) - set(FIELDS))
+            if unknown:  # stored by another version of the service (a rollback of the deploy)
+                raise PolicyError(f"unknown setting {unknown[0]!r}, written by another version of the service")
             policy = resolve_policy(app, moderator.model, settings) if moderator is not None else None
-        except PolicyError as exc:
+        except (PolicyError, TypeError) as exc:  # TypeError: a stored value of the wrong type
             app.extensions["policy_settings_error"] = f"settings #{row['id']}: {exc}"
             log.error("policy settings #%s refused, the policy in force keeps applying: %s", row["id"], exc)
             return False
@@ -125,18 +133,29 @@ class PolicySettingsWatcher(Watcher):
         return apply(self.app, row)
 
 
-def record(settings: dict, note: str, moderator: str | None) -> dict:
-    """Check `settings` against the live model, store them and apply them in this worker; raises ApiError."""
+def record(settings, note: str, moderator: str | None) -> dict:
+    """Check `settings` against the live model, store them and apply them in this worker; raises ApiError.
+    `settings` is the new set (PUT), or a function from the set in force to the new one (the review page's
+    buttons): the store reads and writes in one locked step, so two clicks at once on two workers both count."""
     app = current_app._get_current_object()
     live = app.extensions.get("moderator")
-    try:
-        resolve_policy(app, live.model, settings)
-    except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
-        raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
-                                                    f"{live.version}: {exc}.") from None
-    row = get_store().set_policy_settings(settings, note, moderator)
+
+    def check(new: dict) -> dict:
+        try:
+            policy = resolve_policy(app, live.model, new)
+            if {"off_topic_flag", "off_topic_reject"} & set(new) and policy.off_topic_reject is not None \
+                    and policy.off_topic_reject < policy.off_topic_flag:  # the flag threshold would never apply
+                raise PolicyError(f"off_topic_reject {policy.off_topic_reject:g} is below off_topic_flag "
+                                  f"{policy.off_topic_flag:g}")
+        except PolicyError as exc:  # e.g. a spam flag threshold above the live model's own reject threshold
+            raise ApiError(409, "conflicts_with_model", f"These settings do not make a policy with model "
+                                                        f"{live.version}: {exc}.") from None
+        return new
+    store = get_store()
+    row = store.change_policy_settings(lambda current: check(settings(current)), note, moderator) \
+        if callable(settings) else store.set_policy_settings(check(settings), note, moderator)
     apply(app, row)
-    log.warning("policy settings #%d by %s: %s (%s)", row["id"], moderator or "an admin", settings, note)
+    log.warning("policy settings #%d by %s: %s (%s)", row["id"], moderator or "an admin", row["settings"], note)
     return row
 
 
@@ -188,7 +207,8 @@ def put_policy():
 
 
 # The review page's buttons (session and CSRF as for Accept / Reject)
-def _page_change(change) -> None:
+def _page_change(change, note) -> None:
+    """A button: `change(paused, reason)` edits the paused set of the settings in force, `note(reason)` says why."""
     from service.review import _check_csrf, _signed_in
 
     if not _signed_in():
@@ -197,40 +217,40 @@ def _page_change(change) -> None:
     reason = request.form.get("reason", "")
     if reason not in REASON_CODES:
         abort(400, description=f"The reason must be one of {', '.join(REASON_CODES)}.")
-    row = get_store().latest_policy_settings()
-    settings = dict(row["settings"]) if row else {}
-    paused = set(settings.get("paused") or [])
-    note = change(paused, reason)
-    if paused:
-        settings["paused"] = sorted(paused)
-    else:
-        settings.pop("paused", None)
+
+    def new_settings(current: dict) -> dict:
+        # a setting this version does not know (stored by another version) cannot apply here: left out
+        settings = {name: value for name, value in current.items() if name in FIELDS}
+        paused = set(settings.get("paused") or [])
+        change(paused, reason)
+        if paused:
+            settings["paused"] = sorted(paused)
+        else:
+            settings.pop("paused", None)
+        return settings
     try:
-        record(settings, note, session.get("moderator") or "review page")
+        record(new_settings, note(reason), session.get("moderator") or "review page")
     except ApiError as exc:
         flash(exc.message, "error")
         return
-    flash(note, "ok")
+    flash(note(reason), "ok")
 
 
 @bp.post("/review/pause")
 def pause_from_page():
     item = request.form.get("decision_id", "")
 
-    def change(paused, reason):
-        paused.add(reason)
+    def note(reason):
         return f"Holding for {reason} paused from the review page" + (f" (comment #{item})" if item.isdigit() else "") \
             + ": comments it would hold are accepted, with the reason listed, until it is resumed."
-    _page_change(change)
+    _page_change(lambda paused, reason: paused.add(reason), note)
     return redirect(url_for("review.review"), 303)
 
 
 @bp.post("/review/resume")
 def resume_from_page():
-    def change(paused, reason):
-        paused.discard(reason)
-        return f"Holding for {reason} resumed from the review page."
-    _page_change(change)
+    _page_change(lambda paused, reason: paused.discard(reason),
+                 lambda reason: f"Holding for {reason} resumed from the review page.")
     return redirect(url_for("review.review"), 303)
 
 
@@ -243,7 +263,7 @@ def init_app(app: Flask) -> None:
         log.exception("policy settings could not be read at start; the configured policy applies until they can")
         row = None
     apply(app, row)
-    watcher = PolicySettingsWatcher(app, float(app.config.get("POLICY_POLL_SECONDS") or 2.0))
+    watcher = PolicySettingsWatcher(app, poll_seconds(app.config, "POLICY_POLL_SECONDS", 2.0))
     watcher._seen = (app.extensions.get("moderator"), row["id"] if row else None)
     app.extensions["policy_settings_watcher"] = watcher
     if not app.config.get("TESTING"):

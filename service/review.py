@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 
 from flask import (
-    Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for,
+    Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for,
 )
 
 from service.auth import auth_enabled, bearer_token, configured_keys, key_matches
@@ -53,7 +53,11 @@ def flagged_row(text: str, article, verdict, comment_id=None, explanation: dict 
 
 
 def _key_fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    """What the session keeps of the admin key it was opened with: an HMAC under the app's secret key. The cookie
+    is signed, not encrypted, so a plain hash of the key in it could be attacked offline by whoever read it."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _signed_in() -> bool:
@@ -76,7 +80,8 @@ def csrf_token() -> str:
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    # as bytes: compare_digest raises TypeError for a str with non-ASCII characters (a forged token was a 500)
+    if not sent or not hmac.compare_digest(sent.encode("utf-8"), str(session.get("csrf", "")).encode("utf-8")):
         abort(400, description="The form has expired or did not come from this page (CSRF check failed): reload it.")
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from flask import Flask
 
 from moderation.site_rules import SiteRulesError
-from service.watch import Watcher
+from service.watch import Watcher, poll_seconds
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class SiteRulesWatcher(Watcher):
 
 
 def init_app(app: Flask) -> None:
-    watcher = SiteRulesWatcher(app, float(app.config.get("SITE_RULES_POLL_SECONDS") or 5.0))
+    watcher = SiteRulesWatcher(app, poll_seconds(app.config, "SITE_RULES_POLL_SECONDS", 5.0))
     if not watcher.paths:
         return
     app.extensions["site_rules_watcher"] = watcher

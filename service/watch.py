@@ -9,11 +9,28 @@ unexpected error is logged and the next poll comes as usual.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 
 log = logging.getLogger(__name__)
+
+
+def poll_seconds(config, key: str, default: float) -> float:
+    """The poll interval `key` of the app config (MODERATION_<key>): `default` when unset (or 0, as always); a
+    ValueError that stops the start for anything but a finite number of seconds above 0 (a negative one killed the
+    polling thread at its first sleep, again at every request)."""
+    value = config.get(key)
+    if value in (None, "", 0):
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"MODERATION_{key} must be a number of seconds above 0, not {value!r}")
+    return seconds
 
 
 class Watcher:

@@ -81,9 +81,29 @@ def test_an_equal_model_passes_and_the_gate_figures_are_recorded(registry, evalu
     assert registry.history()[-1]["gate"]["dataset"]["n"] == len(evaluation)
 
 
+def test_a_candidate_without_the_live_model_s_relevance_model_is_refused(registry, evaluation):
+    """A retrained model must never silently make things worse: one without a relevance model would stop scoring
+    off_topic for every comment; its relevance figures were 'not compared', so it passed."""
+    from moderation.registry import LoadedModel
+
+    live = registry.load()
+    assert live.relevance is not None
+    candidate = LoadedModel("20990101-000000-norel", {k: v for k, v in live.artifact.items() if k != "relevance"},
+                            live.metadata)
+    result = gate.compare(candidate, live, evaluation)
+    assert not result.passed
+    assert result.checks["relevance_pairing_auc"]["verdict"] == "MISSING"
+    assert result.checks["relevance_pairing_auc"]["live"] > 0.5
+    assert any(f.startswith("relevance_pairing_auc: the candidate has none") for f in result.failures)
+    assert result.checks["spam_auc"]["verdict"] == "ok"
+    assert "MISSING" in result.table()
+    assert gate.compare(live, candidate, evaluation).passed  # gaining a relevance model is not a failure
+
+
 def test_cli_promote_refuses_and_force_needs_a_reason(registry, flipped_version, tmp_path):
     shutil.copytree(flipped_version, registry.root / flipped_version.name)
     database = f"sqlite:///{tmp_path / 'labels.db'}"
+    Store(database).dispose()  # an explicit --database must name an existing store (test_hunt7)
     live = registry.current_version()
     refused = run("promote", "--models", registry.root, "--database", database, flipped_version.name)
     assert refused.exit_code == 2 and "refused by the gate" in refused.stderr

@@ -355,3 +355,9 @@ def test_a_thread_comment_committed_after_a_later_id_still_reaches_every_cache_o
     assert cache.context(c, Article("t")).thread_comments == 2
     for store in (a, b, c):
         store.dispose()
+
+
+def test_changes_of_the_settings_in_force_made_at_once_all_count_on_postgresql(pg_url):
+    from tests.test_hunt7 import count_changes_at_once
+
+    assert count_changes_at_once(pg_url) == 40

@@ -377,3 +377,19 @@ def test_moderators_can_read_the_queue_as_json_and_decide_through_the_api(flaggi
     for bad in ("limit=0", "limit=1001", "before=0", "before=x", "cursor=3", "limit=1&limit=2"):
         answer = client.get(f"/v1/review-queue?{bad}", headers=ADMIN)
         assert answer.status_code == 422 and answer.json["error"]["code"] == "invalid_request", bad
+
+
+def test_the_session_cookie_holds_no_plain_hash_of_the_admin_key(flagging):
+    """The session cookie is signed, not encrypted: anyone who reads it reads what it holds. It held the admin
+    key's plain SHA-256 (attackable offline); now an HMAC under the app's secret key, which still signs in."""
+    import hashlib
+
+    client = flagging.test_client()
+    login = client.get("/review")
+    client.post("/review/login", data={"key": "admin", "moderator": "ana", "csrf": _csrf(login.get_data(True))})
+    assert "Sign in" not in client.get("/review").get_data(as_text=True)
+    cookie = client.get_cookie("session").value
+    held = flagging.session_interface.get_signing_serializer(flagging).loads(cookie)
+    assert held["admin_key"] != hashlib.sha256(b"admin").hexdigest()
+    assert hashlib.sha256(b"admin").hexdigest() not in str(held)
+    assert client.get("/review").status_code == 200

@@ -5,6 +5,7 @@ Each command is a thin wrapper over a function that returns its result, so tests
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -37,22 +38,32 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+class _Cli(click.Group):
+    """A store or database that cannot be reached (a server down, a URL of an unknown database, a missing driver),
+    or a file that cannot be read or written, is one `error:` line and exit status 2 in every command, not a
+    traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:  # a file or folder that cannot be read or written, a full disk: what and where
+            if exc.errno == errno.EPIPE:  # stdout closed by a reader (| head): click's own handling
+                raise
+            _fail(str(exc))
+        except Exception as exc:
+            sa_exc = sys.modules.get("sqlalchemy.exc")  # never imported: it cannot be one of its errors
+            if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+                raise
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            _fail(f"the database could not be used: {first}")
+
+
 def _output_folder(path: Path, folder: Path | None = None) -> None:
     """Make the folder of an output file (or `folder`) now, before a long run, or fail with one line."""
     try:
         Path(folder or Path(path).parent).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _fail(f"cannot write {path}: {exc.strerror} ({exc.filename})")
-
-
-def _open_store(database_url: str | None):
-    """The labels store, or one error line (exit 2) when the URL is bad or the database cannot be reached."""
-    from training.lifecycle import StoreUnavailable, open_store, store_url
-
-    try:
-        return open_store(store_url(database_url))
-    except StoreUnavailable as exc:
-        _fail(str(exc))
 
 
 MAX_DAYS = 100 * 366
@@ -65,7 +76,6 @@ def _finite(ctx, param, value):
     return value
 
 
-
 def _days(value: float) -> float:
     """--older-than: a finite number of days a date can be that far back (NaN passes FloatRange)."""
     if not (0 < value <= MAX_DAYS):
@@ -73,7 +83,33 @@ def _days(value: float) -> float:
     return value
 
 
-@click.group()
+def _store(database_url: str | None):
+    """The service's store for a command: one error line for a URL it cannot use, and no new empty SQLite store
+    made for a --database (or MODERATION_DATABASE_URL) whose file does not exist (a typo would otherwise be an
+    empty store: 0 labels, 0 pruned). The default store may be missing (the service has not run yet)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from moderation.store import Store
+    from training.lifecycle import store_url
+
+    url = store_url(database_url)
+    try:
+        parsed = make_url(url)
+        sqlite = parsed.get_backend_name() == "sqlite"
+    except ArgumentError as exc:
+        _fail(f"--database {url!r} is not a database URL: {exc}")
+    explicit = database_url or os.environ.get("MODERATION_DATABASE_URL")
+    if explicit and sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).is_file():
+        _fail(f"no store at {parsed.database} (from {'--database' if database_url else 'MODERATION_DATABASE_URL'}): "
+              "check the path; the service creates its store at its first start")
+    try:
+        return Store(url)
+    except ImportError as exc:  # the database's DB-API driver is not installed
+        _fail(f"--database {parsed.render_as_string(hide_password=True)}: its driver is not installed ({exc})")
+
+
+@click.group(cls=_Cli)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def cli(verbose: bool) -> None:
     """Train, evaluate, promote and rescore comment moderation models."""
@@ -118,7 +154,7 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     if with_feedback:
         from training.lifecycle import feedback_snapshot
 
-        snapshot = feedback_snapshot(_open_store(database_url))
+        snapshot = feedback_snapshot(_store(database_url))
         if snapshot is None:
             click.echo("no moderator labels in the store yet: training on the shared data only", err=True)
         else:
@@ -179,6 +215,8 @@ def promote(models_dir: Path, version: str, database_url: str | None, force: boo
     """Make VERSION live if the promotion gate passes: not worse than the live model on the frozen evaluation set."""
     from training import lifecycle
 
+    if not version.strip():  # an unset shell variable: the registry would read it as "the live version"
+        _fail("give the version to promote (it is empty)")
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
@@ -190,7 +228,7 @@ def promote(models_dir: Path, version: str, database_url: str | None, force: boo
         click.echo(f"{version} is already live: nothing to do", err=True)
         click.echo(version)
         return
-    store = _open_store(database_url)
+    store = _store(database_url)
     try:
         result = lifecycle.promote(registry, version, store, force, reason)
     except lifecycle.GateRefused as exc:
@@ -227,7 +265,7 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
     """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
     from training import lifecycle
 
-    store = _open_store(database_url)
+    store = _store(database_url)
     _output_folder(output_path)
     count = lifecycle.export_feedback(store, output_path)
     click.echo(f"{count} labels written to {output_path}")
@@ -251,10 +289,19 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
 
     from moderation.store import now
 
-    store = _open_store(database_url)
     before = now() - timedelta(days=days)
-    counts = store.prune(before, dry_run=dry_run)
+    counts = _store(database_url).prune(before, dry_run=dry_run)
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
+
+
+def _url_host(url: str) -> str | None:
+    """The host of an http(s) URL, None when it has none or does not parse ("http://", "http://[::1")."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 @cli.command("deliver-reviews")
@@ -287,13 +334,14 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
     from training import deliver
     from training.lifecycle import store_url
 
-    if not url.startswith(("http://", "https://")):
-        _fail("--url must be an http:// or https:// URL")
+    if not url.startswith(("http://", "https://")) or not _url_host(url):
+        _fail("--url must be an http:// or https:// URL with a host")
     problem = deliver.url_problem(url)
     if problem:
         _fail(f"--url {url!r} is not a valid URL: {problem}")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
+    _store(database_url).dispose()  # checked before the first delivery
     try:
         done = deliver.run(store_url(database_url), url, secret_file,
                            state_path or deliver.default_state_path(sources.PROJECT_ROOT, url),
@@ -302,6 +350,8 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
                                            max_wait=300.0 if max_wait is None else max_wait))
     except deliver.DeliveryError as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. a --state folder that cannot be made
+        _fail(f"deliver-reviews stopped: {exc}")
     click.echo(json.dumps(done))
     undelivered = done.get("undelivered")
     if undelivered:
@@ -383,6 +433,8 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         sys.exit(130)
     except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # an output folder that cannot be made, a full disk, a Dask scheduler out of reach
+        _fail(f"rescore stopped: {exc}")
     click.echo(json.dumps(summary.to_dict(), indent=2))
 
 

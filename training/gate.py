@@ -22,6 +22,10 @@ worse than the live model's beyond its tolerance:
   have given no `off_topic` labels;
 - news comments flagged off-topic under their own article (at the model's own long and short thresholds, the
   readers a site would hold for nothing): at most `OFF_TOPIC_FLAGGED_TOLERANCE` higher.
+
+A figure the live model has on the set and the candidate has not (a candidate without a relevance model, which
+would silently stop scoring `off_topic`) refuses the candidate (verdict MISSING); a figure only the candidate has
+is not compared.
 """
 
 from __future__ import annotations
@@ -165,7 +169,8 @@ def compare(candidate: LoadedModel, live: LoadedModel | None, examples: list[dat
     """Score both models on `examples` and decide whether the candidate may go live."""
     dataset = {"n": len(examples), "feedback_held_out": feedback_held_out, "fingerprint": fingerprint(examples)}
     log.info("gate: scoring candidate %s on %d examples", candidate.version, len(examples))
-    pairs = relevance_pairs(examples) if candidate.relevance is not None else None
+    with_relevance = candidate.relevance is not None or (live is not None and live.relevance is not None)
+    pairs = relevance_pairs(examples) if with_relevance else None
     cand = figures(candidate, examples, pairs)
     if live is None:
         return GateResult(True, cand, None, dataset=dataset)
@@ -174,6 +179,10 @@ def compare(candidate: LoadedModel, live: LoadedModel | None, examples: list[dat
     failures, checks = [], {}
     for name, (higher_better, tolerance) in CHECKS.items():
         a, b = base.get(name), cand.get(name)
+        if a is not None and b is None:  # the live model measures it on this set, the candidate cannot
+            checks[name] = {"live": a, "candidate": None, "tolerance": tolerance, "verdict": "MISSING"}
+            failures.append(f"{name}: the candidate has none (live {a:.4f}); it lacks a part the live model has")
+            continue
         if a is None or b is None:
             checks[name] = {"live": a, "candidate": b, "tolerance": tolerance, "verdict": "not compared"}
             continue

@@ -159,7 +159,7 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
     article = row.get("article_id")
     article = None if article is None or article == "" else str(article)
     old = row.get("decision")
-    old = None if old is None or old == "" else str(old)
+    old = None if old is None else str(old).strip().lower() or None  # "ACCEPT", "Accept " are accept
     return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old)
 
 
@@ -533,42 +533,69 @@ def resumable(output: Path) -> bool:
 
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     """Rescore every record of `source` into `output`; return the summary (also written next to the output).
-    One run at a time per output: its work folder is locked (a second run, or a --resume started while the
-    first still runs, would write the same files)."""
+    One run at a time per output: RescoreError while another holds its work folder."""
     paths = _Paths.for_output(output, errors_path)
-    if options.chunk_size < 1:
-        raise RescoreError("chunk size must be at least 1")
-    _refuse_overwriting_the_input(source, paths)
+    _check_not_input(source, paths)
+    _check_readable(source)
     lock = _lock_work(paths)
     try:
-        return _rescore(source, paths, options)
+        return _rescore(source, output, options, errors_path)
+    except BaseException:
+        if paths.work.is_dir() and [p.name for p in paths.work.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(paths.work, ignore_errors=True)  # it failed before any work: leave nothing behind
+        raise
     finally:
-        os.close(lock)
-        try:
-            paths.work.rmdir()  # only when empty: a run that failed before writing anything leaves nothing
-        except OSError:
-            pass
+        lock.close()
 
 
-def _lock_work(paths: _Paths) -> int:
+LOCK_FILE = ".lock"
+
+
+def _lock_work(paths: _Paths):
+    """The run's exclusive lock on its work folder (made if missing): an open file to close when the run ends.
+    Two runs into one output would truncate and append the same files; the second is refused at once."""
     import fcntl
 
     try:
         paths.work.mkdir(parents=True, exist_ok=True)
+        handle = open(paths.work / LOCK_FILE, "a")
     except OSError as exc:
         raise RescoreError(f"cannot write the output {paths.output}: {exc.strerror} ({exc.filename})") from None
-    fd = os.open(paths.work, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
-        raise RescoreError(f"another rescore is writing {paths.output} (it holds {paths.work}): wait for it to "
-                           "finish, or stop it and rerun with --resume") from None
-    return fd
+        handle.close()
+        raise RescoreError(f"another rescore is writing {paths.output} (its work folder {paths.work} is locked): "
+                           "wait for it to finish, or choose another --output") from None
+    return handle
 
 
-def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreSummary:
+def _check_readable(source: Source) -> None:
+    """Read the source's first record: an input that cannot be read as a whole (a CSV header without id and text,
+    a file that is not Parquet, a missing table) raises InputError before the run makes any file."""
+    records = source.records()
+    try:
+        next(records, None)
+    finally:
+        records.close()
+
+
+def _clear_work(work: Path) -> None:
+    """Empty the work folder for a new run, but for the lock this run holds."""
+    for path in work.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     started = time.monotonic()
+    paths = _Paths.for_output(output, errors_path)
+    if options.chunk_size < 1:
+        raise RescoreError("chunk size must be at least 1")
     version, policy = _resolve_model(options)
     header = {
         "kind": "header", "format": CHECKPOINT_VERSION, "source": source.fingerprint(), "model_version": version,
@@ -581,11 +608,16 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
         if options.version is None and old_header.get("model_version") and old_header.get("policy"):
             # carry on with the version the run started with, even if `current` moved meanwhile
             header["model_version"] = version = old_header["model_version"]
-            ModelRegistry(options.models_dir).verify(version)  # here, not in a worker process as it starts
             policy = options.policy or PolicyConfig.from_dict(old_header["policy"], site=options.site_rules)
             if options.policy is not None and options.site_rules is not None:
                 policy = replace(policy, site=options.site_rules)
             header["policy"] = policy.to_dict()
+            try:  # here, not in a worker: a worker process failing to load it breaks the pool (a traceback)
+                ModelRegistry(options.models_dir).verify(version)
+            except ModelLoadError as exc:
+                raise RescoreError(f"cannot resume: the interrupted run's model {version} does not load any more "
+                                   f"({exc}); rerun without --resume to start over with the live model, or "
+                                   f"restore that version") from None
         if old_header.get("chunk_size") and old_header["chunk_size"] != options.chunk_size:
             # Chunks are cut as the interrupted run cut them: scores are sums whose order follows the chunks, so
             # another size could move a score in its last rounded digit (2 of 200,000 rows between 2,000 and 5,000)
@@ -601,13 +633,10 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
                 f"(checkpoint {paths.checkpoint}); rerun without --resume to start over"
             )
     resuming = options.resume and old_header is not None
-    if not resuming:  # start over: empty the (locked) work folder
-        for entry in paths.work.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+    if not resuming:
+        _clear_work(paths.work)
         last = None
+    paths.work.mkdir(parents=True, exist_ok=True)
 
     if last is not None:
         summary = RescoreSummary.from_state(last["summary"])
@@ -772,19 +801,20 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
     return summary
 
 
-def _refuse_overwriting_the_input(source: Source, paths: _Paths) -> None:
-    """The output (or its errors, changed or summary file) must not be the input file: it would be replaced."""
+def _check_not_input(source: Source, paths: _Paths) -> None:
+    """RescoreError when a file the run writes (output, errors, changed, summary), or its work folder (removed at
+    the start and the end), is the input file: the archive of old comments would be replaced by the result."""
     if source.path is None:
         return
-    for kind, path in (("output", paths.output), ("errors file", paths.errors), ("changed file", paths.changed),
-                       ("summary file", paths.summary)):
-        try:
-            same = path.exists() and os.path.samefile(path, source.path)
-        except OSError:
-            same = False
-        if same:
-            raise RescoreError(f"the {kind} {path} is the input {source.path}: the run would overwrite it; "
-                               "choose another --output")
+    read = Path(source.path).resolve()
+    for what, path in (("--output", paths.output), ("the errors file", paths.errors),
+                       ("the changed rows file", paths.changed), ("the summary file", paths.summary)):
+        if path.resolve() == read:
+            raise RescoreError(f"{what} {path} is the input file: choose another --output (the input would be "
+                               "overwritten)")
+    if read.is_relative_to(paths.work.resolve()):
+        raise RescoreError(f"the input file {source.path} is inside the run's work folder {paths.work}, which is "
+                           "deleted: move the input or choose another --output")
 
 
 def _fsync_dir(path: Path) -> None:

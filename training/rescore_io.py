@@ -67,20 +67,12 @@ class Source:
             raise InputError("--table applies to --input-sql; an input file is read whole")
         self.path, self.sql_url, self.table, self.batch_rows = path, sql_url, table, batch_rows
         self.kind = "sql" if sql_url else input_kind(path)
-        if sql_url is not None:  # a bad URL, a missing driver, table or column: say so now, before any work
-            engine = _engine(sql_url)
-            try:
-                _table(engine, sql_url, table)
-            finally:
-                engine.dispose()
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
         if self.kind == "jsonl":
             _refuse_a_json_array(path)
-        if self.kind in ("csv", "parquet"):  # a header or schema without id and text: say so before any work
-            records = self.records()
-            next(records, None)
-            records.close()
+        if sql_url is not None:
+            _engine(sql_url).dispose()  # a URL that does not parse, or a database without its driver: now
 
     def describe(self) -> str:
         return f"{self.table} at {_hide_password(self.sql_url)}" if self.sql_url else str(self.path)
@@ -137,7 +129,7 @@ def _refuse_a_json_array(path: Path) -> None:
 def read_jsonl(path: Path) -> Iterator[Record]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark (Windows tools)
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte order mark is not part of the first row
                 raw = raw[3:]
             if not raw.strip():
                 continue
@@ -161,14 +153,15 @@ def read_jsonl(path: Path) -> Iterator[Record]:
 def read_csv(path: Path) -> Iterator[Record]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad record is reported on its own line
     # instead of ending the file.
-    # utf-8-sig: a byte order mark is not part of the first column's name (or of its quotes).
+    # utf-8-sig: a byte order mark (Excel's "CSV UTF-8", pandas' utf-8-sig) is not part of the first column's name,
+    # also when that name is quoted. A header without id and text is the input as a whole: InputError.
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader)
         except StopIteration:
-            return
-        except csv.Error as exc:  # no row of the file can be read: the input as a whole is refused
+            raise InputError(f"{path}: an empty file, without the CSV header (id, text, ...)") from None
+        except csv.Error as exc:
             raise InputError(f"{path}: unreadable CSV header: {exc}") from None
         header = [h.strip().lstrip("\ufeff") for h in header]
         if "id" not in header or "text" not in header:
@@ -214,7 +207,7 @@ def read_parquet(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
 
     try:
         handle = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:  # not Parquet, or cut short
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     present = [name for name in FIELDS if name in handle.schema_arrow.names]
     if "id" not in present or "text" not in present:
@@ -223,14 +216,29 @@ def read_parquet(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
     batches = handle.iter_batches(batch_size=batch_rows, columns=present)
     while True:
         try:
-            batch = next(batches, None)
-        except (pa.ArrowException, OSError) as exc:  # a damaged row group: the rows after it cannot be read
-            raise InputError(f"{path}: unreadable Parquet data after row {number} ({exc})") from None
-        if batch is None:
+            batch = next(batches)
+        except StopIteration:
             return
+        except (pa.ArrowException, OSError) as exc:  # a corrupt row group: the rows before it are committed
+            raise InputError(f"{path}: unreadable Parquet data after row {number} ({exc})") from None
         for row in batch.to_pylist():
             number += 1
             yield Record(number, _decode_bytes(row))
+
+
+def _engine(url: str):
+    """An engine for `url` (no connection yet); InputError for a URL that does not parse or a missing driver."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:  # NoSuchModuleError, ArgumentError, no DB-API driver
+        raise InputError(f"cannot use --input-sql {_hide_password(url)}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    """SQLAlchemy's message without its "(Background on this error at: ...)" line."""
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
 
 
 def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Record]:
@@ -239,8 +247,17 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
 
     engine = _engine(url)
     try:
-        tbl = _table(engine, url, table)
+        try:
+            meta = sa.MetaData()
+            schema, _, name = table.rpartition(".")
+            tbl = sa.Table(name, meta, autoload_with=engine, schema=schema or None)
+        except sa.exc.NoSuchTableError:
+            raise InputError(f"no table {table!r} in {_hide_password(url)}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise InputError(f"cannot read {_hide_password(url)}: {_first_line(exc)}") from None
         columns = [tbl.c[name] for name in FIELDS if name in tbl.c]
+        if "id" not in tbl.c or "text" not in tbl.c:
+            raise InputError(f"table {table!r} needs the columns id and text")
         order = list(tbl.primary_key.columns) or [tbl.c.id]
         query = sa.select(*columns).order_by(*order)
         number = 0
@@ -252,33 +269,6 @@ def read_sql(url: str, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[Rec
                     yield Record(number, _decode_bytes(dict(values._mapping)))
     finally:
         engine.dispose()
-
-
-def _table(engine, url: str, table: str):
-    """The table, reflected; InputError when it is missing, unreadable or has no id or text column."""
-    import sqlalchemy as sa
-
-    try:
-        schema, _, name = table.rpartition(".")
-        tbl = sa.Table(name, sa.MetaData(), autoload_with=engine, schema=schema or None)
-    except sa.exc.NoSuchTableError:
-        raise InputError(f"no table {table!r} in {_hide_password(url)}") from None
-    except sa.exc.SQLAlchemyError as exc:  # the server's own words, first line (no SQL, no background link)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise InputError(f"cannot read {_hide_password(url)}: {reason}") from None
-    if "id" not in tbl.c or "text" not in tbl.c:
-        raise InputError(f"table {table!r} needs the columns id and text")
-    return tbl
-
-
-def _engine(url: str):
-    """The SQLAlchemy engine for `url` (no connection yet); InputError for a bad URL or a missing driver."""
-    import sqlalchemy as sa
-
-    try:
-        return sa.create_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise InputError(f"cannot read {_hide_password(url)}: {exc}") from None
 
 
 def _decode_bytes(row: dict) -> dict | None:

@@ -53,7 +53,10 @@ def train_model(
         examples = load_default_examples(data_dir)
         hashes = sources.data_hashes(data_dir)
     for path in extra_files:
-        examples = examples + datasets.load_labelled(path)
+        extra = datasets.load_labelled(path)
+        if not extra:  # asked to learn from it: an empty file (an export that failed) is not silently skipped
+            raise datasets.DataError(f"{path} has no labelled rows")
+        examples = examples + extra
         hashes[str(path)] = sources.sha256_file(path)
     # The spam model learns spam against everything else; an off-topic label is not spam.
     train, evaluation = datasets.split(examples)
