@@ -240,14 +240,29 @@ class ModelRegistry:
             "action": action, "version": version, "previous": previous, "reason": reason,
             "argv": sys.argv[1:], **details,
         }
+        torn = False  # after a crash mid-append the last line is torn: the new entry starts on a line of its own
+        try:
+            with (self.root / HISTORY).open("rb") as handle:
+                if handle.seek(0, os.SEEK_END):
+                    handle.seek(-1, os.SEEK_END)
+                    torn = handle.read(1) != b"\n"
+        except FileNotFoundError:
+            pass
         with (self.root / HISTORY).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.write(("\n" if torn else "") + json.dumps(entry, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
     def history(self) -> list[dict]:
         try:
-            lines = (self.root / HISTORY).read_text(encoding="utf-8").splitlines()
+            lines = (self.root / HISTORY).read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for line in lines:
+            if line.strip():
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:  # a line torn by a crash mid-append (set_current writes `current` first)
+                    warnings.warn(f"{self.root / HISTORY}: skipped a torn line: {line[:80]!r}", stacklevel=2)
+        return entries

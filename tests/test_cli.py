@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from training.__main__ import cli
@@ -73,3 +74,123 @@ def test_promote_and_rollback(tiny_registry, tmp_path):
     assert registry.current_version() == first
     bad = run("promote", "--models", root, "nope")
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_models_pointing_at_a_file_is_a_usage_error_for_every_command(tmp_path):
+    models = tmp_path / "models.tar"
+    models.write_text("not a folder")
+    source = tmp_path / "old.jsonl"
+    source.write_text('{"id": 1, "text": "hi"}\n')
+    for args in (["rollback"], ["evaluate"], ["promote", "v1"], ["train"],
+                 ["rescore", "--input", source, "--output", tmp_path / "new.jsonl"]):
+        result = CliRunner().invoke(cli, [str(a) for a in [*args, "--models", models]])
+        assert result.exit_code == 2, (args, result.output)
+        assert "'--models'" in result.output and "is a file" in result.output, (args, result.output)
+
+
+def test_an_unreachable_store_is_one_error_line_for_every_command(tiny_registry, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    urls = ["nonsense", "postgresql://reader:secret@127.0.0.1:1/cms", f"sqlite:///{tmp_path}/file/moderation.db"]
+    commands = (["export-feedback", "--output", tmp_path / "labels.jsonl"], ["prune", "--older-than", 30],
+                ["promote", "--models", tiny_registry.root, "20990101-000000-candidate"],
+                ["train", "--models", tmp_path / "models", "--with-feedback"])
+    for url in urls:
+        for args in commands:
+            result = CliRunner().invoke(cli, [str(a) for a in [*args, "--database", url]])
+            assert result.exit_code == 2, (url, args, result.exception, result.output)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), (url, args, lines)
+            assert "secret" not in lines[0]
+    assert not (tmp_path / "models").exists()
+
+
+def test_fetch_data_says_what_went_wrong_when_a_download_is_not_what_was_expected(tmp_path, monkeypatch):
+    """A proxy or a moved file answering 200 with an HTML page: it was a BadZipFile traceback."""
+    from training import sources
+
+    monkeypatch.setattr(sources, "find_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(sources, "_fetch", lambda url: b"<html><body>Moved</body></html>")
+    result = CliRunner().invoke(cli, ["fetch-data"])
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert result.stderr.startswith("error: ") and "not a zip archive" in result.stderr
+    assert "youtube+spam+collection.zip" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def _labels(tmp_path):
+    data = tmp_path / "labels.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "Call 08712345678 now to claim your cash prize!!!", "label": "spam"},
+        {"text": "I disagree with the author about the tax plan.", "label": "ham"}]) + "\n")
+    return data
+
+
+def test_evaluate_output_in_a_new_folder_is_written_and_an_impossible_one_refused_first(tiny_registry, tmp_path,
+                                                                                       monkeypatch):
+    """(Both were tracebacks, raised only after the whole evaluation had run.)"""
+    data = _labels(tmp_path)
+    made = run("evaluate", "--models", tiny_registry.root, "--data", data, "--output", tmp_path / "new" / "m.json")
+    assert made.exit_code == 0, made.output
+    assert json.loads((tmp_path / "new" / "m.json").read_text())["overall"]["n"] == 2
+    (tmp_path / "file").write_text("a file, not a folder")
+    from training import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_model", lambda *a: pytest.fail("evaluated before checking --output"))
+    refused = CliRunner().invoke(cli, ["evaluate", "--models", str(tiny_registry.root), "--data", str(data),
+                                       "--output", str(tmp_path / "file" / "m.json")])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: cannot write"), refused.output
+
+
+def test_export_feedback_to_an_impossible_folder_is_one_error_line(tmp_path):
+    from moderation.store import Store
+
+    Store(f"sqlite:///{tmp_path}/s.db").dispose()
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["export-feedback", "--database", f"sqlite:///{tmp_path}/s.db",
+                                      "--output", str(tmp_path / "file" / "labels.jsonl")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+def test_train_into_a_models_folder_that_cannot_be_made_is_refused_before_training(tmp_path, monkeypatch):
+    """(It trained for minutes, then failed with a NotADirectoryError traceback when saving.)"""
+    from training import train
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    monkeypatch.setattr(train, "train_model", lambda *a, **k: pytest.fail("trained before checking --models"))
+    result = CliRunner().invoke(cli, ["train", "--models", str(tmp_path / "file" / "models")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+@pytest.mark.parametrize("days", ["1000000", "inf", "nan"])
+def test_prune_older_than_an_impossible_age_is_a_usage_error(tmp_path, days):
+    """(Each was a traceback: OverflowError / ValueError from the date arithmetic.)"""
+    result = CliRunner().invoke(cli, ["prune", "--database", f"sqlite:///{tmp_path}/s.db", "--older-than", days,
+                                      "--dry-run"])
+    assert result.exit_code == 2 and "'--older-than'" in result.output, (result.exception, result.output)
+
+
+def test_fetch_data_with_a_mirror_that_is_not_a_url_or_a_mirror_folder_it_cannot_make(tmp_path, monkeypatch):
+    """(MODERATION_DATA_MIRROR=/srv/data, a path without file://, was a ValueError traceback; --mirror-to under a
+    file was a NotADirectoryError traceback.)"""
+    from training import sources
+
+    monkeypatch.setattr(sources, "find_data_dir", lambda: None)
+    monkeypatch.setattr(sources, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("MODERATION_DATA_MIRROR", "/srv/moderation-data")
+    result = CliRunner().invoke(cli, ["fetch-data"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: could not download"), \
+        (result.exception, result.output)
+    assert "/srv/moderation-data/youtube+spam+collection.zip" in result.stderr
+    monkeypatch.undo()
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["fetch-data", "--mirror-to", str(tmp_path / "file" / "mirror")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write"), (result.exception, result.output)
+
+
+def test_evaluate_report_without_protocols_is_refused_not_ignored(tiny_registry, tmp_path):
+    result = CliRunner().invoke(cli, ["evaluate", "--models", str(tiny_registry.root), "--data",
+                                      str(_labels(tmp_path)), "--report", str(tmp_path / "report")])
+    assert result.exit_code == 2 and "--report" in result.stderr and "--protocols" in result.stderr, result.output
+    assert not (tmp_path / "report").exists()

@@ -61,6 +61,29 @@ def test_general_format_errors_name_file_and_line(tmp_path, content, message):
     assert "bad.jsonl:1" in str(info.value)
 
 
+@pytest.mark.parametrize("name, content", [
+    ("bad.csv", b"text,label\nnice point,ham\ncaf\xe9 au lait,ham\n"),
+    ("bad.jsonl", b'{"text": "nice point", "label": "ham"}\n{"text": "caf\xe9", "label": "ham"}\n'),
+])
+def test_a_labelled_file_with_invalid_utf8_is_a_data_error_naming_its_line(tmp_path, name, content):
+    path = tmp_path / name  # (it was a UnicodeDecodeError traceback from `train --data` / `evaluate --data`)
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="invalid UTF-8") as info:
+        datasets.load_labelled(path)
+    assert f"{name}:3" in str(info.value) if name.endswith(".csv") else f"{name}:2" in str(info.value)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("labels.csv", b'\xef\xbb\xbf"text","label"\r\n"nice point","ham"\r\n'),
+    ("labels.csv", b"\xef\xbb\xbftext,label\nnice point,ham\n"),
+    ("labels.jsonl", b'\xef\xbb\xbf{"text": "nice point", "label": "ham"}\r\n'),
+])
+def test_a_labelled_file_with_a_utf8_bom_is_read(tmp_path, name, content):
+    path = tmp_path / name  # Excel's "CSV UTF-8", PowerShell: it was refused ("needs a 'text'", "invalid JSON")
+    path.write_bytes(content)
+    assert [(e.text, e.label) for e in datasets.load_labelled(path)] == [("nice point", "ham")]
+
+
 def test_download_through_a_mirror_checks_the_same_hashes(data_dir, tmp_path, monkeypatch):
     """An air-gapped build (the Dockerfile's DATA_MIRROR) downloads from MODERATION_DATA_MIRROR: the same files,
     the same SHA-256 checks, and a mirror serving different content is refused with nothing moved into place."""

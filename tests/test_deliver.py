@@ -254,3 +254,54 @@ def test_the_once_command_exits_non_zero_when_the_site_stays_down(reviewed, tmp_
     assert json.loads(result.stdout.splitlines()[-1])["batches"] == 0
     refused = CliRunner().invoke(cli, [*args, "--max-wait", "5"])  # without --once it runs until stopped
     assert refused.exit_code == 2 and "--max-wait" in refused.output
+
+
+@pytest.mark.parametrize("bad", ["http://exa mple.com/hook", "http://[::1/hook", "http://", "https://:443/hook",
+                                 "http://example.com:99999/hook"])
+def test_a_malformed_url_is_refused_before_anything_is_sent(reviewed, tmp_path, bad):
+    """(A space or a broken IPv6 host was an InvalidURL / ValueError traceback at the first batch; no host or an
+    impossible port was retried as an unreachable site, forever without --once.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    result = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", bad, "--secret-file",
+                                      str(secret), "--state", str(tmp_path / "state.json"), "--once"])
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: --url ")
+    assert "not a valid URL" in result.stderr or "URL with a host" in result.stderr
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_an_unusable_store_or_state_folder_is_one_error_line(reviewed, tmp_path):
+    """(Both were tracebacks: SQLAlchemy's for the store, FileExistsError for the state file's folder.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    (tmp_path / "file").write_text("a file, not a folder")
+    for database, state in (("nonsense", tmp_path / "state.json"),
+                            ("postgresql://reader:hunter2@127.0.0.1:1/cms", tmp_path / "state.json"),
+                            (url, tmp_path / "file" / "state.json")):
+        result = CliRunner().invoke(cli, ["deliver-reviews", "--database", database, "--url", "http://127.0.0.1:9/",
+                                          "--secret-file", str(secret), "--state", str(state), "--once"])
+        assert result.exit_code == 2, (database, state, result.exception, result.output)
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert result.stderr.startswith("error: ") and "hunter2" not in result.stderr
+    # the lock of a refused run is released: a good run goes on
+    site_down = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", "http://127.0.0.1:9/",
+                                         "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),
+                                         "--once", "--max-wait", "0"])
+    assert site_down.exit_code == 1 and "gave up" in site_down.stderr
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--interval", "--max-backoff", "--max-wait"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_time_option_that_is_not_a_finite_number_is_a_usage_error(reviewed, tmp_path, option, value):
+    """(--timeout nan was a ValueError traceback; --max-wait nan made --once retry a site down for ever.)"""
+    url, _, _ = reviewed
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    result = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", "http://127.0.0.1:9/",
+                                      "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),
+                                      "--once", option, value])
+    assert result.exit_code == 2 and f"'{option}'" in result.output, (result.exception, result.output)

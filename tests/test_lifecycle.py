@@ -182,3 +182,38 @@ def test_a_pinned_version_is_not_switched(registry, tmp_path):
     app = create_app({"TESTING": True, "MODELS_DIR": str(registry.root), "MODEL_VERSION": registry.current_version(),
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
     assert "model_watcher" not in app.extensions
+
+
+def test_promoting_the_live_version_again_changes_nothing(registry, evaluation):
+    """A repeated `promote` (a retried deploy script) used to append a second entry for the live version, after
+    which a second rollback walked forward again, to the version the first rollback had left."""
+    first = registry.current_version()
+    second = copy_version(registry, "20990101-000000-b")
+    lifecycle.promote(registry, second, None, examples=evaluation)
+    entries = len(registry.history())
+    result = run("promote", "--models", registry.root, second, "--database", f"sqlite:///{registry.root}/s.db")
+    assert result.exit_code == 0 and result.stdout.strip() == second
+    assert "already live" in result.stderr
+    assert len(registry.history()) == entries
+    assert run("rollback", "--models", registry.root).stdout.strip() == first
+    last = run("rollback", "--models", registry.root)
+    assert last.exit_code == 2 and "no earlier version" in last.stderr
+    assert registry.current_version() == first
+
+
+@pytest.mark.filterwarnings("ignore:.*skipped a torn line")
+def test_a_history_torn_by_a_crash_mid_append_still_rolls_back(registry):
+    """A power cut during the history append leaves a torn last line: rollback was a JSONDecodeError traceback,
+    and the next entry was glued onto the torn one."""
+    first = registry.current_version()
+    second, third = copy_version(registry, "20990101-000000-b"), copy_version(registry, "20990102-000000-c")
+    registry.set_current(second)
+    with (registry.root / "history.jsonl").open("a") as handle:
+        handle.write('{"action": "promote", "vers')
+    registry.set_current(third)
+    assert [e["version"] for e in registry.history()] == [first, second, third]
+    assert run("rollback", "--models", registry.root).stdout.strip() == second
+    with (registry.root / "history.jsonl").open("a") as handle:
+        handle.write('{"action": "promote", "vers')  # torn again, as the last line this time
+    result = run("rollback", "--models", registry.root)
+    assert result.exit_code == 0 and result.stdout.strip() == first, result.output

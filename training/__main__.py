@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ from training import datasets, sources
 
 DEFAULT_MODELS = Path(os.environ.get("MODERATION_MODELS_DIR", sources.PROJECT_ROOT / "models"))
 models_option = click.option(
-    "--models", "models_dir", type=click.Path(path_type=Path), default=DEFAULT_MODELS, show_default=True,
+    "--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS,
+    show_default=True,
     help="Model registry folder.",
 )
 
@@ -54,6 +56,31 @@ class _Cli(click.Group):
                 raise
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
             _fail(f"the database could not be used: {first}")
+
+
+def _output_folder(path: Path, folder: Path | None = None) -> None:
+    """Make the folder of an output file (or `folder`) now, before a long run, or fail with one line."""
+    try:
+        Path(folder or Path(path).parent).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror} ({exc.filename})")
+
+
+MAX_DAYS = 100 * 366
+
+
+def _finite(ctx, param, value):
+    """A float option must be a finite number (NaN and infinity pass click's FloatRange)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _days(value: float) -> float:
+    """--older-than: a finite number of days a date can be that far back (NaN passes FloatRange)."""
+    if not (0 < value <= MAX_DAYS):
+        raise click.BadParameter(f"{value} is not a number of days between 0 and {MAX_DAYS}")
+    return value
 
 
 def _store(database_url: str | None):
@@ -103,7 +130,11 @@ def fetch_data(mirror_to: Path | None) -> None:
     if mirror_to is None:
         click.echo(str(folder))
         return
-    for path in sources.write_mirror(folder, mirror_to):
+    try:
+        written = sources.write_mirror(folder, mirror_to)
+    except OSError as exc:
+        _fail(f"cannot write the mirror into {mirror_to}: {exc.strerror} ({exc.filename})")
+    for path in written:
         click.echo(str(path))
 
 
@@ -129,6 +160,7 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
         else:
             click.echo(f"moderator labels exported to {snapshot}", err=True)
             data_files = data_files + (snapshot,)
+    _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     try:
         metadata = train_model(ModelRegistry(models_dir), extra_files=data_files, make_current=promote)
     except (datasets.DataError, sources.DataUnavailable) as exc:
@@ -155,6 +187,10 @@ def evaluate(models_dir: Path, version: str | None, data: Path | None, output: P
     """Print accuracy, precision, recall, F1, MCC, ROC AUC and confusion matrices as JSON."""
     from training.evaluate import evaluate_model, evaluate_protocols
 
+    if report_dir and not run_protocols:
+        _fail("--report is where --protocols writes its report: add --protocols")
+    if output:
+        _output_folder(output)
     try:
         result = evaluate_model(ModelRegistry(models_dir), version, data)
         if run_protocols:
@@ -184,8 +220,17 @@ def promote(models_dir: Path, version: str, database_url: str | None, force: boo
     if force and not (reason and reason.strip()):
         _fail("--force needs --reason \"...\": overriding the gate is recorded with its reason")
     registry = ModelRegistry(models_dir)
+    if registry.current_version() == version:  # a retried promote: no second history entry (rollback walks it)
+        try:
+            registry.verify(version)
+        except ModelLoadError as exc:
+            _fail(str(exc))
+        click.echo(f"{version} is already live: nothing to do", err=True)
+        click.echo(version)
+        return
+    store = _store(database_url)
     try:
-        result = lifecycle.promote(registry, version, _store(database_url), force, reason)
+        result = lifecycle.promote(registry, version, store, force, reason)
     except lifecycle.GateRefused as exc:
         click.echo(exc.result.table(), err=True)
         _fail(f"promotion of {version} refused by the gate: {exc}. "
@@ -220,13 +265,16 @@ def export_feedback(database_url: str | None, output_path: Path) -> None:
     """Write the moderators' labels in the general labelled format, for `train --data` or elsewhere."""
     from training import lifecycle
 
-    count = lifecycle.export_feedback(_store(database_url), output_path)
+    store = _store(database_url)
+    _output_folder(output_path)
+    count = lifecycle.export_feedback(store, output_path)
     click.echo(f"{count} labels written to {output_path}")
 
 
 @cli.command()
 @database_option
 @click.option("--older-than", "days", required=True, type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+              callback=lambda ctx, param, value: _days(value),
               help="Delete thread comments accepted, and flagged comments reviewed, more than DAYS days ago.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 def prune(database_url: str | None, days: float, dry_run: bool) -> None:
@@ -264,14 +312,14 @@ def _url_host(url: str) -> str | None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where the cursor of the last acknowledged batch is kept (default: var/, one file per URL).")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.01),
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.01), callback=_finite,
               help="Seconds between polls of the store when nothing is new.")
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), callback=_finite,
               help="Seconds to wait for the site's answer.")
-@click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01),
+@click.option("--max-backoff", default=60.0, show_default=True, type=click.FloatRange(min=0.01), callback=_finite,
               help="Longest wait between two attempts at a failing batch.")
 @click.option("--once", is_flag=True, help="Deliver what is pending now, then exit (cron, tests).")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=None,
+@click.option("--max-wait", type=click.FloatRange(min=0), default=None, callback=_finite,
               help="With --once: give up on a batch still failing this many seconds after its first attempt and "
                    "exit 1, the cursor before it  [default: 300].")
 def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state_path: Path | None,
@@ -288,6 +336,9 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
 
     if not url.startswith(("http://", "https://")) or not _url_host(url):
         _fail("--url must be an http:// or https:// URL with a host")
+    problem = deliver.url_problem(url)
+    if problem:
+        _fail(f"--url {url!r} is not a valid URL: {problem}")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
     _store(database_url).dispose()  # checked before the first delivery
@@ -354,7 +405,7 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
 
     The site rules (links, banned and suspect words) are the service's, from the same MODERATION_* variables or
     these options: a replay after a list change shows which old comments the new list would hold."""
-    from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions
+    from training.rescore import RescoreError, RescoreInterrupted, RescoreOptions, resumable
     from training.rescore import rescore as run_rescore
     from training.rescore_io import InputError, Source
 
@@ -366,6 +417,9 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         _fail(f"bad site rule configuration: {exc}")
     try:
         source = Source(input_path, input_sql, table)
+        if resume and not resumable(output_path):  # finished already, or another --output: say what happens
+            click.echo(f"nothing to resume for {output_path} (no checkpoint of an interrupted run): "
+                       "starting a new run", err=True)
         summary = run_rescore(source, output_path, RescoreOptions(
             models_dir=models_dir, version=version, chunk_size=chunk_size, workers=workers, engine=engine,
             scheduler=scheduler, resume=resume, thread_size=thread_size, progress=progress,

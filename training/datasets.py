@@ -89,12 +89,28 @@ def load_fox(path: Path) -> list[Example]:
 
 
 def _labelled_rows(path: Path) -> list[tuple[int, object]]:
+    """(line number, row) of a labelled file; DataError naming the line for invalid UTF-8 or JSON."""
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(enumerate(csv.DictReader(handle), 2))
+        # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name;
+        # surrogateescape: an undecodable byte is reported with its line below, not as a UnicodeDecodeError
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            rows = list(enumerate(csv.DictReader(handle), 2))
+        for number, row in rows:
+            for value in (v for v in (*row.keys(), *row.values()) if isinstance(v, str) and not v.isascii()):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise DataError(f"{path}:{number}: invalid UTF-8") from None
+        return rows
     rows = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{number}: invalid UTF-8 (byte {exc.start} of the line)") from None
             if line.strip():
                 try:
                     rows.append((number, json.loads(line)))
@@ -106,10 +122,7 @@ def _labelled_rows(path: Path) -> list[tuple[int, object]]:
 def load_labelled(path: Path) -> list[Example]:
     """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields."""
     path = Path(path)
-    try:  # utf-8-sig: a byte order mark (Excel's "CSV UTF-8") is not part of the first column's name
-        rows = _labelled_rows(path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 (byte {exc.start} of a read block: {exc.reason})") from None
+    rows = _labelled_rows(path)
     examples = []
     for number, row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):

@@ -76,6 +76,23 @@ def read_secret(path: Path) -> bytes:
     return secret
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with a destination URL (None when nothing is): urllib would raise at the first batch, or
+    retry a URL no site can answer at as if the site were down."""
+    import urllib.parse
+
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "it contains a space or a control character (percent-encode it)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return str(exc)
+    if not parts.hostname:
+        return "no host"
+    return None
+
+
 def default_state_path(project_root: Path, url: str) -> Path:
     """One state file per destination URL, under the project's var/."""
     return project_root / "var" / f"deliver-reviews-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}.json"
@@ -87,8 +104,11 @@ class State:
 
     def __init__(self, path: Path, url: str):
         self.path, self.url = Path(path), url
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.path.with_name(self.path.name + ".lock"), "a")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.path.with_name(self.path.name + ".lock"), "a")
+        except OSError as exc:
+            raise DeliveryError(f"cannot keep the state file {self.path}: {exc.strerror} ({exc.filename})") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -235,9 +255,18 @@ def deliver(store: Store, url: str, secret: bytes, state: State, options: Option
 
 def run(database_url: str, url: str, secret_file: Path, state_path: Path, options: Options) -> dict:
     """The CLI command: set up, deliver until SIGTERM / SIGINT (or `once`), clean up."""
+    from training.lifecycle import StoreUnavailable, open_store
+
     secret = read_secret(secret_file)
-    state = State(state_path, url)
-    store = Store(database_url)
+    try:
+        store = open_store(database_url)
+    except StoreUnavailable as exc:
+        raise DeliveryError(str(exc)) from None
+    try:
+        state = State(state_path, url)
+    except DeliveryError:
+        store.dispose()
+        raise
     stop = Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -126,9 +127,9 @@ class RescoreOptions:
 def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple | None]:
     """(error, None) for a bad row, (None, (id, text, article_id, title, body, old)) for a good one."""
     rid = row.get("id")
-    if rid is None or rid == "" or isinstance(rid, bool):
+    if rid is None or rid == "":
         return "missing id", None
-    if not isinstance(rid, (str, int)):
+    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
         return "id must be a string or an integer", None
     if isinstance(rid, str) and is_invalid_utf8(rid):
         return "invalid UTF-8 in column id", None
@@ -525,6 +526,11 @@ def _read_checkpoint(path: Path) -> tuple[dict | None, dict | None]:
     return header, last
 
 
+def resumable(output: Path) -> bool:
+    """Whether an interrupted run into `output` left a checkpoint that `--resume` carries on from."""
+    return _read_checkpoint(_Paths.for_output(output).checkpoint)[0] is not None
+
+
 def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
     """Rescore every record of `source` into `output`; return the summary (also written next to the output).
     One run at a time per output: RescoreError while another holds its work folder."""
@@ -550,8 +556,11 @@ def _lock_work(paths: _Paths):
     Two runs into one output would truncate and append the same files; the second is refused at once."""
     import fcntl
 
-    paths.work.mkdir(parents=True, exist_ok=True)
-    handle = open(paths.work / LOCK_FILE, "a")
+    try:
+        paths.work.mkdir(parents=True, exist_ok=True)
+        handle = open(paths.work / LOCK_FILE, "a")
+    except OSError as exc:
+        raise RescoreError(f"cannot write the output {paths.output}: {exc.strerror} ({exc.filename})") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -636,6 +645,17 @@ def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path:
     else:
         summary, skip, offsets = RescoreSummary(), 0, (0, 0, 0)
     summary.model_version = version
+    if (last is not None and not paths.partial.exists() and output_kind(paths.output) == "jsonl"
+            and paths.output.is_file() and paths.output.stat().st_size == last["output_bytes"]):
+        # killed after the finished partial file became the output, before the cleanup: take it back and finish
+        os.replace(paths.output, paths.partial)
+    for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
+        have = path.stat().st_size if path.exists() else 0
+        if have < size:  # truncating would pad it with NUL bytes: the committed rows are gone
+            raise RescoreError(
+                f"cannot resume: {path} is shorter than the checkpoint records ({have} < {size} bytes): it was "
+                "truncated or deleted after the interrupted run; rerun without --resume to start over"
+            )
     handles = []
     for path, size in zip((paths.partial, paths.errors, paths.changed), offsets):
         handle = open(path, "r+b" if path.exists() else "w+b")
@@ -651,7 +671,7 @@ def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path:
 
     progress = None
     executor = None
-    interrupted = False
+    interrupted = broken = False
     previous_handlers = _install_interrupt_handlers()
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
@@ -745,6 +765,8 @@ def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path:
             commit(pending.popleft())
     except KeyboardInterrupt:
         interrupted = True
+    except BrokenProcessPool:  # a worker killed (the kernel's OOM killer, kill -9): the checkpoint is intact
+        broken = interrupted = True
     finally:
         gc.set_threshold(*thresholds)
         _restore_interrupt_handlers(previous_handlers)
@@ -754,6 +776,11 @@ def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path:
             executor.close(cancel=interrupted)
         for handle in (*handles, checkpoint):
             handle.close()
+    if broken:
+        raise RescoreError(
+            f"a worker process ended abruptly (killed, or out of memory?) after {summary.scored:,} rows "
+            f"({summary.rows:,} input records) were committed; rerun with --resume to carry on"
+        )
     if interrupted:
         raise RescoreInterrupted(
             f"interrupted after {summary.scored:,} rows ({summary.rows:,} input records) were committed; "

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from moderation.policy import PolicyConfig
 
+CONNECT_TIMEOUT = "30s"  # to reach --scheduler
+
 
 def _dask_score(models_dir: str, version: str, policy: PolicyConfig, task):
     from training.rescore import _worker_score
@@ -33,7 +35,12 @@ class DaskExecutor:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler, timeout="30s")
+            try:
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, or not a scheduler address
+                from training.rescore import RescoreError
+
+                raise RescoreError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=40)

@@ -63,10 +63,14 @@ class Source:
             raise InputError("give either an input file or --input-sql URL --table NAME")
         if sql_url is not None and not table:
             raise InputError("--input-sql needs --table NAME")
+        if sql_url is None and table:
+            raise InputError("--table applies to --input-sql; an input file is read whole")
         self.path, self.sql_url, self.table, self.batch_rows = path, sql_url, table, batch_rows
         self.kind = "sql" if sql_url else input_kind(path)
         if path is not None and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
+        if self.kind == "jsonl":
+            _refuse_a_json_array(path)
         if sql_url is not None:
             _engine(sql_url).dispose()  # a URL that does not parse, or a database without its driver: now
 
@@ -99,6 +103,27 @@ def _hide_password(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparsable URL>"
+
+
+def _refuse_a_json_array(path: Path) -> None:
+    """A file holding one JSON array of objects (pretty-printed or not) is not JSON lines: refused as a whole,
+    rather than every row reported bad. A first line that is an array of other values is one bad row."""
+    with open(path, "rb") as handle:
+        first = b""
+        while not first.strip():
+            first = handle.readline(1 << 20)
+            if not first:
+                return
+    first = first.removeprefix(b"\xef\xbb\xbf").strip()
+    if not first.startswith(b"["):
+        return
+    try:
+        values = json.loads(first)
+    except ValueError:  # an array spread over lines, or too long a line to read whole here
+        values = [{}]
+    if isinstance(values, list) and any(isinstance(v, dict) for v in values):
+        raise InputError(f"{path}: this is a JSON array; rescore reads JSON lines, one object per line "
+                         "(convert it with: jq -c '.[]' in.json > in.jsonl)")
 
 
 def read_jsonl(path: Path) -> Iterator[Record]:

@@ -123,7 +123,7 @@ def _fetch(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed URLs above, or the mirror
             return response.read()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not a URL (a mirror given as a path without file://)
         raise DataUnavailable(
             f"could not download {url}: {exc}. Put the files in ../shared/data or MODERATION_DATA_DIR, "
             "or serve them from a mirror named by MODERATION_DATA_MIRROR"
@@ -151,10 +151,14 @@ def write_mirror(folder: Path, target: Path) -> list[Path]:
 
 
 def _zip_member(payload: bytes, member: str, url: str) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        for info in archive.infolist():
-            if Path(info.filename).name == member:
-                return archive.read(info)
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            for info in archive.infolist():
+                if Path(info.filename).name == member:
+                    return archive.read(info)
+    except zipfile.BadZipFile as exc:  # e.g. an HTML page from a proxy or a moved file
+        raise DataUnavailable(f"{url} is not a zip archive ({exc}; {len(payload)} bytes starting "
+                              f"{payload[:40]!r}). Put the files in ../shared/data or MODERATION_DATA_DIR") from None
     raise DataUnavailable(f"{url} has no member {member}")
 
 
