@@ -100,6 +100,41 @@ def test_a_candidate_without_the_live_model_s_relevance_model_is_refused(registr
     assert gate.compare(live, candidate, evaluation).passed  # gaining a relevance model is not a failure
 
 
+def _trained_as(monkeypatch, source):
+    """`train` made to save a copy of the version folder `source` instead of training (the gate is what is tested)."""
+    import training.train
+
+    def fake_train_model(registry, extra_files=(), make_current=None):
+        name = f"20990101-000000-{source.name[-8:]}"
+        shutil.copytree(source, registry.root / name)
+        if make_current:
+            registry.set_current(name)
+        return {**registry.metadata(name), "version": name}
+
+    monkeypatch.setattr(training.train, "train_model", fake_train_model)
+
+
+def test_train_promote_goes_through_the_gate(registry, flipped_version, tmp_path, monkeypatch):
+    """A retrained model must never silently make things worse: `train --promote` made the new version live with
+    no comparison at all. Now it runs the promotion gate: refused, the version is saved but not live (exit 2)."""
+    database = f"sqlite:///{tmp_path / 'labels.db'}"
+    Store(database).dispose()
+    live = registry.current_version()
+    _trained_as(monkeypatch, flipped_version)
+    refused = run("train", "--models", registry.root, "--database", database, "--promote")
+    assert refused.exit_code == 2
+    new = refused.stdout.strip().splitlines()[-1]
+    assert new in registry.versions() and registry.current_version() == live
+    assert "refused by the gate" in refused.stderr and "WORSE" in refused.stderr and f"promote {new} --force" in \
+        refused.stderr
+
+    _trained_as(monkeypatch, registry.root / live)  # the same model again: not worse, so it goes live
+    passed = run("train", "--models", registry.root, "--database", database, "--promote")
+    assert passed.exit_code == 0, passed.output
+    assert registry.current_version() == passed.stdout.strip().splitlines()[-1] != live
+    assert registry.history()[-1]["action"] == "promote" and registry.history()[-1]["gate"]["passed"]
+
+
 def test_cli_promote_refuses_and_force_needs_a_reason(registry, flipped_version, tmp_path):
     shutil.copytree(flipped_version, registry.root / flipped_version.name)
     database = f"sqlite:///{tmp_path / 'labels.db'}"

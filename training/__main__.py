@@ -145,7 +145,8 @@ def fetch_data(mirror_to: Path | None) -> None:
 @click.option("--with-feedback", is_flag=True, help="Add every moderator label from the store to the training data.")
 @database_option
 @click.option("--promote/--no-promote", "promote", default=None,
-              help="Make the new version live (default: only when no version is live yet).")
+              help="Make the new version live through the promotion gate, as `promote` does (default: only when "
+                   "no version is live yet). Refused by the gate, it stays saved but not live, exit 2.")
 def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, database_url: str | None,
           promote: bool | None) -> None:
     """Train a new model version; the last line printed is the new version."""
@@ -161,12 +162,33 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
             click.echo(f"moderator labels exported to {snapshot}", err=True)
             data_files = data_files + (snapshot,)
     _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
+    registry = ModelRegistry(models_dir)
+    # With a live version, --promote goes through the gate below: a retrained model never goes live unchecked.
+    gated = bool(promote) and registry.current_version() is not None
+    store = _store(database_url) if gated else None  # checked before training, not after it
     try:
-        metadata = train_model(ModelRegistry(models_dir), extra_files=data_files, make_current=promote)
+        metadata = train_model(registry, extra_files=data_files, make_current=False if gated else promote)
     except (datasets.DataError, sources.DataUnavailable) as exc:
         _fail(str(exc))
     overall = metadata["metrics"]["evaluation"].get("overall", {})
     click.echo(f"evaluation on held-out data: {json.dumps(overall.get('at_spam_reject', {}))}", err=True)
+    if gated:
+        from training import lifecycle
+
+        version = metadata["version"]
+        try:
+            result = lifecycle.promote(registry, version, store)
+        except lifecycle.GateRefused as exc:
+            click.echo(exc.result.table(), err=True)
+            click.echo(f"error: {version} is saved but not live: refused by the gate: {exc}. To override: "
+                       f"python -m training promote {version} --force --reason \"...\"", err=True)
+            click.echo(version)  # the last line is still the new version
+            sys.exit(2)
+        except (ModelLoadError, datasets.DataError, sources.DataUnavailable) as exc:
+            _fail(str(exc))
+        if result.live is not None:
+            click.echo(result.table(), err=True)
+        click.echo(f"{version} is live (passed the promotion gate)", err=True)
     click.echo(metadata["version"])
 
 
