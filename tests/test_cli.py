@@ -194,3 +194,14 @@ def test_evaluate_report_without_protocols_is_refused_not_ignored(tiny_registry,
                                       str(_labels(tmp_path)), "--report", str(tmp_path / "report")])
     assert result.exit_code == 2 and "--report" in result.stderr and "--protocols" in result.stderr, result.output
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["rescore", "--input", "in.jsonl", "--output", "out.jsonl"]])
+def test_an_empty_model_version_is_a_usage_error(tiny_registry, tmp_path, command):
+    """`--model "$VERSION"` with VERSION unset used the live model without a word (promote "" is refused too)."""
+    (tmp_path / "in.jsonl").write_text('{"id": 1, "text": "hello"}\n')
+    args = [a if not a.endswith(".jsonl") else str(tmp_path / a) for a in command]
+    result = CliRunner().invoke(cli, [*args, "--models", str(tiny_registry.root), "--model", " "])
+    assert result.exit_code == 2
+    assert "--model" in result.output and "is empty" in result.output
+    assert not (tmp_path / "out.jsonl").exists()

@@ -27,6 +27,17 @@ models_option = click.option(
 )
 
 
+def _named_version(ctx, param, value: str | None) -> str | None:
+    """An empty --model (an unset shell variable) is refused: it would quietly mean "the live version"."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: give a version, or leave --model out for the live one")
+    return value
+
+
+model_option = click.option("--model", "version", default=None, callback=_named_version,
+                            help="Model version (default: the live one).")
+
+
 database_option = click.option(
     "--database", "database_url", default=None,
     help="Store with the moderators' labels (SQLAlchemy URL; default: MODERATION_DATABASE_URL or var/moderation.db).",
@@ -194,7 +205,7 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
 
 @cli.command()
 @models_option
-@click.option("--model", "version", default=None, help="Model version (default: the live one).")
+@model_option
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Labelled file (CSV or JSON lines); default: the frozen evaluation set.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -394,7 +405,7 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
 @click.option("--table", default=None, help="The table to read with --input-sql.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Result: JSON lines, or CSV / Parquet by extension.")
-@click.option("--model", "version", default=None, help="Model version (default: the live one).")
+@model_option
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler (tcp://host:8786); without it --engine dask starts a local cluster.")
