@@ -87,6 +87,21 @@ class Checks:
         return ok
 
 
+def base_problem() -> str | None:
+    """Why the base image cannot be had (not present and not pullable), or None."""
+    base = os.environ.get("CONTAINER_PYTHON_IMAGE") or "python:3.11-slim"
+    if docker("image", "inspect", base, check=False).returncode == 0:
+        return None
+    try:
+        pulled = docker("pull", base, check=False, timeout=300)
+    except subprocess.TimeoutExpired:
+        return f"pulling the base image {base} timed out"
+    if pulled.returncode != 0:
+        return (f"the base image {base} is not here and cannot be pulled "
+                f"({(pulled.stderr.strip().splitlines() or ['docker pull failed'])[-1][:200]})")
+    return None
+
+
 def build() -> float:
     args = ["build", "--network", "host", "-t", TAG]
     for variable, arg in (("CONTAINER_PYTHON_IMAGE", "PYTHON_IMAGE"), ("CONTAINER_DATA_MIRROR", "DATA_MIRROR")):
@@ -159,6 +174,10 @@ def main() -> None:
     problem = engine_problem()
     if problem:
         print(f"skipped: {problem}. The image is checked where a Docker engine runs (README, Container).")
+        return
+    problem = base_problem()
+    if problem:
+        print(f"skipped: {problem}. Name a copy with CONTAINER_PYTHON_IMAGE (README, Container).")
         return
     check = Checks()
     seconds = build()
