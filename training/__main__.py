@@ -141,11 +141,8 @@ def fetch_data(mirror_to: Path | None) -> None:
     if mirror_to is None:
         click.echo(str(folder))
         return
-    try:
-        written = sources.write_mirror(folder, mirror_to)
-    except OSError as exc:
-        _fail(f"cannot write the mirror into {mirror_to}: {exc.strerror} ({exc.filename})")
-    for path in written:
+    _output_folder(mirror_to, mirror_to)
+    for path in sources.write_mirror(folder, mirror_to):
         click.echo(str(path))
 
 
@@ -163,20 +160,20 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
+    registry = ModelRegistry(models_dir)
+    # With a live version, --promote goes through the gate below: a retrained model never goes live unchecked.
+    gated = bool(promote) and registry.current_version() is not None
+    store = _store(database_url) if with_feedback or gated else None  # checked before training, not after it
     if with_feedback:
         from training.lifecycle import feedback_snapshot
 
-        snapshot = feedback_snapshot(_store(database_url))
+        snapshot = feedback_snapshot(store)
         if snapshot is None:
             click.echo("no moderator labels in the store yet: training on the shared data only", err=True)
         else:
             click.echo(f"moderator labels exported to {snapshot}", err=True)
             data_files = data_files + (snapshot,)
     _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
-    registry = ModelRegistry(models_dir)
-    # With a live version, --promote goes through the gate below: a retrained model never goes live unchecked.
-    gated = bool(promote) and registry.current_version() is not None
-    store = _store(database_url) if gated else None  # checked before training, not after it
     try:
         metadata = train_model(registry, extra_files=data_files, make_current=False if gated else promote)
     except (datasets.DataError, sources.DataUnavailable) as exc:
@@ -327,16 +324,6 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     click.echo(json.dumps({"before": before.isoformat(), "dry_run": dry_run, "deleted": counts}))
 
 
-def _url_host(url: str) -> str | None:
-    """The host of an http(s) URL, None when it has none or does not parse ("http://", "http://[::1")."""
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
 @cli.command("deliver-reviews")
 @database_option
 @click.option("--url", required=True, help="The site's endpoint: each batch of review events is POSTed to it.")
@@ -365,26 +352,23 @@ def deliver_reviews(database_url: str | None, url: str, secret_file: Path, state
     With --once, a site still failing after --max-wait ends it with exit status 1 and the undelivered events named.
     """
     from training import deliver
-    from training.lifecycle import store_url
 
-    if not url.startswith(("http://", "https://")) or not _url_host(url):
-        _fail("--url must be an http:// or https:// URL with a host")
-    problem = deliver.url_problem(url)
+    if not url.startswith(("http://", "https://")):
+        _fail("--url must be an http:// or https:// URL")
+    problem = deliver.url_problem(url)  # no host ("http://"), a bad port, a space...
     if problem:
         _fail(f"--url {url!r} is not a valid URL: {problem}")
     if max_wait is not None and not once:
         _fail("--max-wait applies to --once; without it the command retries until stopped")
-    _store(database_url).dispose()  # checked before the first delivery
+    store = _store(database_url)  # checked before the first delivery
     try:
-        done = deliver.run(store_url(database_url), url, secret_file,
+        done = deliver.run(store, url, secret_file,
                            state_path or deliver.default_state_path(sources.PROJECT_ROOT, url),
                            deliver.Options(batch_size=batch_size, interval=interval, timeout=timeout,
                                            max_backoff=max_backoff, backoff=min(1.0, max_backoff), once=once,
                                            max_wait=300.0 if max_wait is None else max_wait))
     except deliver.DeliveryError as exc:
         _fail(str(exc))
-    except OSError as exc:  # e.g. a --state folder that cannot be made
-        _fail(f"deliver-reviews stopped: {exc}")
     click.echo(json.dumps(done))
     undelivered = done.get("undelivered")
     if undelivered:
@@ -466,8 +450,6 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         sys.exit(130)
     except (ModelLoadError, InputError, RescoreError) as exc:
         _fail(str(exc))
-    except OSError as exc:  # an output folder that cannot be made, a full disk, a Dask scheduler out of reach
-        _fail(f"rescore stopped: {exc}")
     click.echo(json.dumps(summary.to_dict(), indent=2))
 
 

@@ -253,16 +253,11 @@ def deliver(store: Store, url: str, secret: bytes, state: State, options: Option
     return done
 
 
-def run(database_url: str, url: str, secret_file: Path, state_path: Path, options: Options) -> dict:
-    """The CLI command: set up, deliver until SIGTERM / SIGINT (or `once`), clean up."""
-    from training.lifecycle import StoreUnavailable, open_store
-
-    secret = read_secret(secret_file)
+def run(store: Store, url: str, secret_file: Path, state_path: Path, options: Options) -> dict:
+    """The CLI command, on the store it opened: set up, deliver until SIGTERM / SIGINT (or `once`), clean up (the
+    store is disposed of in every case)."""
     try:
-        store = open_store(database_url)
-    except StoreUnavailable as exc:
-        raise DeliveryError(str(exc)) from None
-    try:
+        secret = read_secret(secret_file)
         state = State(state_path, url)
     except DeliveryError:
         store.dispose()

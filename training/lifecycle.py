@@ -27,25 +27,6 @@ def store_url(url: str | None) -> str:
     return url or os.environ.get("MODERATION_DATABASE_URL") or default_url(sources.PROJECT_ROOT)
 
 
-class StoreUnavailable(RuntimeError):
-    """The store's URL cannot be parsed, its driver is missing or the database cannot be reached."""
-
-
-def open_store(url: str) -> Store:
-    """`Store(url)`, or StoreUnavailable with one line saying why (the URL's password hidden)."""
-    import sqlalchemy as sa
-
-    try:
-        return Store(url)
-    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
-        try:
-            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-        except sa.exc.ArgumentError:
-            shown = "<unparsable URL>"
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise StoreUnavailable(f"cannot open the store {shown}: {reason}") from None
-
-
 def export_feedback(store: Store, path: Path) -> int:
     """Write every label as JSON lines in the general labelled format (atomically); return how many."""
     rows = store.list_feedback()
