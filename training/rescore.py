@@ -539,7 +539,7 @@ def rescore(source: Source, output: Path, options: RescoreOptions, errors_path: 
     _check_readable(source)
     lock = _lock_work(paths)
     try:
-        return _rescore(source, output, options, errors_path)
+        return _rescore(source, paths, options)
     except BaseException:
         if paths.work.is_dir() and [p.name for p in paths.work.iterdir()] == [LOCK_FILE]:
             shutil.rmtree(paths.work, ignore_errors=True)  # it failed before any work: leave nothing behind
@@ -591,9 +591,8 @@ def _clear_work(work: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _rescore(source: Source, output: Path, options: RescoreOptions, errors_path: Path | None = None) -> RescoreSummary:
+def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreSummary:
     started = time.monotonic()
-    paths = _Paths.for_output(output, errors_path)
     if options.chunk_size < 1:
         raise RescoreError("chunk size must be at least 1")
     version, policy = _resolve_model(options)

@@ -71,8 +71,6 @@ class Source:
             raise InputError(f"{path}: no such file")
         if self.kind == "jsonl":
             _refuse_a_json_array(path)
-        if sql_url is not None:
-            _engine(sql_url).dispose()  # a URL that does not parse, or a database without its driver: now
 
     def describe(self) -> str:
         return f"{self.table} at {_hide_password(self.sql_url)}" if self.sql_url else str(self.path)
