@@ -111,12 +111,17 @@ def download_data(target: Path) -> Path:
     return target
 
 
+def download_name(url: str) -> str:
+    """The name a mirror serves the download at `url` under: its last path component."""
+    return url.rsplit("/", 1)[-1]
+
+
 def mirrored(url: str) -> str:
     """`url`, or its file under `MODERATION_DATA_MIRROR` when that is set."""
     mirror = os.environ.get("MODERATION_DATA_MIRROR", "").strip()
     if not mirror:
         return url
-    return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
+    return mirror.rstrip("/") + "/" + download_name(url)
 
 
 def _fetch(url: str) -> bytes:
@@ -135,7 +140,7 @@ def write_mirror(folder: Path, target: Path) -> list[Path]:
     zip archives hold the same members; the members' SHA-256 is what `download_data` checks). Returns the files."""
     members: dict[str, list[tuple[str, str]]] = {}
     for name, (_, url, member) in FILES.items():
-        members.setdefault(url.rsplit("/", 1)[-1], []).append((name, member))
+        members.setdefault(download_name(url), []).append((name, member))
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for download, entries in members.items():
