@@ -216,12 +216,31 @@ def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tiny_registry, t
     assert json.loads(output.read_text())["id"] == 1
 
 
+def _rescore_process(registry, source: Path, output: Path, workers: int, commits: int, stdout):
+    """`python -m training rescore` (chunks of 10) started in a process of its own, returned once its checkpoint
+    holds `commits` commits (or it ended, or 120 s passed)."""
+    import subprocess
+    import sys
+    import time
+
+    checkpoint = output.with_name(output.name + ".rescore") / "checkpoint.jsonl"
+    command = [sys.executable, "-m", "training", "rescore", "--models", str(registry.root), "--input",
+               str(source), "--output", str(output), "--workers", str(workers), "--chunk-size", "10",
+               "--no-progress"]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=stdout,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if checkpoint.exists() and checkpoint.read_bytes().count(b'"kind": "commit"') >= commits:
+            break
+        time.sleep(0.01)
+    return process
+
+
 def test_a_worker_killed_mid_run_is_one_error_line_and_resume_finishes_the_run(tiny_registry, tmp_path):
     """The kernel's OOM killer ending a worker was a BrokenProcessPool traceback; the checkpoint was fine."""
     import signal
     import subprocess
-    import sys
-    import time
 
     source = tmp_path / "old.jsonl"
     source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the council's budget vote",
@@ -229,16 +248,7 @@ def test_a_worker_killed_mid_run_is_one_error_line_and_resume_finishes_the_run(t
     clean = tmp_path / "clean.jsonl"
     rescore(Source(source), clean, options(tiny_registry, chunk_size=10))
     output = tmp_path / "new.jsonl"
-    checkpoint = tmp_path / "new.jsonl.rescore" / "checkpoint.jsonl"
-    root = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root), "--input",
-               str(source), "--output", str(output), "--workers", "2", "--chunk-size", "10", "--no-progress"]
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        if checkpoint.exists() and checkpoint.read_bytes().count(b'"kind": "commit"') >= 3:
-            break
-        time.sleep(0.02)
+    process = _rescore_process(tiny_registry, source, output, workers=2, commits=3, stdout=subprocess.PIPE)
     assert process.poll() is None, "the run finished before a worker could be killed"
     workers = [int(p) for p in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
     workers = [w for w in workers if b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()]
@@ -250,7 +260,8 @@ def test_a_worker_killed_mid_run_is_one_error_line_and_resume_finishes_the_run(t
     assert process.returncode == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: a worker process ended") and "--resume" in lines[0], stderr
-    resumed = subprocess.run(command + ["--resume"], cwd=root, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(process.args + ["--resume"], cwd=Path(__file__).resolve().parent.parent,
+                             capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert output.read_bytes() == clean.read_bytes()
 
@@ -307,8 +318,6 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tiny_re
     """A `--resume` (or a new run) started while the first run still writes: both appended to the same files,
     or the second emptied the first's work folder. Now the second is refused and the first finishes intact."""
     import subprocess
-    import sys
-    import time
 
     source = tmp_path / "old.jsonl"
     source.write_text("".join(json.dumps({"id": i, "text": f"Comment {i} on the council's budget vote"}) + "\n"
@@ -316,16 +325,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tiny_re
     clean = tmp_path / "clean.jsonl"
     rescore(Source(source), clean, options(tiny_registry, chunk_size=10))
     output = tmp_path / "new.jsonl"
-    checkpoint = tmp_path / "new.jsonl.rescore" / "checkpoint.jsonl"
-    command = [sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root), "--input",
-               str(source), "--output", str(output), "--workers", "1", "--chunk-size", "10", "--no-progress"]
-    first = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while first.poll() is None and time.monotonic() < deadline:
-        if checkpoint.exists() and checkpoint.read_bytes().count(b'"kind": "commit"') >= 2:
-            break
-        time.sleep(0.01)
+    first = _rescore_process(tiny_registry, source, output, workers=1, commits=2, stdout=subprocess.DEVNULL)
     assert first.poll() is None, "the first run finished before a second could start"
     for resume in (True, False):
         with pytest.raises(RescoreError, match="another rescore is writing"):
