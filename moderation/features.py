@@ -309,19 +309,31 @@ SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES, "links":
 
 CHAR_FEATURES = 2 ** 20
 SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal share of the weight (see below)
+# The shared corpora (`training.datasets`); every other source is a labelled file a site adds: its moderators'
+# labels (`train --with-feedback`) or its own labelled data (`train --data`).
+SHARED_SOURCES = ("youtube", "sms", "fox")
+# How much more one of a site's own labels weighs than a shared example of the same balanced weight: comments from
+# the site's own readers are what the model is for (`make bench BENCH=adaptation`, README "Retraining").
+SITE_LABEL_WEIGHT = 10.0
 
 
-def source_weights(sources, balance: float | None) -> np.ndarray | None:
+def source_weights(sources, balance: float | None, site_weight: float = 1.0) -> np.ndarray | None:
     """Per-example weights that move each source towards an equal share of the training weight.
 
     `balance` 0 (or None) leaves the data as it is, 1 gives every source the same total weight; in between,
-    weight = (share the source would have if balanced / share it has) ** balance, normalised to mean 1.
+    weight = (share the source would have if balanced / share it has) ** balance. Examples of a site's own
+    sources (not in `SHARED_SOURCES`) then weigh `site_weight` times that. Normalised to mean 1; None when every
+    weight would be equal.
     """
-    if not balance:
-        return None
     sources = np.asarray(sources)
-    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
-    weights = (len(sources) / (len(names) * counts[inverse])) ** balance
+    site = ~np.isin(sources, SHARED_SOURCES)
+    if not balance and (site_weight == 1 or not site.any()):
+        return None
+    weights = np.ones(len(sources))
+    if balance:
+        names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+        weights = (len(sources) / (len(names) * counts[inverse])) ** balance
+    weights = np.where(site, weights * site_weight, weights)
     return weights / weights.mean()
 
 

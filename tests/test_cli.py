@@ -205,3 +205,20 @@ def test_an_empty_model_version_is_a_usage_error(tiny_registry, tmp_path, comman
     assert result.exit_code == 2
     assert "--model" in result.output and "is empty" in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "heavy"])
+def test_a_site_weight_that_is_not_a_positive_number_is_refused_before_training(tmp_path, value, monkeypatch):
+    import training.train
+
+    monkeypatch.setattr(training.train, "train_model", lambda *a, **k: pytest.fail("trained"))
+    result = CliRunner().invoke(cli, ["train", "--models", str(tmp_path / "models"), "--site-weight", value])
+    assert result.exit_code == 2 and "--site-weight" in result.output
+    assert not (tmp_path / "models").exists()
+
+
+def test_the_site_weight_help_names_the_default_the_recipe_uses():
+    from moderation.features import SITE_LABEL_WEIGHT
+
+    result = CliRunner().invoke(cli, ["train", "--help"])
+    assert f"[default: {SITE_LABEL_WEIGHT:g}," in " ".join(result.output.split())

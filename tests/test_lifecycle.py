@@ -6,6 +6,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from moderation.features import SITE_LABEL_WEIGHT
 from moderation.registry import ModelRegistry
 from moderation.store import Store
 from service import create_app
@@ -104,7 +105,7 @@ def _trained_as(monkeypatch, source):
     """`train` made to save a copy of the version folder `source` instead of training (the gate is what is tested)."""
     import training.train
 
-    def fake_train_model(registry, extra_files=(), make_current=None):
+    def fake_train_model(registry, extra_files=(), make_current=None, site_weight=None):
         name = f"20990101-000000-{source.name[-8:]}"
         shutil.copytree(source, registry.root / name)
         if make_current:
@@ -182,6 +183,7 @@ def test_feedback_is_exported_and_trained_on_with_a_held_out_slice(tiny_registry
     metadata = train_model(registry, examples=small_examples, extra_files=(out,))
     train_texts = metadata["data"]["train_by_source"]["labels.jsonl"]
     assert sum(train_texts.values()) == 40 - len(held_out)
+    assert metadata["site_label_weight"] == SITE_LABEL_WEIGHT  # the site's labels weigh more than shared data
     assert str(out) in metadata["data"]["hashes"]
 
 

@@ -152,11 +152,15 @@ def fetch_data(mirror_to: Path | None) -> None:
               help="Labelled file (CSV or JSON lines: text, label) to train on with the shared data; repeatable.")
 @click.option("--with-feedback", is_flag=True, help="Add every moderator label from the store to the training data.")
 @database_option
+@click.option("--site-weight", default=None, callback=_finite, metavar="W", type=click.FloatRange(min=0, min_open=True),
+              help="How much more one of the site's own labels (--data, --with-feedback) weighs than a shared "
+                   "example after balancing the sources; 1 weighs them alike.  [default: 10, "
+                   "moderation.features.SITE_LABEL_WEIGHT]")
 @click.option("--promote/--no-promote", "promote", default=None,
               help="Make the new version live through the promotion gate, as `promote` does (default: only when "
                    "no version is live yet). Refused by the gate, it stays saved but not live, exit 2.")
 def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, database_url: str | None,
-          promote: bool | None) -> None:
+          site_weight: float | None, promote: bool | None) -> None:
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
@@ -175,7 +179,8 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
             data_files = data_files + (snapshot,)
     _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     try:
-        metadata = train_model(registry, extra_files=data_files, make_current=False if gated else promote)
+        metadata = train_model(registry, extra_files=data_files, make_current=False if gated else promote,
+                               site_weight=site_weight)
     except (datasets.DataError, sources.DataUnavailable) as exc:
         _fail(str(exc))
     overall = metadata["metrics"]["evaluation"].get("overall", {})

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from moderation.features import SOURCE_BALANCE, build_spam_pipeline, source_weights, spam_scores
+from moderation.features import SITE_LABEL_WEIGHT, SOURCE_BALANCE, build_spam_pipeline, source_weights, spam_scores
 from moderation.registry import ModelRegistry
 from training import datasets, sources
 from training.metrics import (
@@ -41,12 +41,16 @@ def train_model(
     examples: list[datasets.Example] | None = None,
     make_current: bool | None = None,
     threshold_folds: int = 5,
+    site_weight: float | None = None,
 ) -> dict:
     """Train, evaluate and register a model; return its metadata (with `version`).
 
     `examples` replaces the default data (used by tests and by `--data`); `extra_files` adds labelled files in
-    the general format. `make_current` makes the new version live; by default only when none is live yet.
+    the general format: a site's own labels, each weighing `site_weight` (default `SITE_LABEL_WEIGHT`) times a
+    shared example of the same balanced weight (`features.source_weights`). `make_current` makes the new version
+    live; by default only when none is live yet.
     """
+    site_weight = SITE_LABEL_WEIGHT if site_weight is None else site_weight
     hashes = {}
     if examples is None:
         data_dir = data_dir or sources.ensure_data()
@@ -69,7 +73,7 @@ def train_model(
     started = time.monotonic()
     log.info("step 1/3: fitting the spam model with %d-fold out-of-fold calibration...", threshold_folds)
     # Thresholds come from the calibrated out-of-fold scores the classifier computes while fitting.
-    weights = source_weights([e.source for e in train], SOURCE_BALANCE)
+    weights = source_weights([e.source for e in train], SOURCE_BALANCE, site_weight)
     pipeline = build_spam_pipeline(calibration_folds=threshold_folds).fit(
         texts, y, classifier__sample_weight=weights)
     out_of_fold = pipeline[-1].oof_scores_
@@ -91,6 +95,7 @@ def train_model(
                            "reject_max_ham_rate_per_source": SOURCE_REJECT_HAM_RATE,
                            "flag_max_ham_rate": FLAG_HAM_RATE, "scores": "calibrated out-of-fold, training part"},
         "source_balance": SOURCE_BALANCE,
+        "site_label_weight": site_weight,
         "data": {
             "hashes": hashes,
             "examples": len(examples),
