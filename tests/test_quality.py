@@ -127,6 +127,21 @@ def test_source_weights_balance_sources():
     assert source_weights(sources, 0) is None
 
 
+def test_a_site_s_own_labels_weigh_site_weight_times_a_balanced_shared_example():
+    sources = ["sms"] * 8 + ["youtube"] * 2 + ["feedback-20261126.jsonl"] * 2
+    balanced = source_weights(sources, 0.5)
+    weighted = source_weights(sources, 0.5, site_weight=10)
+    assert weighted.mean() == pytest.approx(1.0)
+    # Relative to a shared example, a site label weighs 10 times what balancing alone gives it.
+    assert weighted[10] / weighted[0] == pytest.approx(10 * balanced[10] / balanced[0])
+    assert weighted[8] / weighted[0] == pytest.approx(balanced[8] / balanced[0])  # shared sources as before
+    assert source_weights(sources[:10], 0.5, site_weight=10) == pytest.approx(balanced[:10] / balanced[:10].mean())
+    only_shared = source_weights(sources[:10], 0, site_weight=10)
+    assert only_shared is None  # nothing to weigh apart
+    unbalanced = source_weights(sources, 0, site_weight=10)
+    assert unbalanced[10] / unbalanced[0] == pytest.approx(10)
+
+
 def _examples():
     out = []
     for v, video in enumerate(("Psy", "KatyPerry", "LMFAO")):
@@ -156,6 +171,41 @@ def test_protocol_folds_never_test_on_training_data():
     # Every example is tested exactly once; the duplicate across two videos was removed before splitting.
     assert len(tested) == len({e.text for e in tested}) == len(_examples()) - 1
     assert {e.group for e in tested if e.source == "youtube"} == {"Psy", "KatyPerry", "LMFAO"}
+
+
+def test_site_adaptation_keeps_one_test_half_and_adds_nested_labels_from_the_other():
+    examples = protocols.datasets.deduplicate(_examples())
+    video = [e.text for e in examples if e.source == "youtube" and e.group == "LMFAO"]
+    folds = protocols.site_adaptation(_examples(), "LMFAO", (0, 1, 2))
+    assert [fold.index for fold in folds] == [0, 1, 2]
+    test = [e.text for e in folds[0].test]
+    assert test and all(fold.test == folds[0].test for fold in folds)  # the same test set for every size
+    labelled = [[e for e in fold.train if e.source == protocols.ADAPTATION_SOURCE] for fold in folds]
+    assert [len(found) for found in labelled] == [0, 1, 2]
+    assert labelled[1] == labelled[2][:1]  # a larger set holds the smaller one
+    assert set(test) | {e.text for e in labelled[2]} <= set(video) and not set(test) & {e.text for e in labelled[2]}
+    for fold in folds:
+        assert not {e.text.casefold() for e in fold.test} & {e.text.casefold() for e in fold.train}
+        # Apart from its labels, the site's video is not trained on; the other videos, SMS and Fox are.
+        assert not [e for e in fold.train if e.source == "youtube" and e.group == "LMFAO"]
+        assert {e.source for e in fold.train} >= {"youtube", "fox", "sms"}
+    with pytest.raises(ValueError, match="comments to label"):
+        protocols.site_adaptation(_examples(), "LMFAO", (0, len(video)))
+    with pytest.raises(ValueError, match="no comments of video"):
+        protocols.site_adaptation(_examples(), "Eminem", (0,))
+
+
+def test_adaptation_summary_takes_the_worst_video_each_way():
+    from bench.adaptation import summary, table
+
+    per_video = {"a": {"accuracy": 0.97, "roc_auc": 0.995, "spam_caught": 0.96, "ham_rejected": 0.0},
+                 "b": {"accuracy": 0.95, "roc_auc": 0.999, "spam_caught": 0.99, "ham_rejected": 0.02}}
+    row = summary(per_video)
+    assert row["worst_accuracy"] == 0.95 and row["worst_roc_auc"] == 0.995
+    assert row["worst_spam_caught"] == 0.96 and row["worst_ham_rejected"] == 0.02  # the highest is the worst
+    assert row["mean_accuracy"] == 0.96
+    text = table({(0, 10.0): row})
+    assert "| 0 | - | 0.9500 ✗ / 0.9600 | 0.9950 / 0.9970 |" in text and "0.0200 ✗ / 0.0100" in text
 
 
 def test_protocol_summary_on_a_perfect_scorer():

@@ -19,7 +19,7 @@ Any model is evaluated the same way through the `Scorer` interface (`fit(texts, 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -78,6 +78,31 @@ def make_folds(examples: list[datasets.Example], folds: int = FOLDS) -> list[Fol
         if test:
             result.append(Fold(k, train, test))
     return result
+
+
+ADAPTATION_SOURCE = "feedback"  # a site's own labels: one more source, as `train --with-feedback` adds them
+
+
+def site_adaptation(examples: list[datasets.Example], video: str, sizes: tuple[int, ...]) -> list[Fold]:
+    """What a site's own moderator labels buy: one YouTube video stands in for a new site.
+
+    Half of the video's comments (by hash of the normalised text) are the test set, the same for every size. For
+    each size n in `sizes`, the model trains on everything but the video plus the first n comments of the other
+    half (in hash order, so a larger set holds the smaller ones), labelled as moderators would label them and
+    given `ADAPTATION_SOURCE` as their source, as `train --with-feedback` adds the store's labels. Fold i is size
+    `sizes[i]`; n = 0 is leave-one-video-out on the test half. A size larger than the other half is refused."""
+    examples = datasets.deduplicate(examples)
+    inside = [e.source == "youtube" and e.group == video for e in examples]
+    if not any(inside):
+        raise ValueError(f"no comments of video {video!r}")
+    others = [e for e, own in zip(examples, inside) if not own]
+    own = sorted((e for e, own in zip(examples, inside) if own), key=lambda e: _bucket(datasets.dedup_key(e.text)))
+    test = [e for e in own if _bucket(datasets.dedup_key(e.text)) % 2 == 0]
+    pool = [e for e in own if _bucket(datasets.dedup_key(e.text)) % 2 == 1]
+    if max(sizes) > len(pool):
+        raise ValueError(f"video {video!r} has {len(pool)} comments to label, not {max(sizes)}")
+    return [Fold(i, others + [replace(e, source=ADAPTATION_SOURCE) for e in pool[:n]], test)
+            for i, n in enumerate(sizes)]
 
 
 @dataclass
@@ -208,16 +233,17 @@ def table(rows: dict[str, dict]) -> str:
 class PipelineScorer:
     """Our spam pipeline behind the `Scorer` interface; thresholds from its own out-of-fold training scores."""
 
-    def __init__(self, source_balance: float | None = None, **params):
-        from moderation.features import SOURCE_BALANCE
+    def __init__(self, source_balance: float | None = None, site_weight: float | None = None, **params):
+        from moderation.features import SITE_LABEL_WEIGHT, SOURCE_BALANCE
 
         self.params = params
         self.source_balance = SOURCE_BALANCE if source_balance is None else source_balance
+        self.site_weight = SITE_LABEL_WEIGHT if site_weight is None else site_weight
 
     def fit(self, texts, y, sources):
         from moderation.features import build_spam_pipeline, source_weights
 
-        weights = source_weights(sources, self.source_balance)
+        weights = source_weights(sources, self.source_balance, self.site_weight)
         self.pipeline = build_spam_pipeline(**self.params).fit(texts, y, classifier__sample_weight=weights)
         self._y = np.asarray(y)
         self._sources = np.asarray(sources)
