@@ -48,6 +48,19 @@ STATEMENT = "SELECT 1 FROM articles WHERE 1 = 0"
 _probing = threading.local()  # set in the check's thread: the connect listener shortens only its connections
 
 
+@bp.record_once
+def _check_settings(state) -> None:
+    """A bad MODERATION_READY_TIMEOUT_SECONDS stops the start, rather than failing every probe."""
+    value = state.app.config.get("READY_TIMEOUT_SECONDS")
+    try:
+        budget = READY_TIMEOUT_SECONDS if value is None else float(value)
+    except (TypeError, ValueError):
+        budget = None
+    if budget is None or not 0 < budget <= 60:
+        raise ValueError(f"MODERATION_READY_TIMEOUT_SECONDS must be seconds in (0, 60], not {value!r}")
+    state.app.extensions["ready_timeout"] = budget
+
+
 @bp.get("/healthz")
 def healthz():
     """Alive: the process answers HTTP."""
@@ -66,7 +79,7 @@ def readyz():
     failures = []
     if moderator is None:
         failures.append(("model", "no verified model is loaded", app.extensions.get("model_error") or ""))
-    budget = float(app.config.get("READY_TIMEOUT_SECONDS") or READY_TIMEOUT_SECONDS)
+    budget = app.extensions["ready_timeout"]
     store_state, why, detail = readiness.store(store, budget) if store is not None else ("error", "no store", "")
     if store_state != "ok":
         failures.append(("store", why, detail))

@@ -232,3 +232,9 @@ def test_a_frozen_postgresql_connection_does_not_hang_the_probe_nor_pile_up_thre
         time.sleep(0.05)
     assert readiness.busy == 0 and readiness.checkers == 1  # the freed thread ended: one is enough
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -1, 3600])
+def test_a_bad_probe_budget_stops_the_start(tiny_registry, tmp_path, value):
+    with pytest.raises(ValueError, match="MODERATION_READY_TIMEOUT_SECONDS"):
+        flagging_app(tiny_registry, f"sqlite:///{tmp_path / 'db.sqlite'}", READY_TIMEOUT_SECONDS=value)
