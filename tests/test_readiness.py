@@ -32,10 +32,33 @@ def moderate(client):
     return client.post("/v1/moderate", json={"text": "Mosul will be free soon", "article": ARTICLE})
 
 
-def warnings_and_infos(caplog) -> tuple[list[str], list[str]]:
-    records = [r for r in caplog.records if r.name == "service"]
-    return ([r.getMessage() for r in records if r.levelno == logging.WARNING],
-            [r.getMessage() for r in records if r.levelno == logging.INFO])
+class Collected(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level: int) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno == level and r.name == "service"]
+
+
+@pytest.fixture()
+def service_log():
+    """What the app's logger ("service") says, collected on the logger itself: the app's JSON logging set up at its
+    first create_app replaces the root handlers (caplog's among them)."""
+    logger, handler = logging.getLogger("service"), Collected()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def warnings_and_infos(log: Collected) -> tuple[list[str], list[str]]:
+    return log.messages(logging.WARNING), log.messages(logging.INFO)
 
 
 def test_ready_with_a_working_sqlite_store_and_no_connection_kept_per_probe(tiny_registry, tmp_path):
@@ -51,12 +74,12 @@ def test_ready_with_a_working_sqlite_store_and_no_connection_kept_per_probe(tiny
     assert readiness.checkers == 1 and readiness.busy == 0  # one checker thread serves them all
 
 
-def test_a_store_that_cannot_be_opened_is_not_ready_says_so_once_and_comes_back(tiny_registry, tmp_path, caplog):
+def test_a_store_that_cannot_be_opened_is_not_ready_says_so_once_and_comes_back(tiny_registry, tmp_path, service_log):
     folder = tmp_path / "secret-store-folder"
     app = flagging_app(tiny_registry, f"sqlite:///{folder / 'db.sqlite'}")
     client = app.test_client()
     assert client.get("/readyz").status_code == 200 and moderate(client).status_code == 200
-    caplog.set_level(logging.INFO, logger="service")
+    service_log.records.clear()
 
     # The volume goes away. Pooled connections keep their open file (and requests through them still work:
     # ready is the truth then); the pool is dropped as after a fork or a reconnect, so a connection must be opened.
@@ -71,7 +94,7 @@ def test_a_store_that_cannot_be_opened_is_not_ready_says_so_once_and_comes_back(
     assert "secret-store-folder" not in answers[0].get_data(as_text=True) and "sqlite" not in body["reason"]
     assert moderate(client).status_code == 503  # what readiness predicts: the CMS's requests fail too
     assert client.get("/healthz").status_code == 200  # liveness ignores the store: no restart for a DB blink
-    warnings, infos = warnings_and_infos(caplog)
+    warnings, infos = warnings_and_infos(service_log)
     assert len(warnings) == 1, warnings  # once per change of state, not per probe
     assert "store:" in warnings[0] and "unable to open database file" in warnings[0]
 
@@ -79,7 +102,7 @@ def test_a_store_that_cannot_be_opened_is_not_ready_says_so_once_and_comes_back(
     answer = client.get("/readyz")
     assert answer.status_code == 200 and answer.get_json()["store"] == "ok"
     assert moderate(client).status_code == 200
-    warnings, infos = warnings_and_infos(caplog)
+    warnings, infos = warnings_and_infos(service_log)
     assert len(warnings) == 1 and len([m for m in infos if m.startswith("ready again")]) == 1
 
 
@@ -146,7 +169,7 @@ def backends(url: str) -> list[int]:
     return pids
 
 
-def test_postgresql_stopped_is_not_ready_at_once_and_ready_again_by_itself(tiny_registry, pg_url, caplog):
+def test_postgresql_stopped_is_not_ready_at_once_and_ready_again_by_itself(tiny_registry, pg_url, service_log):
     url = pg_url.replace("postgres@", "postgres:s3cret-pw@")  # trust authentication: a password is not asked for
     app = make_app(tiny_registry, url, "flag", DATABASE_CHECKPOINT_SECONDS=0, ACCESS_LOG=False)
     client = app.test_client()
@@ -154,7 +177,7 @@ def test_postgresql_stopped_is_not_ready_at_once_and_ready_again_by_itself(tiny_
         assert client.get("/readyz").status_code == 200
     assert client.get("/readyz").get_json()["store"] == "ok"
     assert len(backends(pg_url)) == 1  # 30 probes, one pooled connection
-    caplog.set_level(logging.INFO, logger="service")
+    service_log.records.clear()
 
     undo = redirect_connections(app.extensions["store"], host="/nonexistent-socket-folder")  # no server there
     started = time.monotonic()
@@ -164,9 +187,9 @@ def test_postgresql_stopped_is_not_ready_at_once_and_ready_again_by_itself(tiny_
     assert moderate(client).status_code == 503
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 503
-    warnings, _ = warnings_and_infos(caplog)
+    warnings, _ = warnings_and_infos(service_log)
     assert len(warnings) == 1 and "nonexistent-socket-folder" in warnings[0]  # where it looked, for the operator
-    assert "s3cret-pw" not in answer.get_data(as_text=True) + "".join(caplog.messages)
+    assert "s3cret-pw" not in answer.get_data(as_text=True) + "".join(r.getMessage() for r in service_log.records)
     assert "postgresql" not in answer.get_json()["reason"]
 
     undo()
