@@ -11,13 +11,13 @@ ready again by itself when the database is back.
 The store check (`StoreCheck`) runs one statement through the store's own engine and pool (no engine per probe; the
 connection goes back to the pool): `SELECT 1 FROM articles WHERE 1 = 0`, which reads no row but needs the
 database file or server, a connection and the store's schema (a database recreated empty is not ready either). It
-runs in a short-lived thread the probe waits for at most READY_TIMEOUT_SECONDS (0.5 s by default), so a hung
-database (a server that accepts and never answers, a frozen backend, a pool waiting for a free connection) makes
-the probe answer 503 within that budget instead of hanging it. Probes that arrive while a check is still running
-wait for that check instead of starting another, so a hung database holds at most MAX_RUNNING threads (each with
-its connection) per process, never one per probe. A PostgreSQL connection the check opens has a connect timeout of
-CONNECT_TIMEOUT_SECONDS (libpq's smallest), so an unreachable host frees its thread in seconds, not after TCP's
-minutes of retries; connections opened by requests are not changed.
+runs in a checker thread (`Readiness`) the probe waits for at most READY_TIMEOUT_SECONDS (0.5 s by default), so a
+hung database (a server that accepts and never answers, a frozen backend, a pool waiting for a free connection)
+makes the probe answer 503 within that budget instead of hanging it. Probes that arrive while a check is still
+running wait for that check instead of starting another, so a hung database holds at most MAX_RUNNING threads
+(each with its connection) per process, never one per probe. A PostgreSQL connection the check opens has a
+connect timeout of CONNECT_TIMEOUT_SECONDS (libpq's smallest), so an unreachable host frees its thread in seconds,
+not after TCP's minutes of retries; connections opened by requests are not changed.
 
 The 503 body names the part (`model`, `store`) but never the database URL, host or password: the endpoint needs no
 key. The driver's message, with any credentials removed, goes to the log: one warning per change of state in a
@@ -41,8 +41,10 @@ bp = Blueprint("health", __name__)
 
 READY_TIMEOUT_SECONDS = 0.5  # default of MODERATION_READY_TIMEOUT_SECONDS: how long a probe waits for the store
 CONNECT_TIMEOUT_SECONDS = 2  # libpq's connect_timeout for connections the check opens (libpq rounds below 2 up to 2)
-STALE_SECONDS = 10.0  # a check running longer than this no longer stops the next probe from starting a new one,
-MAX_RUNNING = 3  # up to this many at once, so a connection stuck for TCP's minutes does not delay the comeback
+# A check running longer than STALE_SECONDS no longer stops the next probe from starting a new one (up to
+# MAX_RUNNING at once), so a connection stuck for TCP's minutes does not keep the instance out once new ones work.
+STALE_SECONDS = 10.0
+MAX_RUNNING = 3
 STATEMENT = "SELECT 1 FROM articles WHERE 1 = 0"
 
 _probing = threading.local()  # set in the check's thread: the connect listener shortens only its connections
