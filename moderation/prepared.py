@@ -37,11 +37,18 @@ class Prepared:
         return tuple(params[name] if process is None else process(params[name])
                      for name, process in zip(self.names, self.bind))
 
+    def _connection(self):
+        """A pooled DBAPI connection; one that cannot be opened raises as SQLAlchemy does (a 503, not a 500)."""
+        try:
+            return self.engine.raw_connection()
+        except self._dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, self._dbapi_error) from exc
+
     def rows(self, params: dict) -> list[tuple]:
         """The rows of a SELECT, values converted as SQLAlchemy converts them."""
         if self.result is None:
             raise ValueError("not a SELECT: use write()")
-        raw = self.engine.raw_connection()
+        raw = self._connection()
         try:
             found = raw.cursor().execute(self.sql, self._params(params)).fetchall()
         except self._dbapi_error as exc:  # as SQLAlchemy raises it: the service answers 503 store_unavailable
@@ -55,7 +62,7 @@ class Prepared:
 
     def write(self, params: dict) -> None:
         """Execute and commit (the commit has returned when this does)."""
-        raw = self.engine.raw_connection()
+        raw = self._connection()
         try:
             raw.cursor().execute(self.sql, self._params(params))
             raw.commit()

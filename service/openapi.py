@@ -467,14 +467,23 @@ PATHS = {
         }}}}},
     }},
     "/readyz": {"get": {
-        "summary": "Readiness: a verified model is loaded.", "security": OPEN, "tags": ["probes"],
+        "summary": "Readiness: a verified model is loaded and the store answers a round trip within "
+                   "MODERATION_READY_TIMEOUT_SECONDS (0.5 s); 503 names the part that failed.",
+        "security": OPEN, "tags": ["probes"],
         "responses": {
             "200": {"description": "Ready.", "content": {JSON: {"schema": {
-                "type": "object", "required": ["status", "model_version"],
-                "properties": {"status": {"type": "string", "enum": ["ready"]}, "model_version": {"type": "string"}},
+                "type": "object", "required": ["status", "model_version", "store"],
+                "properties": {"status": {"type": "string", "enum": ["ready"]}, "model_version": {"type": "string"},
+                               "store": {"type": "string", "enum": ["ok"]}},
             }}}},
-            "503": {"description": "No model loaded.", "content": {JSON: {"schema": {
-                "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
+            "503": {"description": "Not ready: no model loaded, or the store failed (`error`) or did not answer in "
+                                   "time (`timeout`). The reason never holds the database URL; the log has the "
+                                   "driver's message.", "content": {JSON: {"schema": {
+                "type": "object", "required": ["status", "reason", "model_version", "store"],
+                "properties": {"status": {"type": "string", "enum": ["unavailable"]},
+                               "reason": {"type": "string", "description": "`model: ...` and/or `store: ...`"},
+                               "model_version": {"type": "string", "nullable": True},
+                               "store": {"type": "string", "enum": ["ok", "error", "timeout"]}},
             }}}},
         },
     }},

@@ -90,7 +90,7 @@ def test_unknown_route_and_method_are_json(client):
 def test_probes_and_model_endpoint(client, tiny_registry):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz").get_json()
-    assert ready == {"status": "ready", "model_version": tiny_registry.current_version()}
+    assert ready == {"status": "ready", "model_version": tiny_registry.current_version(), "store": "ok"}
     model = client.get("/v1/model").get_json()
     assert model["version"] == tiny_registry.current_version()
     assert model["libraries"]["scikit-learn"] and model["thresholds"]["spam_reject"]
