@@ -1,23 +1,15 @@
 """The store and rescoring on a real PostgreSQL server, not only SQLite: what `MODERATION_DATABASE_URL` and
 `rescore --input-sql` promise.
 
-A throwaway cluster is started for the session from the machine's PostgreSQL binaries (Debian's `postgresql`
-package; `.ci/run` installs it), on a Unix socket in a temporary folder (no TCP port), as the `postgres` user when
-the tests run as root (the server refuses root). Without the binaries these tests are skipped, saying why.
+The throwaway cluster (`postgres_server`, `pg_url` in conftest.py) is started once for the session from the
+machine's PostgreSQL binaries (Debian's `postgresql` package; `.ci/run` installs it). Without the binaries these
+tests are skipped, saying why.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect, text as sql
 
 from moderation.store import Store
@@ -27,70 +19,6 @@ from training.rescore_io import Source
 
 ARTICLE = {"id": "mosul", "title": "ISIL fighters flee Mosul as Iraqi forces approach",
            "body": "Iraqi forces closed in on Mosul as ISIL fighters fled the city."}
-
-
-def _bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
-    if found:
-        return Path(found[-1]).parent
-    postgres = shutil.which("postgres")
-    return Path(postgres).parent if postgres else None
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    """(socket folder, run): a server for the session; `run` runs a client command as the server's user."""
-    bindir = _bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (Debian package postgresql)")
-    as_root = os.geteuid() == 0
-    if as_root:
-        try:
-            import pwd
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-    home = Path(tempfile.mkdtemp(prefix="moderation-pg-"))
-    if as_root:
-        os.chown(home, owner.pw_uid, owner.pw_gid)
-    data, socket = home / "data", home / "socket"
-
-    def run(*args, **kw):
-        command = [str(bindir / args[0]), *map(str, args[1:])]
-        return subprocess.run((["runuser", "-u", "postgres", "--"] if as_root else []) + command,
-                              check=True, capture_output=True, text=True, **kw)
-
-    run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
-    socket.mkdir()
-    if as_root:
-        os.chown(socket, owner.pw_uid, owner.pw_gid)
-    server = subprocess.Popen(
-        (["runuser", "-u", "postgres", "--"] if as_root else [])
-        + [str(bindir / "postgres"), "-D", str(data), "-k", str(socket), "-c", "listen_addresses=",
-           "-c", "fsync=off", "-c", "full_page_writes=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while subprocess.run([str(bindir / "pg_isready"), "-h", str(socket), "-U", "postgres"],
-                             capture_output=True).returncode != 0:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-        yield socket, run
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture()
-def pg_url(postgres_server, request):
-    """A new empty database for one test: its SQLAlchemy URL (psycopg 3, over the Unix socket)."""
-    socket, run = postgres_server
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:50]
-    run("createdb", "-h", socket, "-U", "postgres", name)
-    yield f"postgresql+psycopg://postgres@/{name}?host={socket}"
-    run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
 
 
 def make_app(tiny_registry, url, decision: str, **config):

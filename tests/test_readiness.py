@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, event, text as sql
 
 from service import create_app, health
-from tests.test_postgres import make_app, pg_url, postgres_server  # noqa: F401 - fixtures used by the PG tests
+from tests.test_postgres import make_app
 
 ARTICLE = {"id": "mosul", "title": "Iraqi forces approach Mosul", "body": "Iraqi forces closed in on Mosul."}
 
