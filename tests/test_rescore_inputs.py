@@ -357,3 +357,20 @@ def test_a_missing_table_or_column_is_refused_before_any_work(tiny_registry, tmp
                               "--table", table, "--output", output, "--workers", 1, "--no-progress"))
     assert message in line
     assert not (tmp_path / "new.jsonl.rescore").exists()
+
+
+def test_a_run_where_no_row_could_be_scored_exits_non_zero_after_its_summary(tiny_registry, tmp_path):
+    """A wrong export (every row without text, say) used to end with exit 0, and a script carried on."""
+    source = tmp_path / "old.jsonl"
+    source.write_text('{"id": 1, "body": "text under another name"}\n{"id": 2, "comment": "same"}\n',
+                      encoding="utf-8")
+    result = rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl")
+    line = one_error_line(result)
+    assert "none of the 2 rows could be scored" in line and str(tmp_path / "new.jsonl.errors.jsonl") in line
+    summary = json.loads(result.stdout)  # the summary is still printed, the errors file kept
+    assert summary["rows"] == 2 and summary["scored"] == 0 and summary["errors"] == 2
+    assert len((tmp_path / "new.jsonl.errors.jsonl").read_text().splitlines()) == 2
+
+    source.write_text('{"id": 1, "body": "no text"}\n{"id": 2, "text": "One good row"}\n', encoding="utf-8")
+    partly = rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "again.jsonl")
+    assert partly.exit_code == 0 and json.loads(partly.stdout)["scored"] == 1
