@@ -107,7 +107,9 @@ class _Check:
             with self.store.engine.connect() as conn:
                 conn.exec_driver_sql(STATEMENT).close()
             self.result = ("ok", "", "")
-        except Exception as exc:  # noqa: BLE001 - any failure of the round trip is "not ready", said and logged
+        except BaseException as exc:  # noqa: BLE001 - any failure of the round trip is "not ready", said and logged;
+            # BaseException too (a driver's or green thread's cancellation): escaping, it would end the checker thread
+            # with its check counted as running, and the probe would say "timeout" at once with no reason
             name = type(exc).__name__
             self.result = ("error", f"the database check failed ({name}; the service log says why)",
                            f"{name}: {_clean(_message(exc), self.store)}")

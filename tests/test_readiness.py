@@ -261,3 +261,32 @@ def test_a_frozen_postgresql_connection_does_not_hang_the_probe_nor_pile_up_thre
 def test_a_bad_probe_budget_stops_the_start(tiny_registry, tmp_path, value):
     with pytest.raises(ValueError, match="MODERATION_READY_TIMEOUT_SECONDS"):
         flagging_app(tiny_registry, f"sqlite:///{tmp_path / 'db.sqlite'}", READY_TIMEOUT_SECONDS=value)
+
+
+class _Failing:
+    """A store whose every connection attempt raises `error` (its URL carries a password)."""
+
+    def __init__(self, error: BaseException):
+        self.url = "postgresql+psycopg://moderator:s3cret-pw@db.internal:5432/moderation"
+        self.engine = create_engine(self.url)
+        self.error = error
+        event.listen(self.engine, "do_connect", self._raise)
+
+    def _raise(self, *_args):
+        raise self.error
+
+
+def test_a_check_ended_by_a_base_exception_is_an_error_and_keeps_its_thread():
+    class Cancelled(BaseException):  # as gevent's Timeout, asyncio's CancelledError, SystemExit in a thread
+        pass
+
+    readiness, store = health.Readiness(), _Failing(Cancelled("the check was cancelled"))
+    for _ in range(5):
+        state, why, detail = readiness.store(store, 2.0)
+        assert state == "error" and "Cancelled" in why and detail == "Cancelled: the check was cancelled"
+    for _ in range(100):
+        if readiness.busy == 0:
+            break
+        time.sleep(0.01)
+    assert readiness.busy == 0 and readiness.checkers == 1  # its thread lives on, none counted as running
+    assert sum(t.name == "readyz-store-check" and t.is_alive() for t in __import__("threading").enumerate()) >= 1
