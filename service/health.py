@@ -112,7 +112,7 @@ class _Check:
             # with its check counted as running, and the probe would say "timeout" at once with no reason
             name = type(exc).__name__
             self.result = ("error", f"the database check failed ({name}; the service log says why)",
-                           f"{name}: {_clean(_message(exc), self.store)}")
+                           f"{name}: {_clean(_message(exc), self.store)[:300]}")
         finally:
             self.done.set()
 
@@ -189,10 +189,11 @@ class Readiness:
 
 
 def _message(exc: BaseException) -> str:
-    """The driver's own message (SQLAlchemy's wrapper adds the statement and a link), first line, bounded."""
+    """The driver's own message (SQLAlchemy's wrapper adds the statement and a link), first line. The caller bounds
+    it after `_clean`: cut before, a password split by the cut would no longer be recognised."""
     inner = getattr(exc, "orig", None) or exc
     lines = str(inner).strip().splitlines()
-    return (lines[0] if lines else "")[:300]
+    return lines[0] if lines else ""
 
 
 _CREDENTIALS = re.compile(r"(://)[^/@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)

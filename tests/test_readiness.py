@@ -290,3 +290,11 @@ def test_a_check_ended_by_a_base_exception_is_an_error_and_keeps_its_thread():
         time.sleep(0.01)
     assert readiness.busy == 0 and readiness.checkers == 1  # its thread lives on, none counted as running
     assert sum(t.name == "readyz-store-check" and t.is_alive() for t in __import__("threading").enumerate()) >= 1
+
+
+@pytest.mark.parametrize("before", range(255, 300, 3))
+def test_a_long_driver_message_is_cut_after_its_credentials_are_removed(before):
+    store = _Failing(RuntimeError("x" * before + " connection to postgresql://moderator:s3cret-pw@db.internal failed"))
+    state, _why, detail = health.Readiness().store(store, 2.0)
+    assert state == "error" and len(detail) <= len("RuntimeError: ") + 300
+    assert "moderator:s" not in detail and "s3" not in detail  # cut first, "...moderator:s3cr" was kept
