@@ -196,7 +196,11 @@ def _message(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-_CREDENTIALS = re.compile(r"(://)[^/@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)
+# user:password@ in a URL (to the last @: a password may hold an unescaped one); password= in a DSN or query string,
+# its value quoted (libpq quotes one with spaces) or up to a space, ; or &
+_CREDENTIALS = re.compile(r"(://)[^/\s]*@"
+                          r"|(\b(?:password|passwd|pwd)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s;&]+)",
+                          re.IGNORECASE)
 
 
 def _clean(message: str, store) -> str:

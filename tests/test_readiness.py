@@ -298,3 +298,16 @@ def test_a_long_driver_message_is_cut_after_its_credentials_are_removed(before):
     state, _why, detail = health.Readiness().store(store, 2.0)
     assert state == "error" and len(detail) <= len("RuntimeError: ") + 300
     assert "moderator:s" not in detail and "s3" not in detail  # cut first, "...moderator:s3cr" was kept
+
+
+@pytest.mark.parametrize("message", [
+    "invalid dsn: host=other password='an0ther pw' user=u",  # libpq quotes a value with spaces
+    'connection info: host=other password = "an0ther pw"',
+    "mysql://u:an0ther@pw@other/db refused",  # an unescaped @ in someone's password
+    "Driver={ODBC};Server=other;UID=u;PWD=an0ther;Encrypt=yes",
+    "tried https://other/db?user=u&password=an0ther%20pw&ssl=1",
+])
+def test_credentials_of_other_drivers_are_removed(message):
+    store = _Failing(RuntimeError(message))  # not the store's own password: only their shape says they are secret
+    cleaned = health._clean(message, store)
+    assert "an0ther" not in cleaned and " pw" not in cleaned and "@pw" not in cleaned, cleaned
