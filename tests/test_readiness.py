@@ -311,3 +311,20 @@ def test_credentials_of_other_drivers_are_removed(message):
     store = _Failing(RuntimeError(message))  # not the store's own password: only their shape says they are secret
     cleaned = health._clean(message, store)
     assert "an0ther" not in cleaned and " pw" not in cleaned and "@pw" not in cleaned, cleaned
+
+
+@pytest.mark.parametrize("env, accepted", [("0.5", 0.5), ('"0.25"', 0.25), ("true", None), ("1e-9", None),
+                                           ("nan", None)])
+def test_the_probe_budget_from_the_environment(tiny_registry, tmp_path, monkeypatch, env, accepted):
+    """As an operator writes it: from_prefixed_env parses JSON ("true" is True, which float() took for 1 s); a budget
+    too small for any round trip made every probe spaced apart answer 503 with a working store."""
+    for name, value in {"READY_TIMEOUT_SECONDS": env, "MODELS_DIR": str(tiny_registry.root), "ACCESS_LOG": "false",
+                        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "TESTING": "true"}.items():
+        monkeypatch.setenv(f"MODERATION_{name}", value)
+    if accepted is None:
+        with pytest.raises(ValueError, match="MODERATION_READY_TIMEOUT_SECONDS"):
+            create_app()
+        return
+    app = create_app()
+    assert app.extensions["ready_timeout"] == accepted
+    assert app.test_client().get("/readyz").status_code == 200
