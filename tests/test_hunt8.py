@@ -48,3 +48,15 @@ def test_a_site_file_named_fox_is_trained_on_with_its_site_weight(small_examples
     assert 0 < site < 40  # a fifth or so held out by hash of the text, like any other labelled file
     sources, weights = np.array(seen["sources"]), seen["weights"]
     assert weights[sources == "fox (site labels)"].min() > weights[sources == "fox"].max()
+
+
+def test_a_site_weight_without_site_labels_is_a_usage_error(tmp_path, monkeypatch):
+    """`train --site-weight 5` alone trained on the shared data and recorded site_label_weight 5: it weighed nothing."""
+    from click.testing import CliRunner
+
+    from training.__main__ import cli
+
+    monkeypatch.setattr(training, "train_model", lambda *a, **k: pytest.fail("trained"))
+    result = CliRunner().invoke(cli, ["train", "--models", str(tmp_path / "models"), "--site-weight", "5"])
+    assert result.exit_code == 2 and "--data or --with-feedback" in result.output
+    assert not (tmp_path / "models").exists()
