@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -289,7 +290,7 @@ def test_a_check_ended_by_a_base_exception_is_an_error_and_keeps_its_thread():
             break
         time.sleep(0.01)
     assert readiness.busy == 0 and readiness.checkers == 1  # its thread lives on, none counted as running
-    assert sum(t.name == "readyz-store-check" and t.is_alive() for t in __import__("threading").enumerate()) >= 1
+    assert sum(t.name == "readyz-store-check" and t.is_alive() for t in threading.enumerate()) >= 1
 
 
 @pytest.mark.parametrize("before", range(255, 300, 3))
