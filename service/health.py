@@ -40,6 +40,9 @@ from service.engine import get_moderator
 bp = Blueprint("health", __name__)
 
 READY_TIMEOUT_SECONDS = 0.5  # default of MODERATION_READY_TIMEOUT_SECONDS: how long a probe waits for the store
+# Its smallest: below a thread hand-off and a round trip (~0.1-1 ms), probes spaced apart each start a check and give
+# up before it ends, so the instance is never ready (1e-9) or flaps (1e-4) with a working store.
+MIN_READY_TIMEOUT_SECONDS = 0.01
 CONNECT_TIMEOUT_SECONDS = 2  # libpq's connect_timeout for connections the check opens (libpq rounds below 2 up to 2)
 # A check running longer than STALE_SECONDS no longer stops the next probe from starting a new one (up to
 # MAX_RUNNING at once), so a connection stuck for TCP's minutes does not keep the instance out once new ones work.
@@ -54,12 +57,13 @@ _probing = threading.local()  # set in the check's thread: the connect listener 
 def _check_settings(state) -> None:
     """A bad MODERATION_READY_TIMEOUT_SECONDS stops the start, rather than failing every probe."""
     value = state.app.config.get("READY_TIMEOUT_SECONDS")
-    try:
-        budget = READY_TIMEOUT_SECONDS if value is None else float(value)
+    try:  # from_prefixed_env parses JSON: "true" arrives as True, which float() takes for 1 s
+        budget = None if isinstance(value, bool) else READY_TIMEOUT_SECONDS if value is None else float(value)
     except (TypeError, ValueError):
         budget = None
-    if budget is None or not 0 < budget <= 60:
-        raise ValueError(f"MODERATION_READY_TIMEOUT_SECONDS must be seconds in (0, 60], not {value!r}")
+    if budget is None or not MIN_READY_TIMEOUT_SECONDS <= budget <= 60:
+        raise ValueError(f"MODERATION_READY_TIMEOUT_SECONDS must be seconds in [{MIN_READY_TIMEOUT_SECONDS:g}, 60], "
+                         f"not {value!r}")
     state.app.extensions["ready_timeout"] = budget
 
 
@@ -107,10 +111,12 @@ class _Check:
             with self.store.engine.connect() as conn:
                 conn.exec_driver_sql(STATEMENT).close()
             self.result = ("ok", "", "")
-        except Exception as exc:  # noqa: BLE001 - any failure of the round trip is "not ready", said and logged
+        except BaseException as exc:  # noqa: BLE001 - any failure of the round trip is "not ready", said and logged;
+            # BaseException too (a driver's or green thread's cancellation): escaping, it would end the checker thread
+            # with its check counted as running, and the probe would say "timeout" at once with no reason
             name = type(exc).__name__
             self.result = ("error", f"the database check failed ({name}; the service log says why)",
-                           f"{name}: {_clean(_message(exc), self.store)}")
+                           f"{name}: {_clean(_message(exc), self.store)[:300]}")
         finally:
             self.done.set()
 
@@ -187,13 +193,18 @@ class Readiness:
 
 
 def _message(exc: BaseException) -> str:
-    """The driver's own message (SQLAlchemy's wrapper adds the statement and a link), first line, bounded."""
+    """The driver's own message (SQLAlchemy's wrapper adds the statement and a link), first line. The caller bounds
+    it after `_clean`: cut before, a password split by the cut would no longer be recognised."""
     inner = getattr(exc, "orig", None) or exc
     lines = str(inner).strip().splitlines()
-    return (lines[0] if lines else "")[:300]
+    return lines[0] if lines else ""
 
 
-_CREDENTIALS = re.compile(r"(://)[^/@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)
+# user:password@ in a URL (to the last @: a password may hold an unescaped one); password= in a DSN or query string,
+# its value quoted (libpq quotes one with spaces) or up to a space, ; or &
+_CREDENTIALS = re.compile(r"(://)[^/\s]*@"
+                          r"|(\b(?:password|passwd|pwd)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s;&]+)",
+                          re.IGNORECASE)
 
 
 def _clean(message: str, store) -> str:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -261,3 +262,70 @@ def test_a_frozen_postgresql_connection_does_not_hang_the_probe_nor_pile_up_thre
 def test_a_bad_probe_budget_stops_the_start(tiny_registry, tmp_path, value):
     with pytest.raises(ValueError, match="MODERATION_READY_TIMEOUT_SECONDS"):
         flagging_app(tiny_registry, f"sqlite:///{tmp_path / 'db.sqlite'}", READY_TIMEOUT_SECONDS=value)
+
+
+class _Failing:
+    """A store whose every connection attempt raises `error` (its URL carries a password)."""
+
+    def __init__(self, error: BaseException):
+        self.url = "postgresql+psycopg://moderator:s3cret-pw@db.internal:5432/moderation"
+        self.engine = create_engine(self.url)
+        self.error = error
+        event.listen(self.engine, "do_connect", self._raise)
+
+    def _raise(self, *_args):
+        raise self.error
+
+
+def test_a_check_ended_by_a_base_exception_is_an_error_and_keeps_its_thread():
+    class Cancelled(BaseException):  # as gevent's Timeout, asyncio's CancelledError, SystemExit in a thread
+        pass
+
+    readiness, store = health.Readiness(), _Failing(Cancelled("the check was cancelled"))
+    for _ in range(5):
+        state, why, detail = readiness.store(store, 2.0)
+        assert state == "error" and "Cancelled" in why and detail == "Cancelled: the check was cancelled"
+    for _ in range(100):
+        if readiness.busy == 0:
+            break
+        time.sleep(0.01)
+    assert readiness.busy == 0 and readiness.checkers == 1  # its thread lives on, none counted as running
+    assert sum(t.name == "readyz-store-check" and t.is_alive() for t in threading.enumerate()) >= 1
+
+
+@pytest.mark.parametrize("before", range(255, 300, 3))
+def test_a_long_driver_message_is_cut_after_its_credentials_are_removed(before):
+    store = _Failing(RuntimeError("x" * before + " connection to postgresql://moderator:s3cret-pw@db.internal failed"))
+    state, _why, detail = health.Readiness().store(store, 2.0)
+    assert state == "error" and len(detail) <= len("RuntimeError: ") + 300
+    assert "moderator:s" not in detail and "s3" not in detail  # cut first, "...moderator:s3cr" was kept
+
+
+@pytest.mark.parametrize("message", [
+    "invalid dsn: host=other password='an0ther pw' user=u",  # libpq quotes a value with spaces
+    'connection info: host=other password = "an0ther pw"',
+    "mysql://u:an0ther@pw@other/db refused",  # an unescaped @ in someone's password
+    "Driver={ODBC};Server=other;UID=u;PWD=an0ther;Encrypt=yes",
+    "tried https://other/db?user=u&password=an0ther%20pw&ssl=1",
+])
+def test_credentials_of_other_drivers_are_removed(message):
+    store = _Failing(RuntimeError(message))  # not the store's own password: only their shape says they are secret
+    cleaned = health._clean(message, store)
+    assert "an0ther" not in cleaned and " pw" not in cleaned and "@pw" not in cleaned, cleaned
+
+
+@pytest.mark.parametrize("env, accepted", [("0.5", 0.5), ('"0.25"', 0.25), ("true", None), ("1e-9", None),
+                                           ("nan", None)])
+def test_the_probe_budget_from_the_environment(tiny_registry, tmp_path, monkeypatch, env, accepted):
+    """As an operator writes it: from_prefixed_env parses JSON ("true" is True, which float() took for 1 s); a budget
+    too small for any round trip made every probe spaced apart answer 503 with a working store."""
+    for name, value in {"READY_TIMEOUT_SECONDS": env, "MODELS_DIR": str(tiny_registry.root), "ACCESS_LOG": "false",
+                        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "TESTING": "true"}.items():
+        monkeypatch.setenv(f"MODERATION_{name}", value)
+    if accepted is None:
+        with pytest.raises(ValueError, match="MODERATION_READY_TIMEOUT_SECONDS"):
+            create_app()
+        return
+    app = create_app()
+    assert app.extensions["ready_timeout"] == accepted
+    assert app.test_client().get("/readyz").status_code == 200

@@ -164,6 +164,8 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
+    if site_weight is not None and not data_files and not with_feedback:  # it would weigh nothing, silently
+        raise click.UsageError("--site-weight weighs the site's own labels: give --data or --with-feedback with it")
     registry = ModelRegistry(models_dir)
     # With a live version, --promote goes through the gate below: a retrained model never goes live unchecked.
     gated = bool(promote) and registry.current_version() is not None
