@@ -9,7 +9,7 @@ import pytest
 
 from moderation.features import SHARED_SOURCES
 from moderation.registry import ModelRegistry
-from training import train as training
+from training import datasets, train as training
 
 
 def site_file(path, n: int = 40):
@@ -23,11 +23,11 @@ def site_file(path, n: int = 40):
 
 @pytest.mark.parametrize("name", SHARED_SOURCES)
 def test_a_site_file_named_as_a_shared_source_keeps_its_own_source(tmp_path, name):
-    examples = training.load_site_labels(site_file(tmp_path / name))
+    examples = datasets.load_labelled(site_file(tmp_path / name))
     assert len(examples) == 40
     assert {e.source for e in examples} == {f"{name} (site labels)"}
     assert {e.group for e in examples} == {f"{name} (site labels)"}
-    assert {e.source for e in training.load_site_labels(site_file(tmp_path / f"{name}.jsonl"))} == {f"{name}.jsonl"}
+    assert {e.source for e in datasets.load_labelled(site_file(tmp_path / f"{name}.jsonl"))} == {f"{name}.jsonl"}
 
 
 def test_a_site_file_named_fox_is_trained_on_with_its_site_weight(small_examples, tmp_path, monkeypatch):

@@ -120,8 +120,16 @@ def _labelled_rows(path: Path) -> list[tuple[int, object]]:
 
 
 def load_labelled(path: Path) -> list[Example]:
-    """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields."""
+    """The general labelled format: CSV or JSON lines with `text`, `label` and optional article fields.
+
+    The examples' source is the file's name, except for a file named as a shared source (`sms`, `fox`, `youtube`,
+    no extension): its source is "<name> (site labels)". As "fox" it was taken for the shared data: without its
+    site weight (`features.source_weights`), split as one Fox article (all held out or none), and read as news
+    articles by the relevance model."""
+    from moderation.features import SHARED_SOURCES  # here, not at the top: the command line starts without sklearn
+
     path = Path(path)
+    source = f"{path.name} (site labels)" if path.name in SHARED_SOURCES else path.name
     rows = _labelled_rows(path)
     examples = []
     for number, row in rows:
@@ -132,7 +140,7 @@ def load_labelled(path: Path) -> list[Example]:
             raise DataError(f"{path}:{number}: label must be one of {', '.join(LABELS)}, not {label!r}")
         article_id = str(row.get("article_id") or "")
         examples.append(Example(
-            row["text"], label, path.name, group=article_id or path.name, article_id=article_id,
+            row["text"], label, source, group=article_id or source, article_id=article_id,
             article_title=str(row.get("article_title") or ""), article_body=str(row.get("article_body") or ""),
         ))
     return examples

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from moderation.features import (
-    SHARED_SOURCES, SITE_LABEL_WEIGHT, SOURCE_BALANCE, build_spam_pipeline, source_weights, spam_scores,
-)
+from moderation.features import SITE_LABEL_WEIGHT, SOURCE_BALANCE, build_spam_pipeline, source_weights, spam_scores
 from moderation.registry import ModelRegistry
 from training import datasets, sources
 from training.metrics import (
@@ -35,19 +32,6 @@ def load_default_examples(data_dir: Path) -> list[datasets.Example]:
         + datasets.load_sms(data_dir / "sms-spam-collection" / "SMSSpamCollection")
         + datasets.load_fox(data_dir / "fox-news-comments" / "fox-news-comments.json")
     )
-
-
-def load_site_labels(path: Path) -> list[datasets.Example]:
-    """A site's labelled file (`datasets.load_labelled`: its source is the file's name). A file named as a shared
-    source (`sms`, `fox`, `youtube`, no extension) gets the source "<name> (site labels)": as "fox" it was taken
-    for shared data, without its site weight, split as one Fox article (all held out or none) and read as news
-    articles by the relevance model."""
-    extra = datasets.load_labelled(path)
-    if extra and extra[0].source in SHARED_SOURCES:
-        name = extra[0].source
-        source = f"{name} (site labels)"
-        extra = [replace(e, source=source, group=source if e.group == name else e.group) for e in extra]
-    return extra
 
 
 def train_model(
@@ -73,7 +57,7 @@ def train_model(
         examples = load_default_examples(data_dir)
         hashes = sources.data_hashes(data_dir)
     for path in extra_files:
-        extra = load_site_labels(path)
+        extra = datasets.load_labelled(path)
         if not extra:  # asked to learn from it: an empty file (an export that failed) is not silently skipped
             raise datasets.DataError(f"{path} has no labelled rows")
         examples = examples + extra
