@@ -96,9 +96,10 @@ def site_adaptation(examples: list[datasets.Example], video: str, sizes: tuple[i
     if not any(inside):
         raise ValueError(f"no comments of video {video!r}")
     others = [e for e, own in zip(examples, inside) if not own]
-    own = sorted((e for e, own in zip(examples, inside) if own), key=lambda e: _bucket(datasets.dedup_key(e.text)))
-    test = [e for e in own if _bucket(datasets.dedup_key(e.text)) % 2 == 0]
-    pool = [e for e in own if _bucket(datasets.dedup_key(e.text)) % 2 == 1]
+    own = sorted(((_bucket(datasets.dedup_key(e.text)), e) for e, own in zip(examples, inside) if own),
+                 key=lambda pair: pair[0])
+    test = [e for bucket, e in own if bucket % 2 == 0]
+    pool = [e for bucket, e in own if bucket % 2 == 1]
     if max(sizes) > len(pool):
         raise ValueError(f"video {video!r} has {len(pool)} comments to label, not {max(sizes)}")
     return [Fold(i, others + [replace(e, source=ADAPTATION_SOURCE) for e in pool[:n]], test)
