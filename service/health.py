@@ -55,7 +55,8 @@ _probing = threading.local()  # set in the check's thread: the connect listener 
 
 @bp.record_once
 def _check_settings(state) -> None:
-    """A bad MODERATION_READY_TIMEOUT_SECONDS stops the start, rather than failing every probe."""
+    """A bad MODERATION_READY_TIMEOUT_SECONDS stops the start, rather than failing every probe; the app's
+    `Readiness` is made here, once."""
     value = state.app.config.get("READY_TIMEOUT_SECONDS")
     try:  # from_prefixed_env parses JSON: "true" arrives as True, which float() takes for 1 s
         budget = None if isinstance(value, bool) else READY_TIMEOUT_SECONDS if value is None else float(value)
@@ -65,6 +66,7 @@ def _check_settings(state) -> None:
         raise ValueError(f"MODERATION_READY_TIMEOUT_SECONDS must be seconds in [{MIN_READY_TIMEOUT_SECONDS:g}, 60], "
                          f"not {value!r}")
     state.app.extensions["ready_timeout"] = budget
+    state.app.extensions["readiness"] = Readiness()
 
 
 @bp.get("/healthz")
@@ -77,14 +79,12 @@ def healthz():
 def readyz():
     """Ready: a verified model is loaded and can score, and the store answers."""
     app = current_app._get_current_object()
-    readiness = app.extensions.get("readiness")
-    if readiness is None:
-        readiness = app.extensions.setdefault("readiness", Readiness())
+    readiness = app.extensions["readiness"]
     moderator = get_moderator()
     store = app.extensions.get("store")
     failures = []
     if moderator is None:
-        failures.append(("model", "no verified model is loaded", app.extensions.get("model_error") or ""))
+        failures.append(("model", "no verified model is loaded", ""))
     budget = app.extensions["ready_timeout"]
     store_state, why, detail = readiness.store(store, budget) if store is not None else ("error", "no store", "")
     if store_state != "ok":
