@@ -24,7 +24,8 @@ from moderation.moderator import Article, Moderator
 from moderation.registry import ModelRegistry
 from moderation.relevance import is_short
 from training import datasets, sources
-from training.relevance import article_groups, cross_validate, foreign_texts, moved_figures, pairing_figures
+from training.relevance import (article_groups, cross_validate, foreign_texts, long_article_figures, moved_figures,
+                                pairing_figures)
 from training.train import load_default_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,11 @@ def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
     groups = article_groups(examples)
     started = time.perf_counter()
     with threadpool_limits(1):  # trained as `train` trains: with the out-of-domain short texts as negatives
-        pairs, scores = cross_validate(groups, folds=5, foreign=foreign_texts(examples))
+        pairs, scores = cross_validate(groups, folds=5, foreign=foreign_texts(examples), long_articles=True)
     figures = pairing_figures(pairs, scores)
-    short = np.array([is_short(t) for t in pairs.texts], bool) & ~np.isin(pairs.kind, ("foreign", "moved"))
+    figures["long"] = long_article_figures(pairs, scores, short_threshold)
+    short = np.array([is_short(t) for t in pairs.texts], bool) & ~np.isin(
+        pairs.kind, ("foreign", "moved", "long", "long_moved", "long_foreign"))
     chat = pairs.kind == "foreign"
     figures["short"] = {"comments": int((short & (pairs.y == 0) & (pairs.kind == "thread")).sum()),
                         **pairing_figures(pairs.subset(short), scores[short], short_threshold)}
@@ -70,6 +73,7 @@ def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
                 np.r_[np.zeros(len(relevant)), np.ones(int(chat.sum()))], np.r_[relevant, scores[chat]])), 4)
     own = short & (pairs.y == 0)  # real short comments under their own article, out-of-fold
     figures["own_short_scores"] = {kind: scores[own & (pairs.kind == kind)] for kind in ("article", "thread")}
+    figures["own_short_scores"]["long"] = scores[pairs.kind == "long"]
     figures["articles"] = len({a for a in pairs.article if a})
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
@@ -198,6 +202,11 @@ def main() -> None:
           f"AUC {short.get('auc_thread')} / {short.get('auc_article')}; "
           f"out-of-domain chat (SMS, held-out fold) flagged {short.get('foreign_flagged')}, AUC against real short "
           f"comments {short.get('auc_chat_thread')} with the thread / {short.get('auc_chat_article')} article only")
+    long = figures["long"]
+    print(f"long articles (the summary followed by 30 of its comments as the body; {long.get('comments')} real short "
+          f"comments under their own): AUC against moved comments under another {long.get('auc_moved')}, against "
+          f"chat {long.get('auc_foreign')}; flagged at short_off_topic_flag: own {long.get('own_flagged')}, moved "
+          f"{long.get('moved_flagged')}, chat {long.get('foreign_flagged')}")
     moved = figures["moved"]
     print(f"real short comments and sentences specific to their own article, under another article (held-out "
           f"articles, {moved.get('moved')}): flagged {moved.get('moved_flagged')}; AUC against real short comments "
@@ -216,7 +225,8 @@ def main() -> None:
     print(f"real short Fox comments under their own article (out-of-fold) scoring at or above 'Shoe level lies.' "
           f"({shoe}), i.e. what a short threshold low enough to flag it would flag: "
           f"{float((own['article'] >= shoe).mean()):.1%} with no thread ({len(own['article'])}), "
-          f"{float((own['thread'] >= shoe).mean()):.1%} with their discussion ({len(own['thread'])})")
+          f"{float((own['thread'] >= shoe).mean()):.1%} with their discussion ({len(own['thread'])}), "
+          f"{float((own['long'] >= shoe).mean()):.1%} under a long article ({len(own['long'])})")
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",

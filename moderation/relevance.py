@@ -50,8 +50,17 @@ from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, seman
 
 N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
-MU_ARTICLE = 50.0  # Dirichlet smoothing of the article and thread language models (in words)
+# Dirichlet smoothing of the article and thread language models (in words). An article's smoothing is as in
+# document retrieval (~1,000 words): a word a 600-word article uses once is weak evidence. Models trained before it
+# was set keep the 50 they were trained with (RelevanceModel.mu_article).
+MU_ARTICLE = 1000.0
 MU_THREAD = 200.0
+# An article supports a comment's word when the word is among its SUPPORT_WORDS most specific words (count x IDF x
+# (1 - generic), the title's counted TITLE_WEIGHT times): the words it is about, the same number the word vectors
+# represent it by. "level", once in 579 words of the Mosul report, does not tie "Shoe level lies." to it. A
+# headline and summary have fewer distinct words, so there every word counts. Models trained before it was set
+# count any word (RelevanceModel.support_words = None).
+SUPPORT_WORDS = 64
 SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
 BG_SMOOTH = 1.0  # additive smoothing of the background word counts
 
@@ -183,6 +192,9 @@ class Context:
         sums = getattr(self, "_sums", None)  # RelevanceModel._context_sums: the article's are still valid
         if sums is not None:
             context._sums = sums
+        support = getattr(self, "_support", None)  # RelevanceModel.article_support: the same article
+        if support is not None:
+            context._support = support
         return context
 
     @property
@@ -255,6 +267,13 @@ class RelevanceModel:
         # Word vectors of the most frequent words (moderation/semantic.py); None: the semantic features stay 0.
         self.vectors = vectors
         self.semantic_token = uuid.uuid4().hex  # keys the article representations cached on contexts
+        self.mu_article = MU_ARTICLE
+        self.support_words = SUPPORT_WORDS
+
+    # What models pickled before these settings existed were trained with (an unpickled model takes the class's
+    # value for an attribute it does not have): their combiners read the features as they were then.
+    mu_article = 50.0
+    support_words = None
 
     @classmethod
     def from_corpus(cls, texts: list[str], comments_by_article: list[list[str]] | None = None) -> "RelevanceModel":
@@ -337,13 +356,15 @@ class RelevanceModel:
         def mean(terms):
             return np.divide(_row_sums(terms, ptr), words, out=np.zeros(n), where=words > 0)
 
-        llr_a, llr_t = llr_terms(a, art_total, MU_ARTICLE), llr_terms(t, thread_total, MU_THREAD)
+        supported = a if self.support_words is None else np.where(
+            self._supported(contexts, context_of[row_of_entry], cols), a, 0.0)
+        llr_a, llr_t = llr_terms(a, art_total, self.mu_article), llr_terms(t, thread_total, MU_THREAD)
         llr_both = llr_terms(a + t, art_total + thread_total, MU_THREAD)
 
         def share(mask):
             return np.divide(_row_sums(mask.astype(np.float64), ptr), words, out=np.zeros(n), where=words > 0)
 
-        matched = (a > 0) | (t > 0)
+        matched = (supported > 0) | (t > 0)
         # Specific words (high IDF) found nowhere in the article or thread are the mark of an off-topic comment;
         # generic ones ("great", "thanks") say little either way.
         unmatched_specific = np.divide(_row_sums(np.where(matched, 0.0, w), ptr), _row_sums(w, ptr),
@@ -394,6 +415,39 @@ class RelevanceModel:
             np.zeros(n),  # short: filled in by the caller, which has the text
             *np.zeros((len(SEMANTIC_FEATURES), n)),  # semantic: filled in by fill_semantic, which has the text
         ], dtype=np.float64).T)
+
+    def article_support(self, context: Context) -> np.ndarray | None:
+        """The sorted columns of the article's `support_words` most specific words (see SUPPORT_WORDS), or None
+        when every word of the article counts (an older model, or an article with no more distinct words). Kept on
+        the context for this model: a cached article is scored again by every comment under it."""
+        if self.support_words is None or context.article.nnz <= self.support_words:
+            return None
+        cached = getattr(context, "_support", None)
+        if cached is not None and cached[0] == self.semantic_token and cached[1] is context.article:
+            return cached[2]
+        columns, counts = context.article.indices, context.article.data.astype(np.float64)
+        weight = counts * self.idf[columns].astype(np.float64) * (1.0 - self.generic[columns].astype(np.float64))
+        # Ties broken by column, so the batch and single-comment paths (and every worker) choose the same words.
+        order = np.lexsort((columns, -weight))[:self.support_words]
+        support = np.sort(columns[order])
+        try:
+            context._support = (self.semantic_token, context.article, support)
+        except AttributeError:  # pragma: no cover - a context type without instance attributes
+            pass
+        return support
+
+    def _supported(self, contexts: list[Context], entry_context: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Per comment word (entry): whether its column is among its context's `article_support` words."""
+        out = np.ones(len(cols), bool)
+        if len(cols) == 0:
+            return out
+        order = np.argsort(entry_context, kind="stable")
+        present, starts = np.unique(entry_context[order], return_index=True)
+        for c, at in zip(present, np.split(order, starts[1:])):
+            support = self.article_support(contexts[int(c)])
+            if support is not None:
+                out[at] = np.isin(cols[at], support)
+        return out
 
     def fill_semantic(self, x: np.ndarray, texts: list[str], contexts: list[Context], context_of) -> np.ndarray:
         """The word-vector columns (SEMANTIC_FEATURES) of `x`, from the comments' texts and their articles."""

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from moderation.relevance import (
-    _COLUMNS, _MAX_STEMS, _STEMS, _STOP, _TOKEN, FEATURE_NAMES, MU_ARTICLE, MU_THREAD, N_FEATURES, SCORED_CHARS,
+    _COLUMNS, _MAX_STEMS, _STEMS, _STOP, _TOKEN, FEATURE_NAMES, MU_THREAD, N_FEATURES, SCORED_CHARS,
     _linear, _stack, count_vectors, is_question, is_short, stem,
 )
 from moderation.semantic import NEUTRAL, SEMANTIC_FEATURES, TOP_K, _cached_representation, similarities
@@ -257,10 +257,15 @@ def features_one(model, text: str, context, words: tuple | None = None) -> np.nd
             ratio = np.array([(v + mu * p) / (total + mu) for v, p in zip(vals, p_bg)])
             return [x - b for x, b in zip(np.log(ratio).tolist(), bg)]
 
-        llr_a = llr_terms(a, art_total, MU_ARTICLE)
+        llr_a = llr_terms(a, art_total, model.mu_article)
         llr_t = llr_terms(t, thread_total, MU_THREAD)
         llr_both = llr_terms([x + y for x, y in zip(a, t)], art_total + thread_total, MU_THREAD)
-        matched = [x > 0 or y > 0 for x, y in zip(a, t)]
+        support = model.article_support(context)
+        if support is not None:  # the article's words it is not about do not support a comment's (SUPPORT_WORDS)
+            held = np.isin(np.array(columns, support.dtype), support).tolist()
+            matched = [(x > 0 and h) or y > 0 for x, y, h in zip(a, t, held)]
+        else:
+            matched = [x > 0 or y > 0 for x, y in zip(a, t)]
         w_sum = row_sum(w)
         unmatched_w = [0.0 if hit else wi for hit, wi in zip(matched, w)]
         unmatched_w_sum = row_sum(unmatched_w)

@@ -31,7 +31,7 @@ def without_comment(context: Context, text: str) -> Context:
     if thread.nnz and thread.data.min() < 0:  # its words are not all in this thread: it was never counted here
         return context
     out = Context(context.article, context.title, thread, context.thread_comments - 1, context.words)
-    for name in ("_semantic", "_sums"):  # as add_comment: the article's parts are the same objects
+    for name in ("_semantic", "_sums", "_support"):  # as add_comment: the article's parts are the same objects
         value = getattr(context, name, None)
         if value is not None:
             setattr(out, name, value)

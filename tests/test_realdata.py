@@ -147,9 +147,9 @@ def test_short_comment_path_on_the_seed_article(default_registry, seed_article, 
     assert chat["decision"] == "flag" and "off_topic" in [r["code"] for r in chat["reasons"]], chat
 
 
-@pytest.mark.xfail(strict=True, reason="not met: 'Shoe level lies.' scores about 0.61 in the short regime, below "
-                                       "short_off_topic_flag (~0.82); a threshold that low would flag ~36% of real "
-                                       "short Fox comments that have no discussion yet (~27% with one). Its rare "
+@pytest.mark.xfail(strict=True, reason="not met: 'Shoe level lies.' scores about 0.57 in the short regime, below "
+                                       "short_off_topic_flag (~0.81); a threshold that low would flag ~36% of real "
+                                       "short Fox comments that have no discussion yet (~26% with one). Its rare "
                                        "unsupported word ('shoe') is no more unrelated to its article than those of "
                                        "real comments such as 'Good lord' or 'pot calling kettle black'")
 def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article, tmp_path):

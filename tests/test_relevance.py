@@ -1,5 +1,6 @@
 """Relevance: off_topic scores, the articles endpoint, threads, and the batch path."""
 
+import numpy as np
 import pytest
 
 from moderation.moderator import Article, Moderator
@@ -197,3 +198,57 @@ def test_sampled_threads_share_one_context_and_score_as_each_row_alone(tiny_regi
     for text, thread, verdict in zip(rows, threads, together):
         alone = Moderator(tiny_registry.load()).moderate_batch([text], [article], [thread])[0]
         assert verdict.off_topic is not None and verdict.off_topic == pytest.approx(alone.off_topic, abs=1e-4)
+
+
+def test_an_article_supports_only_the_words_it_is_about(tiny_registry, seed_article):
+    """A long article supports a comment's word only when the word is among its SUPPORT_WORDS most specific words:
+    "level", once in the Mosul report's 579 words, does not tie "Shoe level lies." to it; "Mosul" does."""
+    from moderation.relevance import (FEATURE_NAMES, SUPPORT_WORDS, Context, count_vectors, content_words)
+    from moderation.relevance_one import _column
+
+    model = tiny_registry.load().relevance
+    assert model.support_words == SUPPORT_WORDS and model.mu_article == 1000.0
+    seed = Context.build(seed_article["title"], seed_article["body"])
+    support = model.article_support(seed)
+    assert len(support) == SUPPORT_WORDS < seed.article.nnz
+    assert _column("mosul") in support and _column("level") not in support
+    assert seed.article[0, _column("level")] == 1  # the article does use it
+    for word in content_words(seed_article["title"]):  # the headline counts three times: all its words support
+        assert _column(word) in support
+
+    def features(text):
+        return dict(zip(FEATURE_NAMES, model.features(count_vectors([text]), [seed], np.zeros(1, np.int64))[0]))
+
+    shoe, mosul = features("Shoe level lies."), features("Mosul level lies.")
+    assert shoe["share_in_article"] > 0  # found in the text...
+    assert shoe["unsupported_specificity_share"] == 1.0  # ...but nothing supports it
+    assert 0 < mosul["unsupported_specificity_share"] < 1
+    # A headline and summary have fewer distinct words than SUPPORT_WORDS: every word of it counts.
+    short = Context.build("German lawmakers approve rape law", "Lawmakers passed a bill on Thursday.")
+    assert model.article_support(short) is None
+
+
+def test_a_model_trained_before_the_support_setting_reads_its_features_as_it_was_trained(tiny_registry,
+                                                                                        seed_article):
+    """Models pickled before mu_article and support_words existed take the values they were trained with (50,
+    every word of the article counts), so their combiners read the features they learned from."""
+    import copy
+    import pickle
+
+    from moderation.relevance import FEATURE_NAMES, Context, count_vectors
+
+    model = tiny_registry.load().relevance
+    old = copy.copy(model)
+    del old.mu_article, old.support_words  # what an artifact written before them holds
+    old = pickle.loads(pickle.dumps(old))
+    assert old.mu_article == 50.0 and old.support_words is None
+    seed = Context.build(seed_article["title"], seed_article["body"])
+    assert old.article_support(seed) is None
+    zero = np.zeros(1, np.int64)
+    x_old = dict(zip(FEATURE_NAMES, old.features(count_vectors(["Shoe level lies."]), [seed], zero)[0]))
+    x_new = dict(zip(FEATURE_NAMES, model.features(count_vectors(["Shoe level lies."]), [seed], zero)[0]))
+    assert x_old["unsupported_specificity_share"] < 1.0 == x_new["unsupported_specificity_share"]
+    # Smoothed with 1,000 words instead of 50, the article's language model stays nearer the background.
+    assert abs(x_new["llr_article"]) < abs(x_old["llr_article"])
+    for name in ("cos_article", "share_in_article", "share_in_thread", "content_words"):
+        assert x_old[name] == x_new[name]

@@ -65,7 +65,7 @@ def test_one_tokenisation_gives_the_count_vector_and_the_raw_words(texts_and_art
         assert raw == raw_words(text, _STOP)
 
 
-def test_features_and_score_equal_the_batch_path(tiny_registry, texts_and_articles):
+def test_features_and_score_equal_the_batch_path(tiny_registry, texts_and_articles, seed_article):
     model = tiny_registry.load().relevance
     assert model.vectors is not None and getattr(model, "word_baseline", None) is not None
     fox, others = texts_and_articles
@@ -73,10 +73,15 @@ def test_features_and_score_equal_the_batch_path(tiny_registry, texts_and_articl
     for e in fox:
         by_article.setdefault(e.article_title, []).append(e)
     checked = 0
+    seed = Context.build(seed_article["title"], seed_article["body"])
+    assert model.article_support(seed) is not None  # a long article: only its most specific words support
     for title, comments in by_article.items():
         body = comments[0].article_body
+        # A long article too (the summary followed by 40 comments): its words do not all support a comment's.
+        long_body = "\n".join([body, *(c.text for c in comments[-40:])])
         fixed = [Context.build(title, body), Context.build("", body), Context.build(title, ""),
-                 Context.build(title, body, [c.text for c in comments[:25]]), Context.build("", "", ["A thread only"])]
+                 Context.build(title, body, [c.text for c in comments[:25]]), Context.build("", "", ["A thread only"]),
+                 Context.build(title, long_body, [c.text for c in comments[:5]]), seed]
         growing = Context.build(title, body)
         for k, comment in enumerate(comments[:30]):
             texts = [comment.text] + (SHORT + EDGE + others[:10] if k == 0 else [])

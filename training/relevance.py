@@ -265,6 +265,70 @@ def add_moved(pairs: Pairs, model: RelevanceModel, groups: list[ArticleGroup], s
     return _plus_off_topic(pairs, contexts, texts, context_of, "moved", article)
 
 
+LONG_BODY_COMMENTS = 30  # a long article for the evaluation: the summary followed by this many of its comments
+
+
+def add_long_articles(pairs: Pairs, model: RelevanceModel, test: list[ArticleGroup], targets: list[ArticleGroup],
+                      foreign: list[str], seed: int = 0) -> Pairs:
+    """Evaluation pairs under long article texts (the Fox articles are a headline and a summary; real articles run
+    to hundreds of words, where a comment's words are found by chance): `pairs` plus the test articles' real short
+    comments under their own article with LONG_BODY_COMMENTS of its other comments as the body (kind "long",
+    relevant), their `moved_texts` under 2 other news articles made long the same way where none of their tying
+    words is found (kind "long_moved"), and `foreign` texts each under one of them ("long_foreign")."""
+    rng = random.Random(seed)
+    news = [g for g in targets if g.source != "youtube"]
+    contexts = list(pairs.contexts)
+    sampled = {g.key: rng.sample(g.comments, min(LONG_BODY_COMMENTS + 10, len(g.comments))) for g in news}
+
+    def long_context(g: ArticleGroup, without: str | None = None) -> tuple[int, set]:
+        body = "\n".join([g.body, *[c for c in sampled[g.key] if c != without][:LONG_BODY_COMMENTS]])
+        contexts.append(Context.build(g.title, body))
+        return len(contexts) - 1, set(content_words(f"{g.title}\n{body}"))
+
+    texts, context_of, kind, article, y = [], [], [], [], []
+
+    def add(text, at, k, key, label):
+        texts.append(text), context_of.append(at), kind.append(k), article.append(key), y.append(label)
+
+    for g in test:
+        if g.source == "youtube" or g.key not in sampled:
+            continue
+        for text in g.comments:
+            if is_short(text):
+                add(text, long_context(g, text)[0], "long", g.key, 0)
+    for span, key, tied in moved_texts(model, [g for g in test if g.source != "youtube"]):
+        for target in rng.sample([g for g in news if g.key != key], min(2, len(news) - 1)):
+            at, words = long_context(target)
+            if not tied & words:
+                add(span, at, "long_moved", key, 1)
+    for text in foreign:
+        add(text, long_context(rng.choice(news))[0], "long_foreign", "", 1)
+    n = len(texts)
+    return Pairs(pairs.texts + texts, contexts, np.concatenate([pairs.context_of, np.array(context_of, np.int64)]),
+                 np.concatenate([pairs.leave_out, np.zeros(n, bool)]), np.concatenate([pairs.y, np.array(y, int)]),
+                 np.concatenate([pairs.kind, np.array(kind, dtype=str)]),
+                 np.concatenate([pairs.article, np.array(article, dtype=str)]))
+
+
+def long_article_figures(pairs: Pairs, scores: np.ndarray, threshold: float | None = None) -> dict:
+    """AUC of real short comments under their own long article against moved comments and chat under another
+    long article (`add_long_articles`), and the shares flagged at `threshold`."""
+    own = pairs.kind == "long"
+    if not own.any():
+        return {}
+    out = {"comments": int(own.sum())}
+    for k in ("long_moved", "long_foreign"):
+        other = pairs.kind == k
+        if other.any():
+            out[f"auc_{k[5:]}"] = round(float(roc_auc_score(
+                np.r_[np.zeros(int(own.sum())), np.ones(int(other.sum()))], np.r_[scores[own], scores[other]])), 4)
+            if threshold is not None:
+                out[f"{k[5:]}_flagged"] = round(float((scores[other] >= threshold).mean()), 4)
+    if threshold is not None:
+        out["own_flagged"] = round(float((scores[own] >= threshold).mean()), 4)
+    return out
+
+
 def _background_texts(groups: list[ArticleGroup]) -> list[str]:
     return [t for g in groups for t in g.comments] + [f"{g.title}\n{g.body}" for g in groups]
 
@@ -371,9 +435,10 @@ def grouped_folds(groups: list[ArticleGroup], folds: int) -> list[list[str]]:
 
 
 def cross_validate(groups: list[ArticleGroup], folds: int = 5, seed: int = 0,
-                   foreign: list[str] | None = None) -> tuple[Pairs, np.ndarray]:
+                   foreign: list[str] | None = None, long_articles: bool = False) -> tuple[Pairs, np.ndarray]:
     """Out-of-fold scores of every news comment, each fold trained on the other articles only (and on the foreign
-    texts of the other folds; each fold's own foreign texts are scored under its articles, kind "foreign")."""
+    texts of the other folds; each fold's own foreign texts are scored under its articles, kind "foreign").
+    `long_articles` adds the evaluation pairs of `add_long_articles` (kinds "long", "long_moved", "long_foreign")."""
     foreign = foreign or []
     all_scores, all_pairs = [], []
     for i, test_keys in enumerate(grouped_folds(groups, folds)):
@@ -386,6 +451,9 @@ def cross_validate(groups: list[ArticleGroup], folds: int = 5, seed: int = 0,
         pairs = make_pairs(test, negatives_from=[g for g in groups if g.source != "youtube"], seed=seed + 1 + i)
         pairs = add_foreign(pairs, test, [t for j, t in enumerate(foreign) if j % folds == i], seed=seed + 1 + i)
         pairs = add_moved(pairs, model, test, seed=seed + 1 + i, targets=[g for g in groups if g.source != "youtube"])
+        if long_articles:
+            pairs = add_long_articles(pairs, model, test, groups, [t for j, t in enumerate(foreign) if j % folds == i],
+                                      seed=seed + 101 + i)
         all_pairs.append(pairs)
         all_scores.append(score_pairs(model, pairs))
     return _concat(all_pairs), np.concatenate(all_scores) if all_scores else np.array([])
