@@ -364,11 +364,18 @@ def test_a_run_where_no_row_could_be_scored_exits_non_zero_after_its_summary(tin
     source = tmp_path / "old.jsonl"
     source.write_text('{"id": 1, "body": "text under another name"}\n{"id": 2, "comment": "same"}\n',
                       encoding="utf-8")
+    earlier = '{"id": 7, "decision": "accept"}\n'  # the output of an earlier, good run at the same path
+    (tmp_path / "new.jsonl").write_text(earlier, encoding="utf-8")
     result = rescore_cli(tiny_registry, "--input", source, "--output", tmp_path / "new.jsonl")
     line = one_error_line(result)
     assert "none of the 2 rows could be scored" in line and str(tmp_path / "new.jsonl.errors.jsonl") in line
+    assert "no output was written" in line
     summary = json.loads(result.stdout)  # the summary is still printed, the errors file kept
     assert summary["rows"] == 2 and summary["scored"] == 0 and summary["errors"] == 2
+    assert summary["files"]["output"] is None
+    # Nothing to deliver: the earlier output is left as it was, not replaced by an empty file.
+    assert (tmp_path / "new.jsonl").read_text(encoding="utf-8") == earlier
+    assert not (tmp_path / "new.jsonl.rescore").exists()
     assert len((tmp_path / "new.jsonl.errors.jsonl").read_text().splitlines()) == 2
 
     source.write_text('{"id": 1, "body": "no text"}\n{"id": 2, "text": "One good row"}\n', encoding="utf-8")

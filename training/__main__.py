@@ -459,7 +459,8 @@ def rescore(models_dir: Path, input_path: Path | None, input_sql: str | None, ta
         _fail(str(exc))
     click.echo(json.dumps(summary.to_dict(), indent=2))
     if summary.rows and not summary.scored:  # a wrong column mapping or export: a script must not carry on
-        _fail(f"none of the {summary.rows} rows could be scored; their reasons are in {summary.files.get('errors')}")
+        _fail(f"none of the {summary.rows} rows could be scored; their reasons are in {summary.files.get('errors')} "
+              f"(no output was written: {output_path} is as it was)")
 
 
 if __name__ == "__main__":

@@ -786,15 +786,18 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
             f"rerun with --resume to carry on"
         )
 
-    # Done: the partial output becomes the output (converted when CSV / Parquet was asked for).
-    if output_kind(paths.output) == "jsonl":
+    # Done: the partial output becomes the output (converted when CSV / Parquet was asked for) - unless not one
+    # row could be scored (a wrong export or column mapping): then there is nothing to deliver, and an earlier
+    # run's output at that path is left as it was instead of being replaced by an empty file.
+    delivered = bool(summary.scored) or not summary.rows
+    if delivered and output_kind(paths.output) == "jsonl":
         os.replace(paths.partial, paths.output)
-    else:
+    elif delivered:
         convert_output(paths.partial, paths.output)
     _fsync_dir(paths.output.parent)
     summary.elapsed_s = time.monotonic() - started
-    summary.files = {"output": str(paths.output), "errors": str(paths.errors), "changed": str(paths.changed),
-                     "summary": str(paths.summary)}
+    summary.files = {"output": str(paths.output) if delivered else None, "errors": str(paths.errors),
+                     "changed": str(paths.changed), "summary": str(paths.summary)}
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(paths.work, ignore_errors=True)
     return summary
