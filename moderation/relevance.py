@@ -47,6 +47,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorize
 from sklearn.utils import murmurhash3_32
 
 from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features, tokens
+from moderation.text import article_text
 
 N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
@@ -163,9 +164,9 @@ class Context:
     def build(cls, title: str, body: str, thread: list[str] | None = None,
               thread_counts: sp.csr_matrix | None = None, vectors: sp.csr_matrix | None = None) -> "Context":
         """From the texts; `thread_counts` (the thread's count vectors, one row each) and `vectors` (the title's and
-        body's, two rows) save vectorising again."""
+        body's, two rows, from `article_parts`) save vectorising again."""
         if vectors is None:
-            vectors = count_vectors([title or "", body or ""])
+            vectors = count_vectors(list(article_parts(title, body)))
         if thread_counts is None:
             thread = [t for t in (thread or []) if t]
             thread_counts = count_vectors(thread) if thread else None
@@ -202,8 +203,14 @@ class Context:
         return self.article.nnz == 0 and self.thread.nnz == 0
 
 
+def article_parts(title: str, body: str) -> tuple[str, str]:
+    """The title and body whose words an article context counts: markup and links removed (text.article_text)."""
+    return article_text(title or ""), article_text(body or "")
+
+
 def article_words(title: str, body: str) -> dict:
     """The article's raw content words with their counts, the title's TITLE_WEIGHT times."""
+    title, body = article_parts(title, body)
     words: dict[str, int] = {}
     for word in raw_words(title or "", _STOP):
         words[word] = words.get(word, 0) + TITLE_WEIGHT
@@ -657,7 +664,7 @@ def batch_contexts(texts: list[str], articles: list, threads: list, cache: Conte
     counts = count_vectors(distinct)
     # Titles and bodies of the contexts to build, vectorised in one call (one call each costs ~1 ms of overhead).
     to_build = [key for key in dict.fromkeys(keys.values()) if not isinstance(sources[key], Context)]
-    article_vectors = count_vectors([part for key in to_build for part in (key[0] or "", key[1] or "")]) \
+    article_vectors = count_vectors([part for key in to_build for part in article_parts(key[0], key[1])]) \
         if to_build else None
     vectors_of = {key: k for k, key in enumerate(to_build)}
     contexts: list[Context] = []

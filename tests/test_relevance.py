@@ -252,3 +252,46 @@ def test_a_model_trained_before_the_support_setting_reads_its_features_as_it_was
     assert abs(x_new["llr_article"]) < abs(x_old["llr_article"])
     for name in ("cos_article", "share_in_article", "share_in_thread", "content_words"):
         assert x_old[name] == x_new[name]
+
+
+def _html(article: dict) -> str:
+    """The seed article's body as a CMS may send it: paragraphs with attributes, links, a script, a style, a
+    comment, a tag with long attributes."""
+    paragraphs = article["body"].split("\n")
+    wide = '<div data-tracking="' + "x" * 700 + '">'
+    return (f'<style>.shoe {{ color: red }}</style><!-- shoe sale banner -->{wide}' + "".join(
+        f'<p class="article-paragraph" style="margin:0 0 1em"><a href="https://www.diyaruna.com/en_GB/articles/'
+        f'cnmi_di/features/2016/08/01/feature-0{i}">{p}</a></p>\n' for i, p in enumerate(paragraphs))
+        + '</div><script type="text/javascript">var shoe = "level lies";</script>')
+
+
+def test_an_html_article_is_read_as_its_text(moderator, seed_article):
+    """A CMS often sends the body as HTML. Its markup, link targets and scripts are not the article's words: with
+    them "https"/"www"/"com" supported every link in a comment, "articles" in the URLs supported "Great article",
+    and a tag with over 500 characters of attributes was read as words."""
+    from moderation.relevance import Context, article_words
+
+    plain = Context.build(seed_article["title"], seed_article["body"])
+    html = Context.build(f"<h1>{seed_article['title']}</h1>", _html(seed_article))
+    for part in ("article", "title"):
+        a, b = getattr(plain, part), getattr(html, part)
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data)
+    assert plain.words == html.words == article_words(seed_article["title"], _html(seed_article))
+    comments = ["Shoe level lies.", "Great article, thanks", "Nice link, check my page https://spam.example/x",
+                "Good news. I hope the Iraqi army retakes Mosul before the end of the year."]
+    as_text = Article(None, seed_article["title"], seed_article["body"])
+    as_html = Article(None, f"<h1>{seed_article['title']}</h1>", _html(seed_article))
+    for text in comments:
+        assert moderator.moderate(text, as_html).off_topic == moderator.moderate(text, as_text).off_topic, text
+
+
+def test_article_text_removes_markup_and_links_only():
+    from moderation.text import article_text
+
+    plain = "Iraqi forces approach Mosul. Officials say 3 < 5 and 7 > 2."
+    assert article_text(plain) == plain  # no markup: left as it is (normalised later, like any text)
+    assert article_text("Read more at www.news.example/mosul or https://x.example/a?b=c today").split() == \
+        ["Read", "more", "at", "or", "today"]
+    cleaned = article_text(_html({"body": "Mosul\nlevel"}))
+    assert cleaned.split() == ["Mosul", "level"]
+    assert article_text(cleaned) == cleaned

@@ -25,6 +25,9 @@ def test_contexts_built_together_equal_context_build():
         ("", "", ["Only a thread here", "and another comment"]),
         ("Budget vote", "The council voted on the budget.", []),
         ("   ", "", ["   "]),
+        ("<b>Mosul</b> offensive", '<p class="lead"><a href="https://news.example/articles/1">Iraqi forces</a> '
+                                   'approach.</p><script>var shoe = 1;</script> More at www.news.example/mosul',
+         ["Mosul will fall"]),
     ]
     built = build_contexts(items)
     for (title, body, thread), context in zip(items, built):
@@ -38,6 +41,7 @@ def test_contexts_built_together_equal_context_build():
         _same(context.thread, reference.thread)
         assert context.thread_comments == reference.thread_comments == len(thread)
         assert context.words == reference.words  # the article's words, for the word-vector features
+    assert "shoe" not in built[-1].words and "https" not in built[-1].words  # an HTML body is read as its text
 
 
 def test_contexts_are_kept_and_bounded():

@@ -34,13 +34,13 @@ def build_contexts(items: list[tuple[str, str, list[str]]]) -> list[Context]:
     import numpy as np
     import scipy.sparse as sp
 
-    from moderation.relevance import N_FEATURES, TITLE_WEIGHT, Context, article_words, count_vectors
+    from moderation.relevance import N_FEATURES, TITLE_WEIGHT, Context, article_parts, article_words, count_vectors
 
     if not items:
         return []
     distinct = list(dict.fromkeys(t for _, _, thread in items for t in thread))
     position = {t: j for j, t in enumerate(distinct)}
-    parts = [part for title, body, _ in items for part in (title or "", body or "")]
+    parts = [part for title, body, _ in items for part in article_parts(title, body)]
     vectors = count_vectors(parts + distinct)
     heads, texts = vectors[:len(parts)], vectors[len(parts):]
     # One row per article with a 1 for each text of its thread (a text twice in a thread counts twice, as in
