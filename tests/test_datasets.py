@@ -17,10 +17,25 @@ def test_public_sets_load_with_their_sizes(data_dir):
 
 
 def test_deduplicate_drops_repeats_and_conflicts():
-    examples = [Example("Hello&#39;s", "ham", "a"), Example("hello's", "ham", "b"),
-                Example("buy now", "spam", "a"), Example("BUY  now", "ham", "b"), Example("ok", "ham", "a")]
+    examples = [Example("Hello&#39;s", "ham", "youtube"), Example("hello's", "ham", "sms"),
+                Example("buy now", "spam", "youtube"), Example("BUY  now", "ham", "sms"), Example("ok", "ham", "fox")]
     kept = datasets.deduplicate(examples)
     assert [e.text for e in kept] == ["Hello&#39;s", "ok"]
+
+
+def test_a_site_label_takes_precedence_over_the_shared_copies_of_its_text():
+    """A moderator's label of a text the shared data also has used to lose: the shared copy was kept (without the
+    site weight), or on a conflict both were dropped and the correction never reached the model."""
+    examples = [Example("Check out my channel", "spam", "youtube"), Example("check out  my channel", "spam", "sms"),
+                Example("Great song", "ham", "youtube"), Example("ok", "ham", "fox"),
+                Example("CHECK OUT MY CHANNEL", "ham", "feedback"),  # this site's moderators: fine here
+                Example("great song", "ham", "feedback"),  # agrees with the shared copy: the site's copy counts
+                Example("Call now", "spam", "feedback"), Example("call now", "ham", "feedback")]  # corrected
+    kept = datasets.deduplicate(examples)
+    assert [(e.text, e.label, e.source) for e in kept] == [
+        ("ok", "ham", "fox"), ("CHECK OUT MY CHANNEL", "ham", "feedback"), ("great song", "ham", "feedback"),
+        ("call now", "ham", "feedback")]
+    assert datasets.deduplicate(examples[:4]) == [examples[0], examples[2], examples[3]]  # shared data alone: as before
 
 
 def test_split_is_deterministic_deduplicated_and_grouped_by_article(data_dir):

@@ -155,14 +155,35 @@ def dedup_key(text: str) -> str:
 
 
 def deduplicate(examples: list[Example]) -> list[Example]:
-    """Keep the first of each normalised text; a text seen with conflicting labels is dropped entirely."""
+    """One example per normalised text.
+
+    In the shared data sets (SHARED_SOURCES) the first copy of a text is kept, and a text seen with conflicting
+    labels is dropped entirely. A site's own labels (any other source: the moderators' feedback, a labelled file)
+    take precedence over the shared copies of the same text - a moderator who labels "Check out my channel" as
+    fine on their site, where the shared data calls it spam, must see that label trained on, not the text dropped
+    for the conflict - and among a site's labels of one text the last one counts (a moderator correcting a label).
+    """
+    from moderation.features import SHARED_SOURCES  # here, not at the top: the command line starts without sklearn
+
+    last_site: dict[str, int] = {}
+    for i, example in enumerate(examples):
+        if example.source not in SHARED_SOURCES:
+            last_site[dedup_key(example.text)] = i
     labels: dict[str, set[str]] = {}
     for example in examples:
-        labels.setdefault(dedup_key(example.text), set()).add(example.label)
-    seen, kept = set(), []
-    for example in examples:
         key = dedup_key(example.text)
-        if key in seen or len(labels[key]) > 1 or not key:
+        if key not in last_site:
+            labels.setdefault(key, set()).add(example.label)
+    seen, kept = set(), []
+    for i, example in enumerate(examples):
+        key = dedup_key(example.text)
+        if not key:
+            continue
+        if key in last_site:
+            if i == last_site[key]:
+                kept.append(example)
+            continue
+        if key in seen or len(labels[key]) > 1:
             continue
         seen.add(key)
         kept.append(example)
