@@ -74,9 +74,28 @@ def pairing_auc(data_dir: Path, short_threshold: float | None = None) -> dict:
     own = short & (pairs.y == 0)  # real short comments under their own article, out-of-fold
     figures["own_short_scores"] = {kind: scores[own & (pairs.kind == kind)] for kind in ("article", "thread")}
     figures["own_short_scores"]["long"] = scores[pairs.kind == "long"]
+    figures["off_topic_short_scores"] = {"moved": scores[pairs.kind == "moved"], "chat": scores[chat]}
     figures["articles"] = len({a for a in pairs.article if a})
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
+
+
+TRADE_OFF_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def short_threshold_table(own: dict, off_topic: dict, seed: float, model_threshold: float | None) -> str:
+    """What a site choosing its own short-comment threshold (MODERATION_SHORT_OFF_TOPIC_FLAG) trades: out-of-fold
+    shares of real short comments under their own article flagged, against moved comments and chat flagged."""
+    rows = ["short-comment threshold trade-off (out-of-fold; MODERATION_SHORT_OFF_TOPIC_FLAG sets it per site):",
+            "  threshold | own article flagged: no discussion / with it / long article | moved flagged | chat flagged "
+            "| 'Shoe level lies.'"]
+    thresholds = sorted({*TRADE_OFF_THRESHOLDS, *([model_threshold] if model_threshold is not None else [])})
+    for t in thresholds:
+        mark = " (model)" if t == model_threshold else ""
+        rows.append(f"  {t:<9}{mark} | {(own['article'] >= t).mean():.1%} / {(own['thread'] >= t).mean():.1%} / "
+                    f"{(own['long'] >= t).mean():.1%} | {(off_topic['moved'] >= t).mean():.1%} | "
+                    f"{(off_topic['chat'] >= t).mean():.1%} | {'flag' if seed >= t else 'accept'}")
+    return "\n".join(rows)
 
 
 def batch_cost(moderator: Moderator, data_dir: Path) -> dict:
@@ -227,6 +246,9 @@ def main() -> None:
           f"{float((own['article'] >= shoe).mean()):.1%} with no thread ({len(own['article'])}), "
           f"{float((own['thread'] >= shoe).mean()):.1%} with their discussion ({len(own['thread'])}), "
           f"{float((own['long'] >= shoe).mean()):.1%} under a long article ({len(own['long'])})")
+
+    print(short_threshold_table(own, figures["off_topic_short_scores"], shoe,
+                                model.metadata["thresholds"].get("short_off_topic_flag")))
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",
