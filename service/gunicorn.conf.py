@@ -73,6 +73,9 @@ _control = os.environ.get("GUNICORN_CONTROL_SOCKET", str(PROJECT_ROOT / "var" / 
 if len(os.fsencode(_control)) <= 107:
     control_socket = _control
 
+# The app is built in this process (preload_app) and forked: no polling thread may start here (service/watch.py).
+os.environ["_MODERATION_GUNICORN_MASTER"] = str(os.getpid())
+
 # gunicorn's own refusals (malformed HTTP) in the API's JSON error shape; set here, in the master, before the fork.
 from service.http_errors import install as _json_errors  # noqa: E402
 

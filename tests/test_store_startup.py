@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -291,3 +292,68 @@ def test_workers_setting_the_schema_up_at_once_all_succeed(backend, tmp_path, re
     racers[0].put_article("a", "t", "b")
     for store in racers:
         store.dispose()
+
+
+# gunicorn: the app is built in the master (preload_app) and forked
+
+def test_the_gunicorn_master_starts_no_thread_while_it_builds_the_app(tiny_registry, tmp_path, monkeypatch):
+    """service/gunicorn.conf.py marks its process; the polling threads (live model, policy settings, word lists)
+    then start in each worker, never in the master that forks them."""
+    monkeypatch.setenv("_MODERATION_GUNICORN_MASTER", str(os.getpid()))
+    before = set(threading.enumerate())
+    app = create_app({"MODELS_DIR": str(tiny_registry.root), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                      "DATABASE_CHECKPOINT_SECONDS": 0, "ACCESS_LOG": False})
+    assert app.test_client().get("/healthz").status_code == 200
+    assert [t.name for t in set(threading.enumerate()) - before] == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
+def test_gunicorn_starts_with_the_store_unreachable_and_each_worker_sets_it_up_at_most_once(tiny_registry, tmp_path):
+    import socket
+
+    blocker = tmp_path / "volume"
+    blocker.write_text("")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MODERATION_", "PROMETHEUS_"))},
+           "PORT": str(port), "WEB_CONCURRENCY": "2", "MODERATION_MODELS_DIR": str(tiny_registry.root),
+           "MODERATION_DATABASE_URL": f"sqlite:///{blocker / 'store' / 'moderation.db'}",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"), "GUNICORN_CONTROL_SOCKET": str(tmp_path / "ctl")}
+    log_path = tmp_path / "gunicorn.log"
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> int:
+        try:
+            return urllib.request.urlopen(base + path, timeout=5).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    with open(log_path, "w") as output:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
+                                 "service:create_app()"], cwd=ROOT, env=env, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the master did not die at boot: it serves
+            try:
+                if get("/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.1)
+        assert {get("/readyz") for _ in range(10)} == {503}
+        blocker.unlink()
+        statuses = [get("/readyz") for _ in range(40)]
+        assert statuses[-10:] == [200] * 10, statuses
+        request = urllib.request.Request(f"{base}/v1/articles/mosul", data=json.dumps(ARTICLE).encode(),
+                                         method="PUT", headers={"Content-Type": "application/json"})
+        assert urllib.request.urlopen(request, timeout=5).status == 201
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
+    unreachable = [x for x in lines if x["logger"] == "service.engine" and x["level"] == "WARNING"]
+    set_up = [x for x in lines if x["logger"] == "moderation.store" and x["message"].startswith("store schema set up")]
+    assert len(unreachable) == 1  # the master built the app once
+    assert 1 <= len(set_up) <= 2  # two workers, each at most once, however many probes and requests
