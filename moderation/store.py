@@ -226,6 +226,7 @@ def default_url(project_root: Path) -> str:
 # not mounted yet, read-only). What a service may start without, and set its schema up when the database is back.
 UNREACHABLE = (OperationalError, InterfaceError, OSError)
 
+STARTUP_CONNECT_SECONDS = 2  # libpq's connect_timeout while a deferred store waits for its database (2: its least)
 _setting_up = threading.local()  # .store: the store whose schema this thread is setting up (its checkouts pass)
 _DEFERRED: "weakref.WeakSet[Store]" = weakref.WeakSet()  # stores whose schema waits for the database
 
@@ -353,6 +354,9 @@ class Store:
         self.unreachable: str | None = None  # why the schema could not be set up at start (defer_unreachable)
         self._schema_lock = threading.Lock()
         self._backfill: bool | None = None  # the review events need a backfill (decided at the first attempt)
+        if defer_unreachable and self.engine.dialect.name == "postgresql" \
+                and self.engine.dialect.driver in ("psycopg", "psycopg2"):
+            event.listen(self.engine, "do_connect", self._bound_connect_until_set_up)
         try:
             self.set_up_schema()
         except UNREACHABLE as exc:
@@ -413,6 +417,14 @@ class Store:
                 self._folder().mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # the connect that follows fails as it would, and says why
+
+    def _bound_connect_until_set_up(self, _dialect, _record, _cargs, cparams) -> None:
+        """Until the schema is set up, a PostgreSQL connection gives up within STARTUP_CONNECT_SECONDS: a host that
+        drops packets would otherwise hold the start (and the app's first reads) for TCP's minutes of retries,
+        and an orchestrator would kill the instance for not answering /healthz. Unchanged once set up."""
+        if not self.schema_ready:
+            cparams["connect_timeout"] = min(int(cparams.get("connect_timeout") or STARTUP_CONNECT_SECONDS),
+                                             STARTUP_CONNECT_SECONDS)
 
     def _create_tables(self) -> None:
         """metadata.create_all, safe when another process creates the same tables at once: each of its CREATEs

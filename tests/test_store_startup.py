@@ -357,3 +357,25 @@ def test_gunicorn_starts_with_the_store_unreachable_and_each_worker_sets_it_up_a
     set_up = [x for x in lines if x["logger"] == "moderation.store" and x["message"].startswith("store schema set up")]
     assert len(unreachable) == 1  # the master built the app once
     assert 1 <= len(set_up) <= 2  # two workers, each at most once, however many probes and requests
+
+
+def test_a_postgresql_host_that_never_answers_does_not_hold_the_start(tiny_registry, pg_url, tmp_path):
+    """A server that accepts the TCP connection and never answers (a frozen host, a firewall black hole): libpq
+    alone would wait for ever; until its schema is set up, the store's connections give up after 2 s."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        base, _, _ = pg_url.partition("@/")
+        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/x"
+        started = time.monotonic()
+        app = make_app(tiny_registry, url)
+        assert time.monotonic() - started < 15  # two connects at start (the schema, the policy settings): 2 s each
+        assert app.extensions["store"].unreachable.startswith("OperationalError")
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503
+    finally:
+        silent.close()
