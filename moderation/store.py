@@ -14,6 +14,11 @@ before the label is acknowledged. FULL or EXTRA for everything is one setting aw
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
+import time
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +30,12 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from moderation.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from moderation.prepared import Prepared
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -215,6 +222,31 @@ def default_url(project_root: Path) -> str:
     return f"sqlite:///{project_root / 'var' / 'moderation.db'}"
 
 
+# "Cannot connect now": a server down or refusing, a SQLite file or folder that cannot be opened or made (a volume
+# not mounted yet, read-only). What a service may start without, and set its schema up when the database is back.
+UNREACHABLE = (OperationalError, InterfaceError, OSError)
+
+STARTUP_CONNECT_SECONDS = 2  # libpq's connect_timeout while a deferred store waits for its database (2: its least)
+_setting_up = threading.local()  # .store: the store whose schema this thread is setting up (its checkouts pass)
+_DEFERRED: "weakref.WeakSet[Store]" = weakref.WeakSet()  # stores whose schema waits for the database
+
+
+def _rearm_after_fork() -> None:
+    """In a forked child, a schema lock held by one of the parent's threads would be held for ever."""
+    for store in list(_DEFERRED):
+        store._schema_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_rearm_after_fork)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, first line (SQLAlchemy's wrapper adds the statement and a link)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")  # SQLite levels a store may be configured with (OFF is never safe)
 
 
@@ -292,12 +324,18 @@ def _touch_articles(conn, deleted) -> None:
 class Store:
     """Articles, threads, feedback and flagged decisions behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, synchronous: str = "NORMAL", checkpoint_seconds: float | None = None):
+    def __init__(self, url: str, synchronous: str = "NORMAL", checkpoint_seconds: float | None = None,
+                 defer_unreachable: bool = False):
+        """Open the store and set its schema up (create the tables, upgrade an older one).
+
+        A configuration that can never work raises at once: a malformed URL (ArgumentError), an unknown dialect
+        (NoSuchModuleError), a driver that is not installed (ImportError), a bad `synchronous` (ValueError). A
+        database that cannot be reached now (server down, SQLite folder missing or read-only: UNREACHABLE) raises
+        too, unless `defer_unreachable` (the service): then the store is made without its schema, `unreachable`
+        says why, and the schema is set up by the first connection that works (`set_up_schema`, once)."""
         synchronous = str(synchronous).upper()
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.synchronous = synchronous
         self.sqlite = make_url(url).get_backend_name() == "sqlite"
@@ -311,12 +349,98 @@ class Store:
         self._add_thread, self._add_flagged = _inserts(self.engine.dialect.name)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous, self.checkpointer is not None))
-        new_events = not inspect(self.engine).has_table("review_events")
-        metadata.create_all(self.engine)
-        self._upgrade()
-        if new_events:
-            self._backfill_review_events()
         self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
+        self.schema_ready = False
+        self.unreachable: str | None = None  # why the schema could not be set up at start (defer_unreachable)
+        self._schema_lock = threading.Lock()
+        self._backfill: bool | None = None  # the review events need a backfill (decided at the first attempt)
+        if defer_unreachable and self.engine.dialect.name == "postgresql" \
+                and self.engine.dialect.driver in ("psycopg", "psycopg2"):
+            event.listen(self.engine, "do_connect", self._bound_connect_until_set_up)
+        try:
+            self.set_up_schema()
+        except UNREACHABLE as exc:
+            if not defer_unreachable:
+                raise
+            self.unreachable = f"{type(exc).__name__}: {_first_line(exc)}"
+            self._deferred_at = time.monotonic()
+            _DEFERRED.add(self)
+            # Every connection checked out of the pool (SQLAlchemy's, the prepared statements' raw ones, the
+            # readiness check's) first sets the schema up; a SQLite connection first makes the database's folder.
+            event.listen(self.engine, "checkout", self._set_up_on_checkout)
+            if self._folder() is not None:
+                event.listen(self.engine, "do_connect", self._make_folder_on_connect)
+
+    def set_up_schema(self) -> bool:
+        """Create the tables, upgrade a store made by an older version and backfill its review events, once per
+        store object (and per process: a fork re-arms the lock, not the done flag). Idempotent and safe when
+        several processes (gunicorn workers, instances) do it at once. True when this call did it; raises what
+        the database raised (nothing is marked done then, so the next use tries again)."""
+        if self.schema_ready:
+            return False
+        with self._schema_lock:
+            if self.schema_ready:
+                return False
+            _setting_up.store = self
+            try:
+                folder = self._folder()
+                if folder is not None:
+                    folder.mkdir(parents=True, exist_ok=True)
+                if self._backfill is None:
+                    self._backfill = not inspect(self.engine).has_table("review_events")
+                self._create_tables()
+                self._upgrade()
+                if self._backfill:
+                    self._backfill_review_events()
+                    self._backfill = False
+            finally:
+                _setting_up.store = None
+            self.schema_ready = True
+        if self.unreachable is not None:
+            log.info("store schema set up: the database is reachable now (it was not at start-up, %.1f s ago)",
+                     time.monotonic() - self._deferred_at)
+        return True
+
+    def _folder(self) -> Path | None:
+        """The folder of a SQLite database file (made if missing), None for another database."""
+        if self.url.startswith("sqlite:///") and self.url != "sqlite:///:memory:":
+            return Path(self.url[len("sqlite:///"):]).parent
+        return None
+
+    def _set_up_on_checkout(self, _dbapi_connection, _record, _proxy) -> None:
+        if not self.schema_ready and getattr(_setting_up, "store", None) is not self:
+            self.set_up_schema()
+
+    def _make_folder_on_connect(self, _dialect, _record, _cargs, _cparams) -> None:
+        if not self.schema_ready:
+            try:
+                self._folder().mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # the connect that follows fails as it would, and says why
+
+    def _bound_connect_until_set_up(self, _dialect, _record, _cargs, cparams) -> None:
+        """Until the schema is set up, a PostgreSQL connection gives up within STARTUP_CONNECT_SECONDS: a host that
+        drops packets would otherwise hold the start (and the app's first reads) for TCP's minutes of retries,
+        and an orchestrator would kill the instance for not answering /healthz. Unchanged once set up."""
+        if not self.schema_ready:
+            cparams["connect_timeout"] = min(int(cparams.get("connect_timeout") or STARTUP_CONNECT_SECONDS),
+                                             STARTUP_CONNECT_SECONDS)
+
+    def _create_tables(self) -> None:
+        """metadata.create_all, safe when another process creates the same tables at once: each of its CREATEs
+        checks first, so one that loses a race (the table appeared between its check and its CREATE) is run
+        again; every attempt but the last sees at least one more table made. PostgreSQL runs them all in one
+        transaction, so the loser waits for the winner's commit, then finds them all."""
+        attempts = len(metadata.tables) + 1
+        for attempt in range(attempts):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except SQLAlchemyError:
+                if set(metadata.tables) <= set(inspect(self.engine).get_table_names()):
+                    return  # made by another process; their indexes are _upgrade's
+                if attempt == attempts - 1:
+                    raise
 
     @contextmanager
     def durable(self):

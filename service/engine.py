@@ -7,12 +7,14 @@ import threading
 from pathlib import Path
 
 from flask import Flask, current_app
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from moderation.moderator import Moderator, policy_for
 from moderation.policy import PolicyConfig, PolicyError
 from moderation.registry import ModelRegistry
 from moderation.site_rules import SiteRules, SiteRulesError
-from moderation.store import Store, default_url
+from moderation.store import SYNCHRONOUS, Store, default_url
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,41 @@ def init_app(app: Flask) -> None:
     except SiteRulesError as exc:
         raise SiteRulesError(f"bad site rule configuration (MODERATION_<NAME> settings): {exc}") from None
     app.extensions["moderator"] = load_moderator(app)
-    app.extensions["store"] = Store(app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent),
-                                    synchronous=app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL",
-                                    checkpoint_seconds=float(app.config.get("DATABASE_CHECKPOINT_SECONDS") or 0))
+    app.extensions["store"] = open_store(app)
+
+
+def open_store(app: Flask) -> Store:
+    """The app's store. A database that cannot be reached now does not stop the start: the app serves with the
+    store's schema deferred (/readyz says 503 until the store answers; requests that need the store answer 503
+    store_unavailable) and sets it up on the first connection that works (moderation/store.py). A configuration
+    that can never work (a malformed URL, an unknown database or driver, a bad MODERATION_DATABASE_SYNCHRONOUS)
+    stops the start with a message naming the setting."""
+    url = app.config.get("DATABASE_URL") or default_url(Path(app.root_path).parent)
+    synchronous = app.config.get("DATABASE_SYNCHRONOUS") or "NORMAL"
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not parsed, so not shown either: the password could not be found to hide it
+        raise ValueError("MODERATION_DATABASE_URL is not a database URL (expected "
+                         "dialect[+driver]://user:password@host[:port]/database, or sqlite:///path)") from None
+    try:
+        store = Store(url, synchronous=synchronous,
+                      checkpoint_seconds=float(app.config.get("DATABASE_CHECKPOINT_SECONDS") or 0),
+                      defer_unreachable=True)
+    except (ArgumentError, NoSuchModuleError) as exc:  # a dialect or driver SQLAlchemy does not know
+        raise ValueError(f"MODERATION_DATABASE_URL {shown}: {exc}") from None
+    except ImportError as exc:  # the database's DB-API driver is not installed
+        raise ValueError(f"MODERATION_DATABASE_URL {shown}: its driver is not installed ({exc})") from None
+    except ValueError as exc:
+        if str(synchronous).upper() not in SYNCHRONOUS:
+            raise ValueError(f"MODERATION_DATABASE_SYNCHRONOUS: {exc}") from None
+        raise
+    if store.unreachable is not None:
+        from service.health import _clean  # health imports this module
+
+        log.warning("the store cannot be reached at start-up (%s): the service starts NOT READY (/readyz 503, "
+                    "requests that need the store 503 store_unavailable) and sets the store's schema up when the "
+                    "database answers", _clean(store.unreachable, store)[:300])
+    return store
 
 
 def get_store() -> Store:

@@ -8,6 +8,9 @@ Tuned for a 2-core machine (see README, "Running in production"):
   the start instead of crash-looping workers. After the fork each worker drops the SQLAlchemy connection pool it
   inherited (a pooled connection must never be shared between processes) and reloads the model if
   `models/current` moved on since the master loaded it (a live switch must survive worker replacement).
+- No thread starts in the master before the fork (the polling threads of service/watch.py start in each worker;
+  a thread holding a lock at the fork would leave it held in the child). A store the master could not reach at
+  start is forked without its schema; each worker sets it up, at most once, on its first connection that works.
 - max_requests with jitter recycles workers now and then, never all at once; graceful_timeout lets in-flight
   requests (a 1,000-comment batch takes seconds) finish on SIGTERM.
 - Metrics: prometheus-client multiprocess mode, its files in var/prometheus/<port>/ inside the project (emptied at
@@ -72,6 +75,9 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _control = os.environ.get("GUNICORN_CONTROL_SOCKET", str(PROJECT_ROOT / "var" / f"gunicorn-{_port}.ctl"))
 if len(os.fsencode(_control)) <= 107:
     control_socket = _control
+
+# The app is built in this process (preload_app) and forked: no polling thread may start here (service/watch.py).
+os.environ["_MODERATION_GUNICORN_MASTER"] = str(os.getpid())
 
 # gunicorn's own refusals (malformed HTTP) in the API's JSON error shape; set here, in the master, before the fork.
 from service.http_errors import install as _json_errors  # noqa: E402

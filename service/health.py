@@ -19,6 +19,10 @@ running wait for that check instead of starting another, so a hung database hold
 connect timeout of CONNECT_TIMEOUT_SECONDS (libpq's smallest), so an unreachable host frees its thread in seconds,
 not after TCP's minutes of retries; connections opened by requests are not changed.
 
+A store whose database could not be reached when the app started (moderation/store.py, `defer_unreachable`)
+has no schema yet: the check's connection sets it up first (as any request's connection would), so the probe
+that first reaches the database makes the instance ready, without a restart.
+
 The 503 body names the part (`model`, `store`) but never the database URL, host or password: the endpoint needs no
 key. The driver's message, with any credentials removed, goes to the log: one warning per change of state in a
 process (ready -> not ready, or a different failure), not one per probe, and one info line when it is ready again.

@@ -33,6 +33,11 @@ def poll_seconds(config, key: str, default: float) -> float:
     return seconds
 
 
+def in_gunicorn_master() -> bool:
+    """True in the process that read service/gunicorn.conf.py (gunicorn's master, which forks the workers)."""
+    return os.environ.get("_MODERATION_GUNICORN_MASTER") == str(os.getpid())
+
+
 class Watcher:
     """Subclasses set `name` and implement `poll()`; `interval` is the seconds between polls."""
 
@@ -45,8 +50,12 @@ class Watcher:
         self._thread = None
 
     def ensure_running(self) -> None:
-        """Start the polling thread in this process if it is not running (cheap; called before each request)."""
+        """Start the polling thread in this process if it is not running (cheap; called before each request).
+        Never in gunicorn's master (preload_app builds the app there): a thread there would hold the store's
+        pool or the model while the master forks; each worker starts its own at its first request."""
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        if in_gunicorn_master():
             return
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
