@@ -507,9 +507,11 @@ class Store:
             if not done():
                 raise
 
-    def dispose(self) -> None:
-        """Drop pooled connections (after a fork, each process must open its own)."""
-        self.engine.dispose()
+    def dispose(self, close: bool = True) -> None:
+        """Drop pooled connections. After a fork (`close=False`) the child forgets the connections it inherited
+        without closing them: closing would end the parent's sessions over the sockets they share (PostgreSQL's
+        Terminate message); it opens its own."""
+        self.engine.dispose(close=close)
 
     # Articles and threads
     def put_article(self, article_id: str, title: str, body: str) -> None:

@@ -22,7 +22,7 @@ def after_fork(app: Flask, logger: logging.Logger | None = None) -> None:
     logger = logger or log
     store = app.extensions.get("store")
     if store is not None:
-        store.dispose()  # pooled connections opened in the master must not be shared across processes
+        store.dispose(close=False)  # the master's pooled connections are its own: forgotten here, not closed
     if app.config.get("MODEL_VERSION"):
         return  # pinned: nothing can have moved
     moderator = app.extensions.get("moderator")

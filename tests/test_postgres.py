@@ -289,3 +289,26 @@ def test_changes_of_the_settings_in_force_made_at_once_all_count_on_postgresql(p
     from tests.test_hunt7 import count_changes_at_once
 
     assert count_changes_at_once(pg_url) == 40
+
+
+def test_a_forked_worker_leaves_the_master_s_connections_open_on_postgresql(tiny_registry, pg_url):
+    """gunicorn forks workers from the master that built the app (preload). A worker used to close the pooled
+    connections it inherited, which on PostgreSQL ended the master's sessions over the sockets they share."""
+    import os
+
+    from service.lifecycle import after_fork
+
+    app = make_app(tiny_registry, pg_url, "accept")
+    store = app.extensions["store"]
+    with store.engine.connect() as conn:  # the master holds a pooled connection
+        backend = conn.execute(sql("SELECT pg_backend_pid()")).scalar_one()
+    pid = os.fork()
+    if pid == 0:  # the worker: what gunicorn's post_fork does, then it exits
+        try:
+            after_fork(app)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    with store.engine.connect() as conn:  # the same pooled session, still alive
+        assert conn.execute(sql("SELECT pg_backend_pid()")).scalar_one() == backend
+    store.dispose()
