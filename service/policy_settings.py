@@ -121,8 +121,8 @@ class PolicySettingsWatcher(Watcher):
         if new_process:
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - the thread polls again; a request never fails for this
-                log.exception("%s: first poll failed", self.name)
+            except Exception as exc:  # noqa: BLE001 - the thread polls again; a request never fails for this
+                self.polled(exc)
 
     def poll(self) -> bool:
         row = self.app.extensions["store"].latest_policy_settings()

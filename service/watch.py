@@ -3,7 +3,8 @@ the site's word lists (`service/site_rules.py`).
 
 The thread is (re)started lazily by `ensure_running` in each process, never at import, so it also runs in
 workers that gunicorn forks from a preloaded app (a fork keeps only the thread that forked). It never dies: an
-unexpected error is logged and the next poll comes as usual.
+error is logged and the next poll comes as usual. A poll that keeps failing the same way (the store down for a
+while) is logged once, with its traceback, and its recovery once: not a traceback every interval per worker.
 """
 
 from __future__ import annotations
@@ -48,6 +49,22 @@ class Watcher:
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
+        self._failing: str | None = None  # what the last poll failed with, until one succeeds
+
+    def polled(self, error: BaseException | None) -> None:
+        """Log a poll's failure when it is new (another error than the last one), and the first success after
+        failures."""
+        if error is None:
+            if self._failing is not None:
+                log.info("%s: polling works again (it failed with %s)", self.name, self._failing)
+                self._failing = None
+            return
+        failing = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"[:300]
+        if failing != self._failing:
+            log.error("%s: poll failed; what is in force keeps applying, and it polls again every %g s (logged "
+                      "again when it fails otherwise or works)", self.name, self.interval,
+                      exc_info=(type(error), error, error.__traceback__))
+            self._failing = failing
 
     def ensure_running(self) -> None:
         """Start the polling thread in this process if it is not running (cheap; called before each request).
@@ -69,8 +86,10 @@ class Watcher:
             time.sleep(self.interval)
             try:
                 self.poll()
-            except Exception:  # the watcher must never die; what is in force keeps applying
-                log.exception("%s: unexpected error", self.name)
+            except Exception as exc:  # noqa: BLE001 - the watcher must never die; what is in force keeps applying
+                self.polled(exc)
+            else:
+                self.polled(None)
 
     def poll(self) -> bool:
         raise NotImplementedError

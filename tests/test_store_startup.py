@@ -379,3 +379,41 @@ def test_a_postgresql_host_that_never_answers_does_not_hold_the_start(tiny_regis
         assert client.get("/readyz").status_code == 503
     finally:
         silent.close()
+
+
+def test_a_poll_that_keeps_failing_is_logged_once_and_its_recovery_once(caplog):
+    """While the store is down, each worker's watchers (policy settings, every 2 s) logged a traceback at every
+    poll; now the first failure is logged with its traceback, a different failure again, and the recovery once."""
+    import logging
+
+    from service.watch import Watcher
+
+    class Flaky(Watcher):
+        name = "flaky-watcher"
+
+        def __init__(self, outcomes):
+            super().__init__(0.0)
+            self.outcomes = list(outcomes)
+
+        def poll(self):
+            outcome = self.outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    down, other = ConnectionError("store down"), RuntimeError("something else")
+    watcher = Flaky([down, down, down, other, other, True, True, down, True])
+    with caplog.at_level(logging.INFO, logger="service.watch"):
+        for _ in range(9):
+            try:
+                watcher.poll()
+            except Exception as exc:  # noqa: BLE001 - what Watcher._run does
+                watcher.polled(exc)
+            else:
+                watcher.polled(None)
+    records = [(r.levelname, r.getMessage().split(";")[0].split(" (")[0], r.exc_info is not None)
+               for r in caplog.records if r.name == "service.watch"]
+    assert records == [("ERROR", "flaky-watcher: poll failed", True), ("ERROR", "flaky-watcher: poll failed", True),
+                       ("INFO", "flaky-watcher: polling works again", False),
+                       ("ERROR", "flaky-watcher: poll failed", True),
+                       ("INFO", "flaky-watcher: polling works again", False)]
