@@ -24,19 +24,15 @@ from sqlalchemy import create_engine, inspect
 
 from moderation.store import Store, metadata
 from service import create_app
+from test_readiness import Collected as ReadinessLog
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = {"title": "Iraqi forces approach Mosul", "body": "Iraqi forces closed in on Mosul."}
 TABLES = set(metadata.tables)
 
 
-class Collected(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
+class Collected(ReadinessLog):
+    """The readiness tests' log collector, read by logger name."""
 
     def lines(self, logger: str, level: int) -> list[str]:
         return [r.getMessage() for r in self.records if r.name == logger and r.levelno == level]
