@@ -11,7 +11,9 @@ default model), then checks what the README promises of it and prints each check
 - without keys the service binds the container's loopback only: the published port answers nothing;
 - a `models/` folder mounted read-only over the built one (this checkout's) is the one served;
 - PostgreSQL (only with `CONTAINER_DATABASE_URL`, reachable from the host network): an article and an accepted
-  comment land in its tables.
+  comment land in its tables;
+- the database down at start (a PostgreSQL URL on a port nothing listens on): the container keeps running, not
+  restarting, `/healthz` 200 and `/readyz` 503 (so the HEALTHCHECK keeps traffic away), instead of exiting.
 
 Build arguments come from the environment: `CONTAINER_PYTHON_IMAGE` (the base, default python:3.11-slim) and
 `CONTAINER_DATA_MIRROR` (a base URL serving the data downloads when the public homes are out of reach; README,
@@ -255,6 +257,25 @@ def main() -> None:
                       f"{answer.get('model_version') if isinstance(answer, dict) else answer} (mounted "
                       f"{mounted_version})")
                 docker("rm", "-f", name, check=False)
+
+        port, nowhere = free_port(), free_port()
+        name = "moderation-bench-nodb"
+        containers.append(name)
+        run(name, port, "--network", "host", "-e", f"PORT={port}", "-e", f"MODERATION_API_KEYS={API_KEY}",
+            "-e", f"MODERATION_DATABASE_URL=postgresql://moderation:secret@127.0.0.1:{nowhere}/moderation")
+        deadline = time.monotonic() + 60
+        while request(port, "/healthz")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)  # long enough for a crash loop to show
+        state = docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", name, check=False).stdout.split()
+        health_code, _ = request(port, "/healthz")
+        ready_code, ready = request(port, "/readyz")
+        check("the database down at start: running and not ready, not exiting",
+              state == ["true", "0"] and health_code == 200 and ready_code == 503
+              and isinstance(ready, dict) and ready.get("store") in ("error", "timeout")
+              and "secret" not in json.dumps(ready) and "secret" not in logs(name),
+              f"running/restarts {state}, /healthz {health_code}, /readyz {ready_code} {ready}")
+        docker("rm", "-f", name, check=False)
 
         url = os.environ.get("CONTAINER_DATABASE_URL")
         if url:
