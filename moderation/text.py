@@ -20,10 +20,10 @@ _BREAK_TAG = re.compile(r"<\s*(br|/p|p|/div|div|li)\b[^<>]{0,200}>", re.IGNORECA
 _HREF = re.compile(r"""<\s*a\s[^<>]*?href\s*=\s*["']?([^"'\s<>]+)[^<>]*>""", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w")
-# Article markup (article_text): script and style blocks with their content, comments, any tag however long its
-# attributes, and links written out in the text.
-_ARTICLE_BLOCK = re.compile(r"<\s*(script|style|noscript)\b[^>]*>.*?<\s*/\s*\1\s*>|<!--.*?-->",
-                            re.IGNORECASE | re.DOTALL)
+# Article markup (article_text): where script, style and noscript blocks and comments open (their content goes up
+# to where they close, found by a plain search: a regex scanning on for every unclosed opening would be quadratic),
+# any tag however long its attributes, and links written out in the text.
+_ARTICLE_BLOCK = re.compile(r"<!--|<\s*(script|style|noscript)\b", re.IGNORECASE)
 _ARTICLE_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]*>")
 _ARTICLE_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
@@ -103,12 +103,35 @@ def article_text(text: str) -> str:
     "articles" in its URLs "Great article". The result is then normalised like any text. Idempotent."""
     if not text:
         return ""
+    if "&" in text:  # markup sent escaped ("&lt;p&gt;") is markup too; normalise's two passes, done first
+        text = html.unescape(html.unescape(text))
     if "<" in text:
-        text = _ARTICLE_BLOCK.sub(" ", text)
+        text = _drop_blocks(text)
         text = _ARTICLE_TAG.sub(" ", text)
     if "://" in text or "www." in text.lower():
         text = _ARTICLE_URL.sub(" ", text)
     return text
+
+
+def _drop_blocks(text: str) -> str:
+    """`text` without its comments and script, style and noscript blocks (an unclosed one runs to the end, as in
+    a browser). Linear: each block's end is one search from where it opens."""
+    parts, at, lower = [], 0, None
+    while True:
+        found = _ARTICLE_BLOCK.search(text, at)
+        if found is None:
+            parts.append(text[at:])
+            return " ".join(parts)
+        parts.append(text[at:found.start()])
+        lower = lower if lower is not None else text.lower()
+        if found.group(1) is None:
+            end, closing = lower.find("-->", found.end()), "-->"
+        else:
+            end, closing = lower.find(f"</{found.group(1).lower()}", found.end()), ">"
+            end = lower.find(closing, end) if end >= 0 else -1
+        if end < 0:
+            return " ".join(parts)
+        at = end + len(closing)
 
 
 def is_blank(text: str) -> bool:

@@ -295,3 +295,8 @@ def test_article_text_removes_markup_and_links_only():
     cleaned = article_text(_html({"body": "Mosul\nlevel"}))
     assert cleaned.split() == ["Mosul", "level"]
     assert article_text(cleaned) == cleaned
+    assert article_text("Mosul <script>var shoe = 1; /* never closed").split() == ["Mosul"]  # runs to the end
+    assert article_text("&lt;p class=&quot;lead&quot;&gt;Mosul&lt;/p&gt;").split() == ["Mosul"]  # escaped markup
+    # Many unclosed openings: each block's end is one search, not a scan to the end per opening (quadratic).
+    assert article_text("Mosul " + "<script" * 20_000).split() == ["Mosul"]
+    assert article_text("Mosul " + "<!--" * 20_000).split() == ["Mosul"]
