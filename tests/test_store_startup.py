@@ -169,6 +169,30 @@ def test_the_cli_still_fails_at_once_against_an_unreachable_postgresql(pg_url, t
     assert time.monotonic() - started < 30
 
 
+def test_the_cli_gives_up_on_a_postgresql_host_that_never_answers(pg_url, tmp_path):
+    """A host that accepts the TCP connection and never answers: libpq waits without a limit, and the command
+    hung; it now gives up after CLI_CONNECT_SECONDS with one error line."""
+    import socket
+
+    from training.__main__ import CLI_CONNECT_SECONDS
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        base, _, _ = pg_url.partition("@/")
+        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/x"
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "training", "export-feedback", "--database", url,
+                               "--output", str(tmp_path / "labels.csv")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=CLI_CONNECT_SECONDS + 50)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: the database could not be used") and "Traceback" not in done.stderr
+        assert time.monotonic() - started < CLI_CONNECT_SECONDS + 20
+    finally:
+        silent.close()
+
+
 # SQLite: the database's folder cannot be made at start (a file is in the way, as a volume not mounted yet)
 
 def test_sqlite_folder_blocked_at_start_serves_not_ready_then_ready(tiny_registry, tmp_path, startup_log):
