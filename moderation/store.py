@@ -227,6 +227,21 @@ def default_url(project_root: Path) -> str:
 UNREACHABLE = (OperationalError, InterfaceError, OSError)
 
 STARTUP_CONNECT_SECONDS = 2  # libpq's connect_timeout while a deferred store waits for its database (2: its least)
+COMMAND_CONNECT_SECONDS = 10  # a command's PostgreSQL connections give up after this (`bounded_connect`)
+
+
+def bounded_connect(url: str) -> str:
+    """`url` with libpq's connect_timeout set to COMMAND_CONNECT_SECONDS for PostgreSQL when it sets none: a host
+    that accepts the connection and never answers (frozen, a firewall black hole) would otherwise hold a command
+    for ever. Other databases, and a URL that does not parse (its user gets the parse error), unchanged."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - ArgumentError and the like: reported by whoever opens it
+        return url
+    if parsed.get_backend_name() != "postgresql" or "connect_timeout" in parsed.query:
+        return url
+    return parsed.update_query_dict({"connect_timeout": str(COMMAND_CONNECT_SECONDS)}) \
+        .render_as_string(hide_password=False)
 _setting_up = threading.local()  # .store: the store whose schema this thread is setting up (its checkouts pass)
 _DEFERRED: "weakref.WeakSet[Store]" = weakref.WeakSet()  # stores whose schema waits for the database
 

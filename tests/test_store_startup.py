@@ -174,7 +174,7 @@ def test_the_cli_gives_up_on_a_postgresql_host_that_never_answers(pg_url, tmp_pa
     hung; it now gives up after CLI_CONNECT_SECONDS with one error line."""
     import socket
 
-    from training.__main__ import CLI_CONNECT_SECONDS
+    from moderation.store import COMMAND_CONNECT_SECONDS as CLI_CONNECT_SECONDS
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -437,3 +437,30 @@ def test_a_poll_that_keeps_failing_is_logged_once_and_its_recovery_once(caplog):
                        ("INFO", "flaky-watcher: polling works again", False),
                        ("ERROR", "flaky-watcher: poll failed", True),
                        ("INFO", "flaky-watcher: polling works again", False)]
+
+
+def test_rescore_from_a_postgresql_host_that_never_answers_is_an_error_not_a_hang(tiny_registry, pg_url, tmp_path):
+    """`rescore --input-sql` against a CMS database that accepts the connection and never answers hung too."""
+    import socket
+
+    from moderation.store import COMMAND_CONNECT_SECONDS, bounded_connect
+
+    assert bounded_connect("sqlite:///x.db") == "sqlite:///x.db"
+    assert bounded_connect("postgresql://u:p@h/db?connect_timeout=3") == "postgresql://u:p@h/db?connect_timeout=3"
+    assert bounded_connect("postgresql://u:p@h/db") == f"postgresql://u:p@h/db?connect_timeout={COMMAND_CONNECT_SECONDS}"
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        base, _, _ = pg_url.partition("@/")
+        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/cms"
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root),
+                               "--input-sql", url, "--table", "comments", "--output", str(tmp_path / "out.jsonl"),
+                               "--workers", "1", "--no-progress"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=COMMAND_CONNECT_SECONDS + 50)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
+        assert time.monotonic() - started < COMMAND_CONNECT_SECONDS + 25
+    finally:
+        silent.close()

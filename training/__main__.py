@@ -94,9 +94,6 @@ def _days(value: float) -> float:
     return value
 
 
-CLI_CONNECT_SECONDS = 10  # a command's PostgreSQL connection gives up after this (unless the URL sets connect_timeout)
-
-
 def _store(database_url: str | None):
     """The service's store for a command: one error line for a URL it cannot use, and no new empty SQLite store
     made for a --database (or MODERATION_DATABASE_URL) whose file does not exist (a typo would otherwise be an
@@ -104,7 +101,7 @@ def _store(database_url: str | None):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from moderation.store import Store
+    from moderation.store import Store, bounded_connect
     from training.lifecycle import store_url
 
     url = store_url(database_url)
@@ -117,13 +114,8 @@ def _store(database_url: str | None):
     if explicit and sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).is_file():
         _fail(f"no store at {parsed.database} (from {'--database' if database_url else 'MODERATION_DATABASE_URL'}): "
               "check the path; the service creates its store at its first start")
-    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        # A host that accepts the connection and never answers (frozen, a firewall black hole) would hold the
-        # command for ever: libpq waits without a limit unless told.
-        url = parsed.update_query_dict({"connect_timeout": str(CLI_CONNECT_SECONDS)}) \
-            .render_as_string(hide_password=False)
     try:
-        return Store(url)
+        return Store(bounded_connect(url))  # a PostgreSQL host that never answers: an error line, not a hang
     except ImportError as exc:  # the database's DB-API driver is not installed
         _fail(f"--database {parsed.render_as_string(hide_password=True)}: its driver is not installed ({exc})")
 

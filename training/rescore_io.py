@@ -228,8 +228,10 @@ def _engine(url: str):
     """An engine for `url` (no connection yet); InputError for a URL that does not parse or a missing driver."""
     import sqlalchemy as sa
 
+    from moderation.store import bounded_connect
+
     try:
-        return sa.create_engine(url)
+        return sa.create_engine(bounded_connect(url))  # a CMS database that never answers: an error, not a hang
     except (sa.exc.SQLAlchemyError, ImportError) as exc:  # NoSuchModuleError, ArgumentError, no DB-API driver
         raise InputError(f"cannot use --input-sql {_hide_password(url)}: {_first_line(exc)}") from None
 
