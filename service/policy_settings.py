@@ -259,8 +259,13 @@ def init_app(app: Flask) -> None:
     store = app.extensions["store"]
     try:
         row = store.latest_policy_settings()
-    except Exception:  # noqa: BLE001 - a store that cannot be read at start is reported by /readyz and requests
-        log.exception("policy settings could not be read at start; the configured policy applies until they can")
+    except Exception as exc:  # noqa: BLE001 - a store that cannot be read at start is reported by /readyz
+        if getattr(store, "unreachable", None) is not None:  # already said once (service.engine), no traceback
+            log.info("policy settings not read at start (the store cannot be reached): the configured policy "
+                     "applies until they can be")
+        else:
+            log.error("policy settings could not be read at start; the configured policy applies until they can",
+                      exc_info=(type(exc), exc, exc.__traceback__))
         row = None
     apply(app, row)
     watcher = PolicySettingsWatcher(app, poll_seconds(app.config, "POLICY_POLL_SECONDS", 2.0))

@@ -42,7 +42,7 @@ class Collected(ReadinessLog):
 def startup_log():
     """What the store and the app's engine module log (the app's JSON logging replaces the root's handlers)."""
     handler = Collected()
-    loggers = [logging.getLogger(name) for name in ("moderation.store", "service.engine")]
+    loggers = [logging.getLogger(name) for name in ("moderation.store", "service.engine", "service.policy_settings")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.INFO)
@@ -127,6 +127,10 @@ def test_postgresql_down_at_start_serves_not_ready_then_ready_without_a_restart(
     assert "s3cret-pw" not in body and str(folder) not in body
     warnings = startup_log.lines("service.engine", logging.WARNING)
     assert len(warnings) == 1 and "NOT READY" in warnings[0] and "s3cret-pw" not in warnings[0]
+    # The policy settings that could not be read say so without a second warning or a traceback.
+    assert [r for r in startup_log.records if r.levelno >= logging.WARNING] == \
+        [r for r in startup_log.records if r.name == "service.engine" and r.levelno == logging.WARNING]
+    assert len(startup_log.lines("service.policy_settings", logging.INFO)) == 1
     assert tables(pg_url) == set()
 
     bring_up(postgres_server, folder)
