@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,33 @@ def make_app(tiny_registry, url: str, **config):
     return create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "DATABASE_URL": url,
                        "SPAM_FLAG": 1.0, "SPAM_REJECT": 1.0, "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0,
                        "DATABASE_CHECKPOINT_SECONDS": 0, "ACCESS_LOG": False, "SECRET_KEY": "test", **config})
+
+
+@contextmanager
+def silent_postgresql(pg_url: str, database: str = "x"):
+    """The URL of a PostgreSQL "host" that accepts the TCP connection and never answers (a frozen host, a firewall
+    black hole): a listening socket nobody reads, with pg_url's user."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        base, _, _ = pg_url.partition("@/")
+        yield f"{base}@127.0.0.1:{silent.getsockname()[1]}/{database}"
+    finally:
+        silent.close()
+
+
+def gives_up_on_a_silent_host(args: list, error: str, margin: float) -> None:
+    """`python -m training *args` ends with exit status 2 and one `error` line, within COMMAND_CONNECT_SECONDS +
+    `margin` seconds, instead of hanging."""
+    from moderation.store import COMMAND_CONNECT_SECONDS
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "training", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=COMMAND_CONNECT_SECONDS + 50)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(error) and "Traceback" not in done.stderr
+    assert time.monotonic() - started < COMMAND_CONNECT_SECONDS + margin
 
 
 def assert_store_unavailable(answer) -> None:
@@ -175,26 +204,10 @@ def test_the_cli_still_fails_at_once_against_an_unreachable_postgresql(pg_url, t
 
 def test_the_cli_gives_up_on_a_postgresql_host_that_never_answers(pg_url, tmp_path):
     """A host that accepts the TCP connection and never answers: libpq waits without a limit, and the command
-    hung; it now gives up after CLI_CONNECT_SECONDS with one error line."""
-    import socket
-
-    from moderation.store import COMMAND_CONNECT_SECONDS as CLI_CONNECT_SECONDS
-
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    try:
-        base, _, _ = pg_url.partition("@/")
-        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/x"
-        started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "training", "export-feedback", "--database", url,
-                               "--output", str(tmp_path / "labels.csv")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=CLI_CONNECT_SECONDS + 50)
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith("error: the database could not be used") and "Traceback" not in done.stderr
-        assert time.monotonic() - started < CLI_CONNECT_SECONDS + 20
-    finally:
-        silent.close()
+    hung; it now gives up after COMMAND_CONNECT_SECONDS with one error line."""
+    with silent_postgresql(pg_url) as url:
+        gives_up_on_a_silent_host(["export-feedback", "--database", url, "--output", tmp_path / "labels.csv"],
+                                  "error: the database could not be used", margin=20)
 
 
 # SQLite: the database's folder cannot be made at start (a file is in the way, as a volume not mounted yet)
@@ -333,8 +346,6 @@ def test_the_gunicorn_master_starts_no_thread_while_it_builds_the_app(tiny_regis
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn run on Linux")
 def test_gunicorn_starts_with_the_store_unreachable_and_each_worker_sets_it_up_at_most_once(tiny_registry, tmp_path):
-    import socket
-
     blocker = tmp_path / "volume"
     blocker.write_text("")
     with socket.socket() as s:
@@ -386,14 +397,7 @@ def test_gunicorn_starts_with_the_store_unreachable_and_each_worker_sets_it_up_a
 def test_a_postgresql_host_that_never_answers_does_not_hold_the_start(tiny_registry, pg_url, tmp_path):
     """A server that accepts the TCP connection and never answers (a frozen host, a firewall black hole): libpq
     alone would wait for ever; until its schema is set up, the store's connections give up after 2 s."""
-    import socket
-
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    try:
-        base, _, _ = pg_url.partition("@/")
-        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/x"
+    with silent_postgresql(pg_url) as url:
         started = time.monotonic()
         app = make_app(tiny_registry, url)
         assert time.monotonic() - started < 15  # two connects at start (the schema, the policy settings): 2 s each
@@ -401,8 +405,6 @@ def test_a_postgresql_host_that_never_answers_does_not_hold_the_start(tiny_regis
         client = app.test_client()
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 503
-    finally:
-        silent.close()
 
 
 def test_a_poll_that_keeps_failing_is_logged_once_and_its_recovery_once(caplog):
@@ -445,26 +447,12 @@ def test_a_poll_that_keeps_failing_is_logged_once_and_its_recovery_once(caplog):
 
 def test_rescore_from_a_postgresql_host_that_never_answers_is_an_error_not_a_hang(tiny_registry, pg_url, tmp_path):
     """`rescore --input-sql` against a CMS database that accepts the connection and never answers hung too."""
-    import socket
-
     from moderation.store import COMMAND_CONNECT_SECONDS, bounded_connect
 
     assert bounded_connect("sqlite:///x.db") == "sqlite:///x.db"
     assert bounded_connect("postgresql://u:p@h/db?connect_timeout=3") == "postgresql://u:p@h/db?connect_timeout=3"
     assert bounded_connect("postgresql://u:p@h/db") == f"postgresql://u:p@h/db?connect_timeout={COMMAND_CONNECT_SECONDS}"
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    try:
-        base, _, _ = pg_url.partition("@/")
-        url = f"{base}@127.0.0.1:{silent.getsockname()[1]}/cms"
-        started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "training", "rescore", "--models", str(tiny_registry.root),
-                               "--input-sql", url, "--table", "comments", "--output", str(tmp_path / "out.jsonl"),
-                               "--workers", "1", "--no-progress"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=COMMAND_CONNECT_SECONDS + 50)
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
-        assert time.monotonic() - started < COMMAND_CONNECT_SECONDS + 25
-    finally:
-        silent.close()
+    with silent_postgresql(pg_url, "cms") as url:
+        gives_up_on_a_silent_host(["rescore", "--models", tiny_registry.root, "--input-sql", url, "--table",
+                                   "comments", "--output", tmp_path / "out.jsonl", "--workers", 1, "--no-progress"],
+                                  "error:", margin=25)  # and the worker's start
