@@ -46,7 +46,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
-from moderation.semantic import SEMANTIC_FEATURES, WordVectors, raw_words, semantic_features, tokens
+from moderation.semantic import (SEMANTIC_FEATURES, WordVectors, entries_by_context, raw_words, semantic_features,
+                                 tokens)
 from moderation.text import article_text
 
 N_FEATURES = 2 ** 18
@@ -448,9 +449,7 @@ class RelevanceModel:
         out = np.ones(len(cols), bool)
         if len(cols) == 0:
             return out
-        order = np.argsort(entry_context, kind="stable")
-        present, starts = np.unique(entry_context[order], return_index=True)
-        for c, at in zip(present, np.split(order, starts[1:])):
+        for c, at in entries_by_context(entry_context):
             support = self.article_support(contexts[int(c)])
             if support is not None:
                 out[at] = np.isin(cols[at], support)

@@ -143,6 +143,15 @@ def _article_ids(model, vectors: WordVectors, words: dict | None):
     return ids, (centroid / norm if norm > 0 else centroid)
 
 
+def entries_by_context(entry_context: np.ndarray):
+    """(context index, positions of its entries in ascending order) for each context present: what
+    np.flatnonzero(entry_context == c) gives, from one stable sort instead of one scan of all entries per context
+    (a rescored batch has ~1,000 contexts)."""
+    order = np.argsort(entry_context, kind="stable")
+    present, starts = np.unique(entry_context[order], return_index=True)
+    return zip(present, np.split(order, starts[1:]))
+
+
 def comment_ids(vectors: WordVectors, words: list[str]) -> tuple[np.ndarray, int]:
     """Vocabulary ids of the comment's distinct words that have a vector, and its count of distinct words."""
     distinct = list(dict.fromkeys(words))
@@ -177,11 +186,7 @@ def semantic_features(model, vectors: WordVectors, texts: list[str], contexts: l
     known = np.zeros(len(contexts), bool)
     # One thread: on a busy machine OpenBLAS threads waiting for a core made these small products 50x slower.
     with _one_blas_thread() if len(ids) >= 2048 else contextlib.nullcontext():
-        # The entries of each context, ascending (what np.flatnonzero(entry_context == c) gives), from one stable
-        # sort instead of one scan of all entries per context: a rescored batch has ~1,000 contexts.
-        order = np.argsort(entry_context, kind="stable")
-        present, starts = np.unique(entry_context[order], return_index=True)
-        for c, at in zip(present, np.split(order, starts[1:])):
+        for c, at in entries_by_context(entry_context):
             rep = _cached_representation(model, vectors, contexts[int(c)])
             if rep is None:
                 continue
