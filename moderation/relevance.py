@@ -166,8 +166,9 @@ class Context:
               thread_counts: sp.csr_matrix | None = None, vectors: sp.csr_matrix | None = None) -> "Context":
         """From the texts; `thread_counts` (the thread's count vectors, one row each) and `vectors` (the title's and
         body's, two rows, from `article_parts`) save vectorising again."""
+        title, body = article_parts(title, body)
         if vectors is None:
-            vectors = count_vectors(list(article_parts(title, body)))
+            vectors = count_vectors([title, body])
         if thread_counts is None:
             thread = [t for t in (thread or []) if t]
             thread_counts = count_vectors(thread) if thread else None
@@ -210,8 +211,8 @@ def article_parts(title: str, body: str) -> tuple[str, str]:
 
 
 def article_words(title: str, body: str) -> dict:
-    """The article's raw content words with their counts, the title's TITLE_WEIGHT times."""
-    title, body = article_parts(title, body)
+    """The article's raw content words with their counts, the title's TITLE_WEIGHT times; `title` and `body` as
+    `article_parts` gives them."""
     words: dict[str, int] = {}
     for word in raw_words(title or "", _STOP):
         words[word] = words.get(word, 0) + TITLE_WEIGHT

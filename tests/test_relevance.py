@@ -269,14 +269,14 @@ def test_an_html_article_is_read_as_its_text(moderator, seed_article):
     """A CMS often sends the body as HTML. Its markup, link targets and scripts are not the article's words: with
     them "https"/"www"/"com" supported every link in a comment, "articles" in the URLs supported "Great article",
     and a tag with over 500 characters of attributes was read as words."""
-    from moderation.relevance import Context, article_words
+    from moderation.relevance import Context, article_parts, article_words
 
     plain = Context.build(seed_article["title"], seed_article["body"])
     html = Context.build(f"<h1>{seed_article['title']}</h1>", _html(seed_article))
     for part in ("article", "title"):
         a, b = getattr(plain, part), getattr(html, part)
         assert np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data)
-    assert plain.words == html.words == article_words(seed_article["title"], _html(seed_article))
+    assert plain.words == html.words == article_words(*article_parts(seed_article["title"], _html(seed_article)))
     comments = ["Shoe level lies.", "Great article, thanks", "Nice link, check my page https://spam.example/x",
                 "Good news. I hope the Iraqi army retakes Mosul before the end of the year."]
     as_text = Article(None, seed_article["title"], seed_article["body"])

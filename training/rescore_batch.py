@@ -61,7 +61,7 @@ def build_contexts(items: list[tuple[str, str, list[str]]]) -> list[Context]:
         title, body = _row(heads, 2 * k), _row(heads, 2 * k + 1)
         thread = _row(threads, k) if sizes[k] else sp.csr_matrix((1, N_FEATURES))
         out.append(Context(sp.csr_matrix(title * TITLE_WEIGHT + body), title, thread, int(sizes[k]),
-                           article_words(items[k][0], items[k][1])))
+                           article_words(parts[2 * k], parts[2 * k + 1])))
     return out
 
 
