@@ -280,10 +280,14 @@ def add_long_articles(pairs: Pairs, model: RelevanceModel, test: list[ArticleGro
     contexts = list(pairs.contexts)
     sampled = {g.key: rng.sample(g.comments, min(LONG_BODY_COMMENTS + 10, len(g.comments))) for g in news}
 
+    built: dict = {}  # (article key, comment left out) -> (context index, its words): another article's, once
+
     def long_context(g: ArticleGroup, without: str | None = None) -> tuple[int, set]:
-        body = "\n".join([g.body, *[c for c in sampled[g.key] if c != without][:LONG_BODY_COMMENTS]])
-        contexts.append(Context.build(g.title, body))
-        return len(contexts) - 1, set(content_words(f"{g.title}\n{body}"))
+        if (g.key, without) not in built:
+            body = "\n".join([g.body, *[c for c in sampled[g.key] if c != without][:LONG_BODY_COMMENTS]])
+            contexts.append(Context.build(g.title, body))
+            built[(g.key, without)] = len(contexts) - 1, set(content_words(f"{g.title}\n{body}"))
+        return built[(g.key, without)]
 
     texts, context_of, kind, article, y = [], [], [], [], []
 
