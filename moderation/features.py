@@ -21,6 +21,7 @@ from sklearn.preprocessing import FunctionTransformer
 from moderation.links import LINK_NAMES, is_video_link, link_signals
 from moderation.promotion import PROMOTION_NAMES, promotion_signals
 from moderation.text import TextMemo, normalise_all
+from moderation.webspam import WEBSPAM_NAMES, WebSpamSignals
 from moderation.vectorised import (
     CHAR_CLASSES, SEPARATOR, BatchTfidfVectorizer, CharNgramHasher, codepoints, match_counts, per_text_sums,
     scan_pattern,
@@ -305,13 +306,14 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):
 
 
 # The names of the columns of each dense signal block of the pipeline, for explanations.
-SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES, "links": LINK_NAMES}
+SIGNAL_BLOCKS = {"signals": SIGNAL_NAMES, "promotion": PROMOTION_NAMES, "links": LINK_NAMES, "webspam": WEBSPAM_NAMES}
 
 CHAR_FEATURES = 2 ** 20
 SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal share of the weight (see below)
 # The shared corpora (`training.datasets`); every other source is a labelled file a site adds: its moderators'
 # labels (`train --with-feedback`) or its own labelled data (`train --data`).
-SHARED_SOURCES = ("youtube", "sms", "fox")
+# A site's unlabelled archive (`train --archive`) is weighed like them: it is no moderator's label.
+SHARED_SOURCES = ("youtube", "sms", "fox", "civil", "wiki", "article-spam", "archive")
 # How much more one of a site's own labels weighs than a shared example of the same balanced weight: comments from
 # the site's own readers are what the model is for (`make bench BENCH=adaptation`, README "Retraining").
 SITE_LABEL_WEIGHT = 10.0
@@ -339,13 +341,15 @@ def source_weights(sources, balance: float | None, site_weight: float = 1.0) -> 
 
 def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_state: int = 0,
                         char_ngrams: tuple[int, int] = (2, 4), signals: bool = True,
-                        promotion: bool = True, link_kinds: bool = True, promo_per_words: bool = True) -> Pipeline:
+                        promotion: bool = True, link_kinds: bool = True, promo_per_words: bool = True,
+                        webspam_lists: dict | None = None) -> Pipeline:
     """The default spam model: word n-grams, hashed character n-grams and signals, a calibrated logistic regression.
 
     Character n-grams within space-padded words (like scikit-learn's `char_wb`) are hashed for the whole batch at
     once with numpy (`moderation.vectorised.CharNgramHasher`) and weighted by TF-IDF; `moderation.explain` maps a
     text's own n-grams back to their hashed columns. `link_kinds` tells links to a video from other links
     (`moderation.links`): a `zzvideo` placeholder for the word model and a video-links signal block.
+    `webspam_lists` (`webspam.compile_lists`) adds the article-comment spam signals (`moderation.webspam`).
     """
     blocks = [
         ("words", BatchTfidfVectorizer(
@@ -365,6 +369,8 @@ def build_spam_pipeline(C: float = 10.0, calibration_folds: int = 5, random_stat
         blocks.append(("promotion", FunctionTransformer(promotion_signals, accept_sparse=True)))
     if link_kinds:  # links to a video apart from other links (moderation.links)
         blocks.append(("links", FunctionTransformer(link_signals, accept_sparse=True)))
+    if webspam_lists is not None:
+        blocks.append(("webspam", WebSpamSignals(webspam_lists)))
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_all)),
         ("features", FeatureUnion(blocks)),

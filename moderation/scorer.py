@@ -213,6 +213,7 @@ class LeanSpamScorer:
         from moderation.features import signal_features_per_words, signal_rows_per_words
         from moderation.promotion import promotion_rows, promotion_signals
         from moderation.vectorised import BatchTfidfVectorizer, CharNgramHasher
+        from moderation.webspam import WebSpamSignals
 
         steps = dict(pipeline.steps)
         if list(steps) != ["normalise", "features", "classifier"]:
@@ -239,6 +240,9 @@ class LeanSpamScorer:
                 chars = CharColumns(hasher)  # its word cache serves batches too (CharColumns.counts)
                 self.blocks.append(("counts", chars.counts, block.steps[1][1], hasher.n_features))
                 self.single.append(chars)
+            elif isinstance(block, WebSpamSignals):  # one text at a time already
+                self.blocks.append(("dense", block.transform, None, None))
+                self.single.append(block.transform)
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
                 self.single.append(single_text.get(block.func, block.func))
