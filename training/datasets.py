@@ -88,6 +88,46 @@ def load_fox(path: Path) -> list[Example]:
     return examples
 
 
+def load_civil_comments(path: Path) -> list[Example]:
+    """Civil Comments (`comment_id,comment_text`): real reader comments from about 50 news sites, none spam
+    (whatever their tone: their toxicity labels are another matter)."""
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        return [Example(row["comment_text"], "ham", "civil", group="civil")
+                for row in csv.DictReader(handle) if row.get("comment_text", "").strip()]
+
+
+def load_wikipedia_talk(folder: Path) -> list[Example]:
+    """Wikipedia talk-page comments (`gn.csv`, `gc.csv`): civil argument, often citing links, none spam. Only the
+    text is read (the `api` column is a third party's score)."""
+    examples = []
+    for name in ("gn.csv", "gc.csv"):
+        with (Path(folder) / name).open(encoding="utf-8", newline="") as handle:
+            examples += [Example(row["text"], "ham", "wiki", group="wiki")
+                         for row in csv.DictReader(handle) if row.get("text", "").strip()]
+    return examples
+
+
+def load_stackexchange_sample(folder: Path) -> list[Example]:
+    """The Stack Exchange posts SmokeDetector caught (`stackexchange-spam-sample`): confirmed spam and legitimate
+    posts caught by mistake, deduplicated by post, the question's title as the article. For evaluation during
+    development only: never trained on. Posts marked both spam and legitimate are left out."""
+    import html
+    import re
+
+    link = re.compile(r"""<a\s[^>]*href=["']([^"']+)["'][^>]*>""", re.IGNORECASE)
+    tag = re.compile(r"<[^>]+>")
+    posts: dict[int, Example] = {}
+    for name in ("tpkws.nbts.json", "fpkws.nbts.json"):
+        for row in json.loads((Path(folder) / name).read_text(encoding="utf-8")):
+            if row.get("is_tp") == row.get("is_fp"):
+                continue
+            text = html.unescape(tag.sub(" ", link.sub(r" \1 ", row.get("body") or ""))).strip()
+            label = "spam" if row["is_tp"] else "ham"
+            posts.setdefault(row["id"], Example(text, label, "stackexchange", group="stackexchange",
+                                                article_title=row.get("title") or ""))
+    return list(posts.values())
+
+
 def _labelled_rows(path: Path) -> list[tuple[int, object]]:
     """(line number, row) of a labelled file; DataError naming the line for invalid UTF-8 or JSON."""
     if path.suffix.lower() == ".csv":

@@ -8,7 +8,7 @@ from moderation.features import spam_scores
 from moderation.registry import ModelRegistry
 from training import datasets, sources
 from training.metrics import spam_metrics
-from training.train import load_default_examples
+from training.train import load_default_examples, load_training_examples
 
 
 def evaluate_model(registry: ModelRegistry, version: str | None = None, data: Path | None = None) -> dict:
@@ -18,7 +18,7 @@ def evaluate_model(registry: ModelRegistry, version: str | None = None, data: Pa
         examples = datasets.deduplicate(datasets.load_labelled(data))
         dataset = str(data)
     else:
-        _, examples = datasets.split(load_default_examples(sources.ensure_data()))
+        _, examples = datasets.split(load_training_examples(sources.ensure_data()))
         dataset = "frozen evaluation set"
     if not examples:
         raise datasets.DataError(f"{dataset} has no labelled examples")

@@ -56,9 +56,9 @@ def feedback_snapshot(store: Store) -> Path | None:
 
 def evaluation_examples(store: Store | None, data_dir: Path | None = None) -> tuple[list, int]:
     """The frozen evaluation set and how many of its examples are held-out moderator labels."""
-    from training.train import load_default_examples
+    from training.train import load_training_examples
 
-    shared = load_default_examples(data_dir or sources.ensure_data())
+    shared = load_training_examples(data_dir or sources.ensure_data())
     labels = gate.feedback_examples(store.list_feedback()) if store is not None else []
     examples = gate.evaluation_set(shared, labels)
     return examples, sum(e.source == gate.FEEDBACK_SOURCE for e in examples)

@@ -26,6 +26,11 @@ from moderation.registry import sha256_file  # noqa: F401 - re-exported: trainin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+_TOXIC_SPANS = ("https://raw.githubusercontent.com/ipavlopoulos/toxic_spans/"
+                "beaf170538df8275c3447b2e26070f2f82e55272")
+_CONTEXT_TOXICITY = ("https://raw.githubusercontent.com/ipavlopoulos/context_toxicity/"
+                     "5df49c294e6a41f0ba351e65fda7c315aa4cc168/data/CAT_LARGE")
+_SMOKEDETECTOR = "https://raw.githubusercontent.com/Charcoal-SE/SmokeDetector"
 # file inside the data folder -> (SHA-256, public URL, member name when the URL is a zip archive)
 FILES = {
     "youtube-spam-collection/Youtube01-Psy.csv": (
@@ -46,6 +51,22 @@ FILES = {
     "fox-news-comments/fox-news-comments.json": (
         "059152e61f632f1e6671a68214d5618a21e6cf78f2512773e0421b9568aab8cf",
         "https://raw.githubusercontent.com/sjtuprog/fox-news-comments/master/full-comments-u.json", None),
+    "civil-comments-toxic-spans/comments.csv": (
+        "76cd6ebd10a890d269c0a7e5e451f3da12375219906f314fd9cfb1e18b1a905f",
+        f"{_TOXIC_SPANS}/data/comments.csv", None),
+    "wikipedia-talk-discussions/gn.csv": (
+        "def84ddcff46dfd628e3d37c9c81b9cb81d7cf35e82197212a5758c0d24fb667", f"{_CONTEXT_TOXICITY}/gn.csv", None),
+    "wikipedia-talk-discussions/gc.csv": (
+        "7939002c35bfdaf4c406e8fb7e206dfe5a6801b24f60bf6faa51442a26701dea", f"{_CONTEXT_TOXICITY}/gc.csv", None),
+    "smokedetector/bad_keywords.txt": (
+        "5cdea996ec3babe2b33fa3877401536fe8d8dc35895ffb69cb1a0e2c27c03e73",
+        f"{_SMOKEDETECTOR}/9c154c2e41a312af8367b0c6eb0583b418af34b7/bad_keywords.txt", None),
+    "smokedetector/blacklisted_websites.txt": (
+        "a14270b9a9da4890491683f99f73e9e2074e898911757d9c1d21150ecec06183",
+        f"{_SMOKEDETECTOR}/129be621f433379dcd35b16a3b9b98032f62d1fc/blacklisted_websites.txt", None),
+    "smokedetector/blacklisted_numbers.txt": (
+        "4d0a3447e3f4568544aa261224a1fd12e1fdf6dbb4e38a5316c7bb194823cb62",
+        f"{_SMOKEDETECTOR}/a9e758c78e3e1bbe0b11d149bd4d48b48d6e6aaa/blacklisted_numbers.txt", None),
 }
 SEED_ARTICLE = "seed/000_0e914d85ad094d08.txt"
 

@@ -1,0 +1,188 @@
+"""Article-comment spam made from the training data's own legitimate comments and SmokeDetector's lists.
+
+The shared labelled spam is YouTube channel plugs and SMS prizes. What article comment sections get is different
+(see `moderation.webspam`), and no labelled set of it can be shipped. So training adds counterfactual pairs: a
+legitimate comment of the training part stays legitimate, and the same comment with an advert added becomes
+spam - an SEO link after it, a domain written out, a fake support number for a brand, keyword stuffing at its
+end, or an essay, loan, casino or pharma pitch. The host comments are real, so the model cannot learn "praise is
+spam" or "news words are spam": the only difference inside a pair is the advert. A few link-only and pitch-only
+comments are added too.
+
+The adverts are built from the list entries (blacklisted websites and numbers, bad keywords) and from made-up
+hosts and numbers of the same shapes, half each, so the model learns the shape rather than the list. Only the
+training part's comments are used as hosts (`train_model` adds them after the split), and the generator is
+seeded, so a training run is reproducible. The evaluation of this spam is on real posts the generator never
+saw (the quality bench).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from training import datasets
+
+SOURCE = "article-spam"
+# Article-comment spam examples per 100 legitimate training comments, at most MAX_EXAMPLES.
+PER_HUNDRED_HAM = 8
+MAX_EXAMPLES = 3000
+SEED = 20261206
+
+PRAISE = (
+    "Thanks for sharing", "Very informative article", "Great post", "Nice blog", "Really helpful information",
+    "I found this very useful", "Excellent write-up", "This is a great read", "Keep up the good work",
+    "Amazing content", "Thank you for this", "Well explained", "Good article", "Interesting post, thanks",
+)
+LINK_LEADS = (
+    "Visit {link}", "Check {link}", "More info at {link}", "Read more: {link}", "See {link}", "{link}",
+    "For more visit {link}", "Click here {link}", "My site: {link}", "Also check this {link}", "Source: {link}",
+    "Get it here {link}", "{anchor} {link}", "{link} {anchor}", "Best {anchor} - {link}",
+)
+ANCHORS = (
+    "cheap essay writing service", "payday loans online", "best online casino", "buy cheap pills online",
+    "SEO services", "free movies online", "keto diet pills", "web design company", "car accident lawyer",
+    "buy instagram followers", "crypto trading signals", "weight loss supplement", "assignment help",
+    "cheap flights", "antivirus support", "replica watches", "online pharmacy", "personal loans",
+)
+SUPPORT = (
+    "{brand} customer service number {number}", "Call {brand} support at {number}",
+    "{brand} helpline number {number} (toll free)", "For {brand} reservations call {number}",
+    "{brand} technical support phone number {number}", "Contact {brand} customer care {number} 24/7",
+    "Need help with {brand}? Dial {number}", "{brand} booking number {number}, call now",
+)
+BRANDS = (
+    "Delta Airlines", "United Airlines", "American Airlines", "Southwest", "Emirates", "Lufthansa", "Expedia",
+    "Booking.com", "QuickBooks", "HP printer", "Epson printer", "Canon printer", "Norton", "McAfee", "Gmail",
+    "Yahoo mail", "Outlook", "Coinbase", "Binance", "Cash App", "PayPal", "Facebook", "Amazon", "Netflix",
+    "Roku", "Garmin", "AOL", "Comcast", "Verizon", "Trust Wallet",
+)
+PITCHES = (
+    "We write essays for students, plagiarism free, any deadline. Order now at {link}",
+    "Need a loan? We offer loans at 2% interest, no credit check. Contact {number}",
+    "Get instant cash today, fast approval: {link}",
+    "Play at the best online casino and win big, 200% bonus at {link}",
+    "Buy {keyword} online without prescription, fast shipping {link}",
+    "I earn $500 a day working from home, see how at {link}",
+    "Do you need a hacker? Contact us on WhatsApp {number}",
+    "Lost your ex? Powerful love spell caster, call {number}",
+    "{keyword} really works, I lost 20 pounds. Order at {link}",
+)
+REFERENCES = (
+    "https://en.wikipedia.org/wiki/{word}", "https://www.bbc.com/news/world-{n}", "https://www.cbc.ca/news/{word}",
+    "https://www.theguardian.com/world/{n}/{word}", "https://github.com/{word}/{word}/issues/{n}",
+    "https://stackoverflow.com/questions/{n}/{word}", "https://www.reuters.com/world/{word}-{n}",
+    "https://www.nytimes.com/{n}/{word}.html", "https://docs.python.org/3/library/{word}.html",
+    "https://www.youtube.com/watch?v=dQw4w{n}", "https://www.canada.ca/en/{word}.html",
+)
+TLDS = ("com", "net", "org", "info", "co", "in", "online", "site", "xyz", "biz")
+WORDS = ("best", "top", "pro", "smart", "easy", "quick", "prime", "expert", "global", "my", "the", "real", "hub",
+         "zone", "world", "online", "guide", "help", "deal", "review", "king", "star", "web", "go", "net")
+
+
+def load_lists(folder: Path) -> dict[str, list[str]]:
+    """SmokeDetector's lists (`../shared/data/smokedetector`): their lines, without comments and blank lines."""
+    lists = {}
+    for name, file in (("keywords", "bad_keywords.txt"), ("websites", "blacklisted_websites.txt"),
+                       ("numbers", "blacklisted_numbers.txt")):
+        path = Path(folder) / file
+        if not path.is_file():
+            raise datasets.DataError(f"{path} is missing")
+        lists[name] = [line.rstrip("\n") for line in path.open(encoding="utf-8")
+                       if line.strip() and not line.startswith("#")]
+    return lists
+
+
+def list_part(lists: dict[str, list[str]], part: int, parts: int = 2) -> dict[str, list[str]]:
+    """Every `parts`-th entry of each list (by a hash of the entry): the evaluation trains on one part and tests
+    on spam made from another, so a listed website or number seen in training never makes a test comment."""
+    return {name: [entry for entry in entries if datasets._bucket(entry) % parts == part]
+            for name, entries in lists.items()}
+
+
+_PLAIN_DOMAIN = re.compile(r"^[a-z0-9-]+\\\.[a-z]{2,6}$")
+_PLAIN_WORDS = re.compile(r"^[a-z][a-z ]{3,30}$")
+
+
+class AdvertMaker:
+    """Adverts of every kind, half from the lists' entries and half made up in the same shapes."""
+
+    def __init__(self, lists: dict[str, list[str]], rng: random.Random):
+        self.rng = rng
+        self.domains = [d.replace("\\.", ".") for d in lists["websites"] if _PLAIN_DOMAIN.match(d)]
+        self.keywords = [k for k in lists["keywords"] if _PLAIN_WORDS.match(k)]
+        self.numbers = [n for n in lists["numbers"] if sum(c.isdigit() for c in n) >= 10]
+
+    def domain(self) -> str:
+        rng = self.rng
+        if self.domains and rng.random() < 0.5:
+            return rng.choice(self.domains)
+        parts = [rng.choice(WORDS), rng.choice(ANCHORS).split()[-1].lower(), rng.choice(("", "s", "24", "hq", "now"))]
+        return "".join(parts) + "." + rng.choice(TLDS)
+
+    def link(self) -> str:
+        rng, domain = self.rng, self.domain()
+        kind = rng.random()
+        if kind < 0.15:  # written out to dodge link filters
+            name, _, tld = domain.rpartition(".")
+            return rng.choice((f"{name},{tld}", f"{name} dot {tld}", f"{name}(dot){tld}", f"{name} . {tld}"))
+        if kind < 0.35:
+            return domain
+        path = rng.choice(("", "/", "/blog/" + "-".join(rng.sample(WORDS, 3)), "/?ref=" + str(rng.randint(1, 999))))
+        return rng.choice(("http://", "https://", "https://www.", "www.")) + domain + path
+
+    def number(self) -> str:
+        rng = self.rng
+        if self.numbers and rng.random() < 0.5:
+            return rng.choice(self.numbers)
+        a, b, c = rng.choice(("800", "833", "844", "855", "866", "877", "888")), rng.randint(200, 999), rng.randint(0, 9999)
+        return rng.choice((f"+1-{a}-{b}-{c:04d}", f"1 ({a}) {b} {c:04d}", f"{a}.{b}.{c:04d}", f"+1{a}{b}{c:04d}"))
+
+    def keyword(self) -> str:
+        return self.rng.choice(self.keywords) if self.keywords else self.rng.choice(ANCHORS)
+
+    def advert(self) -> str:
+        rng = self.rng
+        kind = rng.random()
+        if kind < 0.4:
+            return rng.choice(LINK_LEADS).format(link=self.link(), anchor=rng.choice(ANCHORS))
+        if kind < 0.6:
+            return rng.choice(SUPPORT).format(brand=rng.choice(BRANDS), number=self.number())
+        if kind < 0.75:  # keyword stuffing
+            return rng.choice((", ", " ", " | ")).join(self.keyword() for _ in range(rng.randint(2, 5)))
+        return rng.choice(PITCHES).format(link=self.link(), number=self.number(), keyword=self.keyword())
+
+
+def article_spam(train: list[datasets.Example], lists: dict[str, list[str]], seed: int = SEED,
+                 per_hundred: int = PER_HUNDRED_HAM, limit: int = MAX_EXAMPLES) -> list[datasets.Example]:
+    """Spam examples made from the legitimate comments of `train` (see the module docstring)."""
+    rng = random.Random(seed)
+    hosts = sorted((e.text for e in train if e.label == "ham" and e.text.strip()), key=datasets.dedup_key)
+    if not hosts:
+        return []
+    maker = AdvertMaker(lists, rng)
+    count = min(limit, max(1, len(hosts) * per_hundred // 100))
+    short = [h for h in hosts if len(h.split()) <= 15] or hosts
+    out = []
+    for _ in range(count):
+        kind = rng.random()
+        advert = maker.advert()
+        if kind < 0.35:  # generic praise, or a short real comment, then the advert
+            host = rng.choice(PRAISE) + rng.choice((".", "!", ", ")) if rng.random() < 0.5 else rng.choice(short)
+            text = f"{host} {advert}"
+        elif kind < 0.8:  # a real comment with the advert at its end (or, less often, its start)
+            host = rng.choice(hosts)
+            text = f"{host} {advert}" if rng.random() < 0.8 else f"{advert} {host}"
+        else:  # the advert alone
+            text = advert
+        out.append(datasets.Example(text, "spam", SOURCE, group=SOURCE))
+    # A legitimate comment citing a reference stays legitimate: links as such are not the advert.
+    for _ in range(count // 4):
+        host = rng.choice(hosts)
+        words = [w for w in re.findall(r"[A-Za-z]{4,}", host)] or ["News"]
+        link = rng.choice(REFERENCES).format(word=rng.choice(words).capitalize(), n=rng.randint(1000, 99999))
+        text = rng.choice(("{host} See {link}", "{host} Source: {link}", "{host} ({link})", "{link} {host}"))
+        out.append(datasets.Example(text.format(host=host, link=link), "ham", SOURCE, group=SOURCE))
+    # The praise alone is legitimate: only the advert after it makes the pair's spam.
+    out += [datasets.Example(p, "ham", SOURCE, group=SOURCE) for p in PRAISE]
+    return out
