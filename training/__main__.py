@@ -159,8 +159,15 @@ def fetch_data(mirror_to: Path | None) -> None:
 @click.option("--promote/--no-promote", "promote", default=None,
               help="Make the new version live through the promotion gate, as `promote` does (default: only when "
                    "no version is live yet). Refused by the gate, it stays saved but not live, exit 2.")
+@click.option("--archive", "archive_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The site's published comments (CSV, JSON lines or Parquet, as rescore reads them: id, text, "
+                   "article_id, optional article_title, article_body, parent_id), learnt as its legitimate "
+                   "comments and its articles, minus what may be spam.")
+@click.option("--archive-sql", default=None, metavar="URL", help="The archive as a database table (with --table).")
+@click.option("--table", "archive_table", default=None, metavar="NAME", help="The table of --archive-sql.")
 def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, database_url: str | None,
-          site_weight: float | None, promote: bool | None) -> None:
+          site_weight: float | None, promote: bool | None, archive_file: Path | None, archive_sql: str | None,
+          archive_table: str | None) -> None:
     """Train a new model version; the last line printed is the new version."""
     from training.train import train_model
 
@@ -179,12 +186,24 @@ def train(models_dir: Path, data_files: tuple[Path, ...], with_feedback: bool, d
         else:
             click.echo(f"moderator labels exported to {snapshot}", err=True)
             data_files = data_files + (snapshot,)
+    archive_rows = archive_name = None
+    if archive_file is not None or archive_sql is not None or archive_table is not None:
+        from training.archive import read_archive
+
+        try:
+            archive_rows = read_archive(archive_file, archive_sql, archive_table)
+        except datasets.DataError as exc:
+            _fail(str(exc))
+        archive_name = str(archive_file) if archive_file is not None else f"table {archive_table}"
+        click.echo(f"archive: {len(archive_rows)} comments from {archive_name}", err=True)
     _output_folder(models_dir, models_dir)  # the registry folder, made now rather than after training
     try:
         metadata = train_model(registry, extra_files=data_files, make_current=False if gated else promote,
-                               site_weight=site_weight)
+                               site_weight=site_weight, archive_rows=archive_rows, archive_name=archive_name)
     except (datasets.DataError, sources.DataUnavailable) as exc:
         _fail(str(exc))
+    if "archive" in metadata:
+        click.echo(f"archive: {json.dumps(metadata['archive'])}", err=True)
     overall = metadata["metrics"]["evaluation"].get("overall", {})
     click.echo(f"evaluation on held-out data: {json.dumps(overall.get('at_spam_reject', {}))}", err=True)
     if gated:
