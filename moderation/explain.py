@@ -28,7 +28,14 @@ from moderation.text import normalise
 
 PLACEHOLDERS = {"zzlink": "<link>", "zzvideo": "<video link>", "zzemail": "<email>", "zzphone": "<phone>", "zznum": "<number>"}
 TOP = 8
-SIGNAL_LABELS = {"length": "length (characters)", "words": "length (words)"}
+SIGNAL_LABELS = {
+    "length": "length (characters)", "words": "length (words)",
+    "listed_keywords": "spam keyword (SmokeDetector list)", "listed_websites": "spam website (SmokeDetector list)",
+    "listed_numbers": "fake support number (SmokeDetector list)", "support_phone": "phone number with support words",
+    "written_domain": "domain written out", "commercial_link": "link to a commercial-looking host",
+    "reference_link": "link to a reference site", "advert_share": "share of the comment that is an advert",
+    "link_only": "only a link",
+}
 
 
 def _linear_model(classifier):
