@@ -105,7 +105,8 @@ def _trained_as(monkeypatch, source):
     """`train` made to save a copy of the version folder `source` instead of training (the gate is what is tested)."""
     import training.train
 
-    def fake_train_model(registry, extra_files=(), make_current=None, site_weight=None):
+    def fake_train_model(registry, extra_files=(), make_current=None, site_weight=None, archive_rows=None,
+                         archive_name=None):
         name = f"20990101-000000-{source.name[-8:]}"
         shutil.copytree(source, registry.root / name)
         if make_current:
