@@ -86,7 +86,53 @@ def test_must_show_cases(default_registry, seed_article, tmp_path):
     assert explained["explanation"]["pushed_up"] and explained["decision"] == spam["decision"]
 
 
-# Relevance (issue 4) on the default model.
+def test_real_news_comments_are_rarely_held_for_spam(default_registry):
+    """Held-out Civil Comments (news sites) and Wikipedia talk comments: rejected and held for spam almost never."""
+    by_source = default_registry.metadata(default_registry.current_version())["metrics"]["evaluation"]["by_source"]
+    for source in ("civil", "wiki"):
+        assert by_source[source]["n"] > 2000, source
+        assert by_source[source]["at_spam_reject"]["ham_rate"] <= 0.002, source
+        assert by_source[source]["at_spam_flag"]["ham_rate"] <= 0.02, source
+
+
+ADVERTS = [
+    "Visit bestessaywriters.net for cheap essays",
+    "Thanks for sharing, very informative. Visit showbox,com",
+    "Delta Airlines customer service number +1-888-555-0143, call now",
+    "Need a loan? We offer loans at 2% interest, contact 1-800-555-0100",
+    "buy cheap viagra online http://pillsrx-cheap.xyz",
+]
+
+
+def test_an_advert_added_to_a_real_news_comment_gets_it_held(default_registry):
+    """Directional: real held-out news comments that are accepted become held with an advert at their end; the
+    advert, not the comment, is what the model learnt."""
+    from moderation.features import spam_scores
+    from training import datasets, sources
+    from training.train import load_training_examples
+
+    model = default_registry.load(None)
+    flag = model.metadata["thresholds"]["spam_flag"]
+    _, evaluation = datasets.split(load_training_examples(sources.ensure_data()))
+    hosts = [e.text for e in evaluation if e.source == "civil" and 10 <= len(e.text.split()) <= 60][:40]
+    plain = spam_scores(model.spam, hosts)
+    hosts = [h for h, s in zip(hosts, plain) if s < flag]
+    assert len(hosts) >= 35
+    for advert in ADVERTS:
+        scores = spam_scores(model.spam, [f"{h} {advert}" for h in hosts])
+        assert (scores >= flag).mean() >= 0.9, (advert, float((scores >= flag).mean()))
+
+
+def test_generic_reactions_are_not_spam(default_registry):
+    from moderation.features import spam_scores
+
+    model = default_registry.load(None)
+    reactions = ["Great article, thanks", "Good lord!", "So true.", "Well said.", "Interesting read.",
+                 "Thanks for the update.", "Thanks for sharing, very informative."]
+    assert (spam_scores(model.spam, reactions) < model.metadata["thresholds"]["spam_flag"]).all()
+
+
+# Relevance on the default model.
 SEED_ON_TOPIC = [
     "Good news. I hope the Iraqi army retakes Mosul before the end of the year.",
     "If ISIL leaders are already fleeing to Syria, the fighters left behind will not hold out for long.",
