@@ -70,17 +70,16 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     if not specific:
         return Support(GENERIC, tuple(raw), length)
     columns = np.array([_column(s) for _, s in specific], np.int64)
-    supported = np.zeros(len(specific), bool)
     # The article: its most specific words (every word of a headline and summary).
-    article = model.article_support(context)
-    article = context.article.indices if article is None else article
-    supported |= np.isin(columns, article)
+    article = model.article_support(context)  # sorted
+    if article is None:
+        article = context.article.indices if context.article.has_sorted_indices else np.sort(context.article.indices)
+    supported = _found(article, columns) > 0
     # The discussion: any word another comment used (the comment's own counts taken out of a leave-one-out thread).
     thread = context.thread
-    if thread.nnz:
-        keys = thread.indices.astype(np.int64)
-        pos = np.minimum(np.searchsorted(keys, columns), len(keys) - 1)
-        counts = np.where(keys[pos] == columns, thread.data[pos], 0.0)
+    if thread.nnz and not supported.any():
+        thread = thread if thread.has_sorted_indices else thread.sorted_indices()
+        counts = _found(thread.indices, columns, thread.data)
         if leave_out:
             own: dict[int, int] = {}
             for s in content_words(text):
@@ -88,7 +87,7 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
             counts = counts - np.array([own.get(int(c), 0) for c in columns], np.float64)
         supported |= counts > 0
     # The comment it answers.
-    if parent:
+    if parent and not supported.any():
         parent_stems = set(content_words(parent))
         supported |= np.array([s in parent_stems for _, s in specific], bool)
     # Word-vector neighbours of the article's most specific words.
@@ -104,4 +103,15 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     if supported.any():
         return Support(SUPPORTED, tuple(raw), length)
     return Support(UNSUPPORTED, tuple(raw), length)
+
+
+def _found(keys: np.ndarray, columns: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """values[position of each column in the sorted `keys`] (1.0 without `values`), 0.0 where it is not there: one
+    search for a comment's few words (np.isin sorts both sides on every call)."""
+    if len(keys) == 0:
+        return np.zeros(len(columns))
+    pos = np.minimum(np.searchsorted(keys, columns), len(keys) - 1)
+    hit = keys[pos] == columns
+    found = values[pos] if values is not None else np.ones(len(columns))
+    return np.where(hit, found, 0.0)
 

@@ -127,8 +127,8 @@ class RescoreOptions:
 
 
 def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple | None]:
-    """(error, None) for a bad row, (None, (id, text, article_id, title, body, old, parent_id, parent_text)) for a
-    good one."""
+    """(error, None) for a bad row, (None, (id, text, article_id, title, body, old, parent)) for a good one, where
+    `parent` is the row's `parent_text`, a ParentId for a `parent_id` without text, or None."""
     rid = row.get("id")
     if rid is None or rid == "":
         return "missing id", None
@@ -172,9 +172,12 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
     article = None if article is None or article == "" else str(article)
     old = row.get("decision")
     old = None if old is None else str(old).strip().lower() or None  # "ACCEPT", "Accept " are accept
-    parent_id = None if parent_id is None else str(parent_id)
-    return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old, parent_id,
-                  parent_text)
+    parent = parent_text if parent_text is not None else None if parent_id is None else ParentId(str(parent_id))
+    return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old, parent)
+
+
+class ParentId(str):
+    """A row's `parent_id` given without the parent's text: the main process looks the text up (`parent_texts`)."""
 
 
 def _str(value) -> str:
@@ -214,8 +217,8 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
                 repeated.add(record.line)
             continue
         valid += 1
-        if parents is not None and good[6] is not None and good[7] is None and is_short(good[1]):
-            parents.add(good[6])
+        if parents is not None and isinstance(good[6], ParentId) and is_short(good[1]):
+            parents.add(str(good[6]))
         article = good[2]
         if article is None:
             continue
@@ -263,7 +266,7 @@ def parent_texts(source: Source, wanted: set, thread_chars: int) -> dict:
 @dataclass
 class ChunkTask:
     index: int
-    rows: list  # (line, id, text, article_id, title, body, old, parent text or None)
+    rows: list  # (line, id, text, article_id, title, body, old[, parent text or None])
     samples: dict  # article_id -> [(line, text)] or a SampleRef into `sample_file`, for the articles of these rows
     thread_size: int
     sample_file: SampleFile | None = None  # where SampleRefs point (local engine)
@@ -307,8 +310,8 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     wanted: dict = {}  # context key -> (title, body, the sample (to load when not cached))
     sampled: dict = {}  # article id -> its sample (InlineSample / StoredSample)
     keys: list = []
-    parents = [row[7] for row in task.rows]
-    for line, _rid, text, article_id, title, body, _old, _parent in task.rows:
+    parents = [row[7] if len(row) > 7 and type(row[7]) is str else None for row in task.rows]
+    for line, _rid, text, article_id, title, body, _old, *_parent in task.rows:
         texts.append(text)
         if article_id is None:
             key = (None, title, body)
@@ -358,7 +361,7 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     version_json = json_value(moderator.version)
     out, changed = [], []
     decided, moved = [], []
-    for (line, rid, _text, _a, _t, _b, old, _p), verdict in zip(task.rows, verdicts):
+    for (line, rid, _text, _a, _t, _b, old, *_p), verdict in zip(task.rows, verdicts):
         rid_json = json_value(rid)
         verdict_json = verdict_line(rid_json, verdict, version_json)
         out.append(verdict_json)
@@ -792,9 +795,9 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
                 bad.append((record.line, rid if isinstance(rid, (str, int)) and not is_invalid_utf8(rid) else None,
                             error))
                 continue
-            rid, text, article, title, body, old, parent_id, parent = good
-            if parent is None and parent_id is not None:
-                parent = parent_text.get(parent_id)
+            rid, text, article, title, body, old, parent = good
+            if isinstance(parent, ParentId):
+                parent = parent_text.get(str(parent))
             # one object per distinct title and body in a chunk: pickled once (then by reference), hashed once
             rows.append((record.line, rid, text, article, shared.setdefault(title, title),
                          shared.setdefault(body, body), old, parent))
