@@ -40,7 +40,8 @@ ON_TOPIC = [
 ]
 SHORT_ON_TOPIC = ["Mosul will be free soon", "Good news for the people of Iraq", "ISIL is finished",
                   "Go Iraqi army!", "Pray for Mosul"]
-GENERIC = ["Great article, thanks", "Thanks for sharing", "So sad", "Well said"]
+GENERIC = ["Great article, thanks", "Thanks for sharing", "So sad", "Well said", "Good lord!", "So true.",
+           "Interesting read.", "Thanks for the update."]
 CHAT = ["My cat is sleeping", "Pizza tastes good", "Nice shoes"]  # unrelated chat: flag is the hoped-for answer
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
 
