@@ -12,7 +12,7 @@ from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from moderation.repeats import fingerprint
 from moderation.store import now
-from moderation.text import clear_memos
+from moderation.text import clear_memos, is_short
 from service.auth import require_key
 from service.engine import get_moderator, get_store
 from service.errors import ApiError
@@ -280,7 +280,7 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article, comment_id)  # a stored article (and its thread without this comment), or None
     [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
-    parent = parent_of(parent_id, parent_text)
+    parent = parent_of(parent_id, parent_text) if is_short(text) else None  # only a short comment reads it
     verdict = moderator.moderate(text, article, context=context, repeats=repeats, parent=parent)
     result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key)
     if record:
@@ -307,7 +307,8 @@ def moderate_batch():
     keys, repeats = copies_before(moderator.policy, texts, ids)
     sent = {str(i): t for i, t in zip(ids, texts) if i is not None}  # a reply may answer a comment of its batch
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats,
-                                        parents=[parent_of(p, t, sent) for p, t in parents])
+                                        parents=[parent_of(p, t, sent) if is_short(text) else None
+                                                 for (p, t), text in zip(parents, texts)])
     thread = [thread_row(article, text, verdict, comment_id, key) if context is not None else None
               for comment_id, text, article, context, verdict, key
               in zip(ids, texts, articles, contexts, verdicts, keys)]
