@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from bench import short_rule
 from moderation.moderator import Article, Moderator
 from moderation.registry import ModelRegistry
 from moderation.relevance import is_short
@@ -39,7 +40,8 @@ ON_TOPIC = [
 ]
 SHORT_ON_TOPIC = ["Mosul will be free soon", "Good news for the people of Iraq", "ISIL is finished",
                   "Go Iraqi army!", "Pray for Mosul"]
-GENERIC = ["Great article, thanks", "Thanks for sharing", "So sad", "Well said"]
+GENERIC = ["Great article, thanks", "Thanks for sharing", "So sad", "Well said", "Good lord!", "So true.",
+           "Interesting read.", "Thanks for the update."]
 CHAT = ["My cat is sleeping", "Pizza tastes good", "Nice shoes"]  # unrelated chat: flag is the hoped-for answer
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
 
@@ -249,6 +251,19 @@ def main() -> None:
 
     print(short_threshold_table(own, figures["off_topic_short_scores"], shoe,
                                 model.metadata["thresholds"].get("short_off_topic_flag")))
+
+    rule = short_rule.figures(model.relevance, data_dir, article)
+    if rule.get("seed") is None:
+        print(f"model {model.version} has no generic words: the short-comment rule is off (retrain)")
+    else:
+        rule_table = short_rule.table(rule)
+        print("short-comment rule (a short comment with no support for its non-generic words is held; "
+              "SHORT_OFF_TOPIC_ACTION):")
+        print(rule_table)
+        effect = short_rule.neighbour_effect(model.relevance, data_dir)
+        print("word-vector neighbours as support (cosine: own article held / moved held, article only): "
+              + "; ".join(f"{c if c is not None else 'off'}: {o:.1%} / {m:.1%}" for c, (o, m) in effect.items()))
+        short_rule.write_table(ROOT / "docs" / "figures" / "relevance.md", model.version, rule_table, figures)
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",

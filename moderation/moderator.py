@@ -16,6 +16,7 @@ from moderation.registry import LoadedModel
 from moderation.relevance import Context, ContextCache, batch_contexts, is_short
 from moderation.relevance_one import score_one
 from moderation.scorer import compile_scorer
+from moderation.short_support import short_support
 from moderation.site_rules import NOTHING
 from moderation.text import is_blank, policy_length
 
@@ -68,14 +69,16 @@ class Moderator:
         return self.model.version
 
     def moderate(self, text: str, article: Article | None = None, thread: list[str] | None = None,
-                 context: Context | None = None, repeats: int | None = None) -> Verdict:
-        return self.moderate_batch([text], [article], [thread], contexts=[context], repeats=[repeats])[0]
+                 context: Context | None = None, repeats: int | None = None, parent: str | None = None) -> Verdict:
+        return self.moderate_batch([text], [article], [thread], contexts=[context], repeats=[repeats],
+                                   parents=[parent])[0]
 
     def moderate_batch(self, texts: list[str], articles: list[Article | None] | None = None,
                        threads: list[list[str] | None] | None = None,
                        contexts: list[Context | None] | None = None,
                        leave_out: list[bool] | None = None,
-                       repeats: list[int | None] | None = None) -> list[Verdict]:
+                       repeats: list[int | None] | None = None,
+                       parents: list[str | None] | None = None) -> list[Verdict]:
         """Decide on many comments at once; the model scores them in one vectorised call.
 
         `articles[i]` is the article comment i was posted under and `threads[i]` the discussion so far under it
@@ -87,6 +90,8 @@ class Moderator:
         `leave_out` given, contexts are scored even when empty (the caller chose which rows have an article).
         `repeats[i]` is how many copies of comment i's text were posted before within the policy's window
         (moderation/repeats.py; the service counts them in its store), None when not counted.
+        `parents[i]` is the text of the comment that comment i answers (None for a top-level comment): a short
+        reply's words are also supported by it (moderation/short_support.py).
         """
         lengths = [0 if is_blank(t) else policy_length(t) for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
@@ -96,20 +101,25 @@ class Moderator:
             probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
-        off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out)
+        supports: list = [None] * len(texts)
+        off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out, parents, supports)
         verdicts = []
         policy = self.policy  # once: the site rules' watcher may swap it (service/site_rules.py)
         site = policy.site if policy.site is not None and policy.site.active else None
         repeats = repeats if repeats is not None else [None] * len(texts)
-        for text, length, score, relevance, copies in zip(texts, lengths, spam, off_topic, repeats):
+        for text, length, score, relevance, copies, support in zip(texts, lengths, spam, off_topic, repeats,
+                                                                     supports):
             found = site.inspect(text) if site is not None and length > 0 else NOTHING
             decision: Decision = decide(length, score, policy, relevance, short=is_short(text), found=found,
-                                        repeats=copies if length > 0 else None)
+                                        repeats=copies if length > 0 else None, support=support)
             verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
         return verdicts
 
-    def _off_topic(self, texts, lengths, articles, threads, given, given_leave_out=None) -> list[float | None]:
-        """Off-topic scores; None where there is no article to compare with (or no relevance model)."""
+    def _off_topic(self, texts, lengths, articles, threads, given, given_leave_out=None, parents=None,
+                   supports=None) -> list[float | None]:
+        """Off-topic scores; None where there is no article to compare with (or no relevance model). With
+        `supports` (a list as long as `texts`), each scored comment's short-comment verdict
+        (short_support.short_support, against the same context, with `parents[i]`) is written into it."""
         n = len(texts)
         out: list[float | None] = [None] * n
         model = self.model.relevance
@@ -127,6 +137,7 @@ class Moderator:
             i = rows[0]
             if not given[i].empty:
                 out[i] = round(score_one(model, texts[i][:SCORED_CHARS], given[i]), 4)
+                _support(supports, i, model, texts[i], given[i], False, parents)
             return out
         built, context_of, leave_out, known, counts = batch_contexts(
             [texts[i] for i in rows], [articles[i] if given[i] is None else None for i in rows],
@@ -143,6 +154,8 @@ class Moderator:
         chosen = [i for i, k in zip(rows, known) if k]
         if not chosen:
             return out
+        for i, c, loo in zip(chosen, context_of[known], leave_out[known]):
+            _support(supports, i, model, texts[i], built[c], bool(loo), parents)
         if len(chosen) == 1 and not leave_out[known].any():  # one comment under an article sent inline: as above
             out[chosen[0]] = round(score_one(model, texts[chosen[0]][:SCORED_CHARS], built[context_of[known][0]]), 4)
             return out
@@ -152,3 +165,10 @@ class Moderator:
         for i, p in zip(chosen, scores):
             out[i] = round(float(p), 4)
         return out
+
+
+def _support(supports, i, model, text, context, leave_out, parents) -> None:
+    """supports[i] = the short-comment verdict of comment i (when the caller asked for verdicts)."""
+    if supports is not None and is_short(text):
+        parent = parents[i] if parents is not None else None
+        supports[i] = short_support(model, text[:SCORED_CHARS], context, leave_out, parent)

@@ -128,7 +128,8 @@ def model_policy(metadata: dict, **overrides) -> PolicyConfig:
 
 
 def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
-           short: bool = False, found: Findings = NOTHING, repeats: int | None = None) -> Decision:
+           short: bool = False, found: Findings = NOTHING, repeats: int | None = None,
+           support=None) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.
 
     `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
@@ -140,6 +141,9 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
     `repeats` is how many times the same text was posted before within the policy's window (None when not
     counted: too few words, the rule off, or no history, as in batch rescoring). A reason in `policy.paused` that
     would flag is listed with action accept and a note saying so; a reject is never paused.
+    `support` is the short-comment rule's verdict (moderation/short_support.py, None when not judged): a generic
+    reaction gets no off-topic reason; an unsupported short comment gets one, with `short_off_topic_action`,
+    whatever its score.
     """
     reasons: list[Reason] = []
     if length == 0:
@@ -168,7 +172,12 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
             reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_reject:.2f}.", REJECT))
         elif spam >= policy.spam_flag:
             reasons.append(Reason("spam", f"Spam score {spam:.2f} is at or above {policy.spam_flag:.2f}.", FLAG))
-    if off_topic is not None and short:
+    verdict = getattr(support, "verdict", None)
+    if short and verdict == "unsupported":
+        reasons.append(Reason("off_topic", support.message(), policy.short_off_topic_action))
+    elif short and verdict == "generic":
+        pass  # a generic reaction is never held for relevance
+    elif off_topic is not None and short:
         if off_topic >= policy.short_off_topic_flag:
             reasons.append(Reason(
                 "off_topic", f"Short comment: off-topic score {off_topic:.2f} is at or above "

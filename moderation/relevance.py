@@ -48,7 +48,7 @@ from sklearn.utils import murmurhash3_32
 
 from moderation.semantic import (SEMANTIC_FEATURES, WordVectors, entries_by_context, raw_words, semantic_features,
                                  tokens)
-from moderation.text import article_text
+from moderation.text import SHORT_WORDS, article_text, is_short  # noqa: F401 - re-exported
 
 N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
@@ -66,7 +66,8 @@ SUPPORT_WORDS = 64
 SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
 BG_SMOOTH = 1.0  # additive smoothing of the background word counts
 
-SHORT_WORDS = 5  # a comment of one to this many words takes the short-comment path (its own combiner and threshold)
+# A comment of one to SHORT_WORDS words takes the short-comment path (its own combiner, threshold and rule):
+# moderation/text.py, which batch rescoring's main process reads without the model's code.
 # One combiner per regime: short comments (any context), with a discussion to compare with, the article text only.
 REGIMES = ("short", "thread", "article")
 FEATURE_NAMES = (
@@ -108,12 +109,6 @@ def content_words(text: str) -> list[str]:
     return out
 
 
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # words as a reader counts them ("it's" is one word)
-
-
-def is_short(text: str) -> bool:
-    """One to SHORT_WORDS words: the short-comment path (few words to compare, so its own combiner and threshold)."""
-    return 0 < len(_WORD.findall(text[:200])) <= SHORT_WORDS
 
 
 _HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alternate_sign=False, norm=None,

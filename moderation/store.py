@@ -206,6 +206,12 @@ def _copies(table):
 # and none under the comment id being decided (that comment itself, sent again).
 _FOUND = _copies(thread_comments).union_all(_copies(decisions)).subquery()
 _COPIES = select(func.count(_FOUND.c.comment_id.distinct()) + func.count() - func.count(_FOUND.c.comment_id))
+# The text of a comment by the CMS's id (a reply's parent): the latest copy, accepted or flagged.
+_THREAD_TEXT = (select(thread_comments.c.text)
+                .where(thread_comments.c.comment_id == bindparam("comment_id", type_=String))
+                .order_by(thread_comments.c.id.desc()).limit(1))
+_FLAGGED_TEXT = (select(decisions.c.text).where(decisions.c.comment_id == bindparam("comment_id", type_=String))
+                 .order_by(decisions.c.id.desc()).limit(1))
 
 
 def _id(value: int):
@@ -614,6 +620,16 @@ class Store:
         the comment `comment_id` itself."""
         found = self.rows(_COPIES, {"fingerprint": fingerprint, "since": since, "comment_id": comment_id})
         return int(found[0][0])
+
+    def comment_text(self, comment_id: str) -> str | None:
+        """The text of the comment the CMS sent under this id (the latest: in a thread, else in the review log), or
+        None when the store holds none: what a reply answers (`parent_id`)."""
+        with self.engine.connect() as conn:
+            for statement in (_THREAD_TEXT, _FLAGGED_TEXT):
+                found = conn.execute(statement, {"comment_id": comment_id}).first()
+                if found is not None:
+                    return found[0]
+        return None
 
     def thread(self, article_id: str, limit: int = 200) -> list[str]:
         """The most recent accepted comments under an article, oldest first."""

@@ -153,3 +153,17 @@ def policy_length(text: str) -> int:
     the service agree on the number.
     """
     return len(unicodedata.normalize("NFC", text).strip())
+
+
+SHORT_WORDS = 5  # a comment of one to this many words takes the short-comment path (its own combiner and threshold)
+_READER_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # words as a reader counts them ("it's" is one word)
+
+
+def reader_words(text: str) -> int:
+    """How many words a reader counts in the start of a text (up to 200 characters: enough to tell a short one)."""
+    return len(_READER_WORD.findall(text[:200]))
+
+
+def is_short(text: str) -> bool:
+    """One to SHORT_WORDS words: the short-comment path (few words to compare, so its own combiner and threshold)."""
+    return 0 < reader_words(text) <= SHORT_WORDS

@@ -72,6 +72,17 @@ def comment(fields: dict) -> tuple[str, Article | None]:
     return text, id_only_article(permalink)
 
 
+def comment_parent(fields: dict) -> str | None:
+    """`comment_parent`, the id of the comment this one answers as WordPress sends it with the comment (0 or empty
+    for a top-level comment), or a 422."""
+    value = storable(fields.get("comment_parent", ""), "comment_parent").strip()
+    if value in ("", "0"):
+        return None
+    if len(value) > MAX_ID_CHARS:
+        raise ApiError(422, "invalid_request", f"'comment_parent' must be at most {MAX_ID_CHARS} characters.")
+    return value
+
+
 def moderation_headers(verdict) -> dict:
     """The verdict in `X-Moderation-*` headers, for adapters whose answer has no room for it (Akismet, Coral)."""
     headers = {
@@ -95,7 +106,7 @@ def comment_check():
     check_key(fields, "api")
     text, article = comment(fields)
     record = fields.get("is_test", "").strip().lower() not in TRUE_VALUES and not fields.get("recheck_reason")
-    verdict, _ = moderate_one(text, article, record=record)
+    verdict, _ = moderate_one(text, article, record=record, parent_id=comment_parent(fields))
     headers = moderation_headers(verdict)
     if verdict.decision == "reject":
         headers["X-akismet-pro-tip"] = "discard"

@@ -12,7 +12,7 @@ from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from moderation.repeats import fingerprint
 from moderation.store import now
-from moderation.text import clear_memos
+from moderation.text import clear_memos, is_short
 from service.auth import require_key
 from service.engine import get_moderator, get_store
 from service.errors import ApiError
@@ -127,6 +127,31 @@ def parse_comment(body: dict) -> tuple[str, Article | None]:
     return text, Article(article_id, title, content)
 
 
+def parse_parent(body: dict, prefix: str = "") -> tuple[str | None, str | None]:
+    """(parent id, parent text) of a request: the comment it answers, by `parent_id` (a comment id the service has
+    seen: string or integer) or inline as `parent_text` (a string); both optional, `parent_text` wins."""
+    parent_id, parent_text = body.get("parent_id"), body.get("parent_text")
+    if parent_id is not None:
+        parent_id = str(_identifier(parent_id, f"{prefix}parent_id"))
+        parent_id = parent_id or None
+    if parent_text is not None:
+        parent_text = _string(parent_text, f"{prefix}parent_text")
+    return parent_id, parent_text
+
+
+def parent_of(parent_id: str | None, parent_text: str | None, batch: dict | None = None) -> str | None:
+    """The text a reply answers: `parent_text`, else the comment sent under `parent_id` earlier in the same batch
+    (`batch`: id -> text) or stored (thread or review log). An id the service has not seen is no parent: the
+    comment is judged as a top-level one."""
+    if parent_text is not None:
+        return parent_text
+    if parent_id is None:
+        return None
+    if batch and parent_id in batch:
+        return batch[parent_id]
+    return get_store().comment_text(parent_id)
+
+
 def explain_requested(body: dict) -> bool:
     explain = body.get("explain", False)
     if not isinstance(explain, bool):
@@ -139,7 +164,7 @@ def _where(exc: ApiError, index: int) -> ApiError:
     return ApiError(exc.status, exc.code, f"comments[{index}]: {exc.message}")
 
 
-def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list[bool]]:
+def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list[bool], list[tuple]]:
     """Validate a batch: `comments`, 1 to MAX_BATCH_COMMENTS objects, each a moderation request with an optional
     client `id` (string or integer) echoed back. One bad comment rejects the whole batch, saying which one."""
     comments = body.get("comments")
@@ -150,7 +175,7 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list
         raise ApiError(422, "invalid_request", "'comments' is empty; send 1 to %d comments." % limit)
     if len(comments) > limit:
         raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} comments; this one has {len(comments)}.")
-    ids, texts, articles, explains = [], [], [], []
+    ids, texts, articles, explains, parents = [], [], [], [], []
     for index, item in enumerate(comments):
         if not isinstance(item, dict):
             raise _where(ApiError(422, "invalid_request", "each comment must be a JSON object."), index)
@@ -162,12 +187,13 @@ def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list
                 raise ApiError(422, "invalid_request", "'explain' must be true or false.")
             text, article = parse_comment(item)
             explains.append(explain_requested(item))
+            parents.append(parse_parent(item))
         except ApiError as exc:
             raise _where(exc, index) from None
         ids.append(comment_id)
         texts.append(text)
         articles.append(article)
-    return ids, texts, articles, explains
+    return ids, texts, articles, explains, parents
 
 
 def record_writes(thread: list, flagged: list) -> None:
@@ -188,7 +214,9 @@ def moderate():
     comment_id = body.get("comment_id")
     if comment_id is not None:
         comment_id = str(_identifier(comment_id, "comment_id", min_chars=1))
-    _, result = moderate_one(text, article, comment_id, explain=explain)
+    parent_id, parent_text = parse_parent(body)
+    _, result = moderate_one(text, article, comment_id, explain=explain, parent_id=parent_id,
+                             parent_text=parent_text)
     return jsonify(result)
 
 
@@ -239,10 +267,11 @@ def answer(moderator, text: str, article: Article | None, verdict, comment_id, e
 
 
 def moderate_one(text: str, article: Article | None, comment_id: str | None = None, explain: bool = False,
-                 record: bool = True):
+                 record: bool = True, parent_id: str | None = None, parent_text: str | None = None):
     """One comment through the live model: (verdict, answer dict). With `record`, an accepted comment joins its
     stored article's thread and a flagged one enters the review log (committed before this returns); without,
-    nothing is written but an article sent inline with text. Shared by /v1/moderate and the Akismet adapter."""
+    nothing is written but an article sent inline with text. `parent_id` or `parent_text` is the comment it answers
+    (`parent_of`). Shared by /v1/moderate and the Akismet and Coral adapters."""
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
@@ -251,7 +280,8 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article, comment_id)  # a stored article (and its thread without this comment), or None
     [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
-    verdict = moderator.moderate(text, article, context=context, repeats=repeats)
+    parent = parent_of(parent_id, parent_text) if is_short(text) else None  # only a short comment reads it
+    verdict = moderator.moderate(text, article, context=context, repeats=repeats, parent=parent)
     result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key)
     if record:
         record_writes([thread_row(article, text, verdict, comment_id, key) if context is not None else None],
@@ -265,7 +295,7 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
 @require_key("api")
 def moderate_batch():
     """Decide on up to MAX_BATCH_COMMENTS comments in one call, scored together; results in request order."""
-    ids, texts, articles, explains = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
+    ids, texts, articles, explains, parents = parse_batch(json_body(current_app.config["MAX_BATCH_CONTENT_LENGTH"]))
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
@@ -275,7 +305,10 @@ def moderate_batch():
 
     contexts = [context_for(article, comment_id) for article, comment_id in zip(articles, ids)]
     keys, repeats = copies_before(moderator.policy, texts, ids)
-    verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats)
+    sent = {str(i): t for i, t in zip(ids, texts) if i is not None}  # a reply may answer a comment of its batch
+    verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats,
+                                        parents=[parent_of(p, t, sent) if is_short(text) else None
+                                                 for (p, t), text in zip(parents, texts)])
     thread = [thread_row(article, text, verdict, comment_id, key) if context is not None else None
               for comment_id, text, article, context, verdict, key
               in zip(ids, texts, articles, contexts, verdicts, keys)]

@@ -160,7 +160,8 @@ def html_to_text(body: str) -> str:
 
 
 def parse_request(body: dict) -> tuple[str, str | None, Article | None]:
-    """(text, comment id, article) of Coral's request; a 4xx ApiError saying what is wrong otherwise."""
+    """(text, comment id, article) of Coral's request; a 4xx ApiError saying what is wrong otherwise. The comment it
+    answers (`comment.parentID`) is read by `parent_id`."""
     action = body.get("action", "NEW")
     if action not in ACTIONS:
         raise ApiError(422, "invalid_request", f"'action' must be one of {', '.join(ACTIONS)}.")
@@ -187,6 +188,14 @@ def parse_request(body: dict) -> tuple[str, str | None, Article | None]:
     if isinstance(story_id, str):
         story_id = story_id.strip()
     return text, comment_id, None if story_id is None else id_only_article(str(story_id))
+
+
+def parent_id(body: dict) -> str | None:
+    """The id of the comment this one answers (`comment.parentID`, null for a top-level comment), or a 422."""
+    value = body["comment"].get("parentID")
+    if value is None:
+        return None
+    return str(_identifier(value, "comment.parentID")) or None
 
 
 def coral_answer(verdict, accepted: str | None) -> dict:
@@ -219,8 +228,9 @@ def moderate():
         log.warning("coral: the %s header matches no configured signing secret", SIGNATURE_HEADER)
         raise ApiError(401, "unauthorized", f"{SIGNATURE_HEADER} matches no configured signing secret.",
                        CHALLENGE)
-    text, comment_id, article = parse_request(json_body())
-    verdict, _ = moderate_one(text, article, comment_id)
+    body = json_body()
+    text, comment_id, article = parse_request(body)
+    verdict, _ = moderate_one(text, article, comment_id, parent_id=parent_id(body))
     response = jsonify(coral_answer(verdict, current_app.extensions["coral_accept_status"]))
     response.headers.update(moderation_headers(verdict))
     return response

@@ -47,6 +47,15 @@ BAD_INPUT = {
 
 INT64 = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
 NO_NUL = {"pattern": "^[^\\u0000]*$"}  # a string the store can keep: no NUL character (else 400 invalid_text)
+PARENT = {
+    "parent_id": {"oneOf": [{"type": "string", "maxLength": 255, **NO_NUL}, INT64], "nullable": True,
+                  "description": "The comment this one answers, by the comment id the service has seen it "
+                                 "under (`comment_id`, or an earlier comment's `id` in the same batch). A short "
+                                 "reply's words are also supported by it (docs/short-comments.md). An id the "
+                                 "service has not seen is no parent: the comment is judged as a top-level one."},
+    "parent_text": {"type": "string", "nullable": True, **NO_NUL,
+                    "description": "The text of the comment this one answers, inline (wins over `parent_id`)."},
+}
 
 SCHEMAS = {
     "Error": {
@@ -80,7 +89,7 @@ SCHEMAS = {
     },
     "ModerateRequest": {"allOf": [ref("Comment"), {
         "type": "object",
-        "properties": {"comment_id": {
+        "properties": {**PARENT, "comment_id": {
             "oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, **NO_NUL}, INT64], "nullable": True,
             "description": "Your id for the comment: stored with it (thread, review log) so that "
                            "`DELETE /v1/comments/{comment_id}` can erase it. In a batch, each comment's `id`."}},
@@ -132,7 +141,7 @@ SCHEMAS = {
     "BatchComment": {
         "allOf": [ref("Comment"), {
             "type": "object",
-            "properties": {"id": {
+            "properties": {**PARENT, "id": {
                 "description": "Your id for the comment, echoed back in its result and stored with it "
                                "(`DELETE /v1/comments/{comment_id}` erases it).",
                 "oneOf": [{"type": "string", "maxLength": 255, "nullable": True, **NO_NUL}, INT64],
@@ -290,13 +299,16 @@ SCHEMAS.update({
             "comment_type": {"type": "string"},
             "is_test": {"type": "string", "description": "`1` / `true`: scored, nothing stored."},
             "recheck_reason": {"type": "string", "description": "A comment checked before: nothing stored."},
+            "comment_parent": {"type": "string", "maxLength": 255, **NO_NUL,
+                               "description": "The id of the comment it answers, as WordPress sends it (`0`: a "
+                                              "top-level comment); found when that comment was sent with its id."},
         },
     },
     "CoralRequest": {
         "type": "object",
         "required": ["comment"],
         "description": "Coral's external-moderation request (service/coral.py). Fields not listed (author, site, "
-                       "tenantID, tenantDomain, parentID) are accepted and ignored; nothing about the author is "
+                       "tenantID, tenantDomain) are accepted and ignored; nothing about the author is "
                        "stored.",
         "properties": {
             "action": {"type": "string", "enum": ["NEW", "EDIT"], "default": "NEW",
@@ -307,6 +319,8 @@ SCHEMAS.update({
                        "description": "Coral's comment id: the comment id of the thread and review-queue rows."},
                 "body": {"type": "string", "description": "The comment as Coral's HTML; moderated as its text.",
                          **NO_NUL},
+                "parentID": {"oneOf": [{"type": "string", "maxLength": 255, **NO_NUL}, INT64], "nullable": True,
+                             "description": "The comment it answers (`parent_id` of `/v1/moderate`)."},
             }},
             "story": {"type": "object", "nullable": True, "properties": {
                 "id": {"oneOf": [{"type": "string", **NO_NUL}, {"type": "integer"}], "nullable": True,

@@ -20,6 +20,7 @@ def make_app(tiny_registry, tmp_path, decision="accept", **config):
     return create_app({
         "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": spam[0], "SPAM_REJECT": spam[1],
         "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0,
+        **({"SHORT_OFF_TOPIC_ACTION": "accept"} if decision == "accept" else {}),  # the short-comment rule too
         "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", **config,
     })
 

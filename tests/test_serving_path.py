@@ -127,14 +127,18 @@ def test_scores_are_the_same_with_a_warm_cache_and_a_cold_one(two_workers, seed_
     article = {"id": "seed", "title": seed_article["title"], "body": seed_article["body"]}
     texts = ["Iraqi forces should protect the civilians leaving Mosul.", "Shoe level lies.", "Great article",
              "The fighters fled before the army arrived.", "Win a free iPhone at bit.ly/x", "Mosul again?"]
+    accepted = 0
     for i, text in enumerate(texts):
         body = {"text": text, "article": article if i == 0 else {"id": "seed"}}
         fresh = Context.build(article["title"], article["body"], store.thread("seed"))
         expected = moderator.moderate(text, Article("seed", article["title"], article["body"]), context=fresh)
         got = warm.post("/v1/moderate", json=body).json
         assert got["scores"] == {"spam": expected.spam, "off_topic": expected.off_topic}, text
-        other.post("/v1/moderate", json={"text": f"{text} (seen by the other worker)", "article": {"id": "seed"}})
-    assert len(store.thread("seed")) == 2 * len(texts)
+        assert (got["decision"], got["reasons"]) == (expected.decision, [r.to_dict() for r in expected.reasons])
+        seen = other.post("/v1/moderate", json={"text": f"{text} (seen by the other worker)",
+                                                "article": {"id": "seed"}}).json
+        accepted += (got["decision"] == "accept") + (seen["decision"] == "accept")
+    assert len(store.thread("seed")) == accepted > len(texts)  # every accepted comment joined the thread
 
 
 def test_relevance_features_match_dense_norms(tiny_registry):

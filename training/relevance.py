@@ -31,7 +31,9 @@ from moderation.relevance import (FEATURE_NAMES, REGIMES, SHORT_FEATURES, Column
                                   content_words, count_vectors, fill_text_features, is_short)
 from moderation.relevance_one import _column
 from moderation.semantic import WordVectors, word_baselines
+from training import sources
 from training.datasets import Example
+from training.generic_words import learn_generic_words
 
 log = logging.getLogger(__name__)
 
@@ -482,6 +484,15 @@ def _concat(parts: list[Pairs]) -> Pairs:
                  np.concatenate(kind), np.concatenate(article))
 
 
+def _ham_by_source(examples: list[Example]) -> dict[str, list[str]]:
+    """Legitimate comments by source, other than the Fox News comments the short-comment rule is measured on."""
+    out: dict[str, list[str]] = {}
+    for e in examples:
+        if e.label == "ham" and e.source != "fox":
+            out.setdefault(e.source, []).append(e.text)
+    return out
+
+
 def train_relevance(train: list[Example], evaluation: list[Example], folds: int = 4) -> tuple[object, dict]:
     """(model or None, report): the model trained on `train`'s articles, threshold and figures.
 
@@ -500,9 +511,13 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
         served = short & (oof_pairs.kind == "thread")
         short_threshold = choose_flag_threshold(oof_pairs.subset(served), oof[served], FLAG_SHORT_RELEVANT_RATE)
         model = fit(groups, foreign=foreign)
+        # The words of comments on any subject (training/generic_words.py): a short comment whose content words are
+        # all generic is a generic reaction; one with other words and no support for them is held.
+        model.generic_words = learn_generic_words(sources.find_data_dir(), fallback=_ham_by_source(train))
         chat = oof_pairs.kind == "foreign"
     report = {
         "kind": "relevance-logistic",
+        "generic_words": len(model.generic_words),
         "features": list(FEATURE_NAMES),
         "train_articles": {"news": len(news), "youtube": len(groups) - len(news)},
         "threshold_from": "out-of-fold scores, folds grouped by article",

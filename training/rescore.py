@@ -1,7 +1,9 @@
 """Batch rescoring: replay old comments through a model version and the policy, in chunks, on all cores.
 
 Input is CSV, JSON lines, Parquet or a database table with `id`, `text` and optional `article_id`,
-`article_title`, `article_body`, `decision` (the old one). Output is one JSON object per valid input row (JSON
+`article_title`, `article_body`, `decision` (the old one), `parent_id` (the id of the row it answers) or
+`parent_text` (the text it answers): a short reply is judged against its parent too (moderation/short_support.py);
+a `parent_id` that is no row of the input is no parent. Output is one JSON object per valid input row (JSON
 lines, or CSV / Parquet by extension) with `id`, `decision`, `scores`, `reasons` and `model_version`. Every
 comment is decided by `Moderator.moderate_batch`, the same code the HTTP service runs.
 
@@ -40,7 +42,7 @@ from pathlib import Path
 from moderation.policy import PolicyConfig, model_policy
 from moderation.registry import ModelLoadError, ModelRegistry
 from moderation.site_rules import SiteRules
-from moderation.text import clear_memos, policy_length
+from moderation.text import clear_memos, is_short, policy_length
 from training.rescore_batch import ThreadContexts, changed_line, json_value, verdict_line
 from training.rescore_io import Source, convert_output, fsync_file, is_invalid_utf8, output_kind
 from training.rescore_samples import SampleFile, SampleIndex, sample_of
@@ -125,7 +127,8 @@ class RescoreOptions:
 
 
 def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple | None]:
-    """(error, None) for a bad row, (None, (id, text, article_id, title, body, old)) for a good one."""
+    """(error, None) for a bad row, (None, (id, text, article_id, title, body, old, parent)) for a good one, where
+    `parent` is the row's `parent_text`, a ParentId for a `parent_id` without text, or None."""
     rid = row.get("id")
     if rid is None or rid == "":
         return "missing id", None
@@ -138,7 +141,16 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
         return "missing text", None
     if not isinstance(text, str):
         return "text must be a string", None
-    for key in ("text", "article_id", "article_title", "article_body", "decision"):
+    parent_id, parent_text = row.get("parent_id"), row.get("parent_text")
+    if parent_id == "":
+        parent_id = None
+    if parent_id is not None and (not isinstance(parent_id, (str, int)) or isinstance(parent_id, bool)):
+        return "parent_id must be a string or an integer", None
+    if parent_text == "":
+        parent_text = None
+    if parent_text is not None and not isinstance(parent_text, str):
+        return "parent_text must be a string", None
+    for key in ("text", "article_id", "article_title", "article_body", "decision", "parent_id", "parent_text"):
         value = row.get(key)
         if isinstance(value, str):
             if is_invalid_utf8(value):
@@ -160,7 +172,12 @@ def check_row(row: dict, seen: set, max_chars: int) -> tuple[str | None, tuple |
     article = None if article is None or article == "" else str(article)
     old = row.get("decision")
     old = None if old is None else str(old).strip().lower() or None  # "ACCEPT", "Accept " are accept
-    return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old)
+    parent = parent_text if parent_text is not None else None if parent_id is None else ParentId(str(parent_id))
+    return None, (rid, text, article, _str(row.get("article_title")), _str(row.get("article_body")), old, parent)
+
+
+class ParentId(str):
+    """A row's `parent_id` given without the parent's text: the main process looks the text up (`parent_texts`)."""
 
 
 def _str(value) -> str:
@@ -182,11 +199,12 @@ class _KnownRepeats:
 
 
 def collect_threads(source: Source, max_chars: int, thread_size: int, thread_chars: int,
-                    repeated: set | None = None, full=None) -> tuple[dict, int]:
+                    repeated: set | None = None, full=None, parents: set | None = None) -> tuple[dict, int]:
     """First pass: {article_id: [(line, text), ...]} with the first thread_size + 1 valid texts of each article,
     and the number of valid rows. `repeated`, when given, receives the lines of the rows with a repeated id.
     `full(article_id, sample)`, when given, takes each sample as soon as it is complete (thread_size + 1 texts)
-    and the dict returned holds only the others: the texts of complete samples are not kept."""
+    and the dict returned holds only the others: the texts of complete samples are not kept. `parents`, when
+    given, receives the `parent_id`s of the short comments that name one without its text (`parent_texts`)."""
     samples: dict[str, list] = {}
     seen: set = set()
     valid = 0
@@ -199,6 +217,8 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
                 repeated.add(record.line)
             continue
         valid += 1
+        if parents is not None and isinstance(good[6], ParentId) and is_short(good[1]):
+            parents.add(str(good[6]))
         article = good[2]
         if article is None:
             continue
@@ -220,13 +240,33 @@ def collect_threads(source: Source, max_chars: int, thread_size: int, thread_cha
 _HANDED_OVER = ()  # collect_threads: an article whose complete sample went to `full`
 
 
+def parent_texts(source: Source, wanted: set, thread_chars: int) -> dict:
+    """{id: text (cut to thread_chars)} of the input rows whose id is in `wanted` (the first valid row of an id): a
+    pass over the input made only when short replies name their parent by id. Memory is bounded by the number of
+    such replies."""
+    found: dict = {}
+    if not wanted:
+        return found
+    for record in source.records():
+        row = record.row
+        if row is None:
+            continue
+        rid, text = row.get("id"), row.get("text")
+        if isinstance(rid, bool) or not isinstance(rid, (str, int)) or not isinstance(text, str):
+            continue
+        key = str(rid)
+        if key in wanted and key not in found:
+            found[key] = text[:thread_chars]
+    return found
+
+
 # --- scoring (runs in worker processes) -------------------------------------------------------------------------
 
 
 @dataclass
 class ChunkTask:
     index: int
-    rows: list  # (line, id, text, article_id, title, body, old)
+    rows: list  # (line, id, text, article_id, title, body, old[, parent text or None])
     samples: dict  # article_id -> [(line, text)] or a SampleRef into `sample_file`, for the articles of these rows
     thread_size: int
     sample_file: SampleFile | None = None  # where SampleRefs point (local engine)
@@ -270,7 +310,8 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
     wanted: dict = {}  # context key -> (title, body, the sample (to load when not cached))
     sampled: dict = {}  # article id -> its sample (InlineSample / StoredSample)
     keys: list = []
-    for line, _rid, text, article_id, title, body, _old in task.rows:
+    parents = [row[7] if len(row) > 7 and type(row[7]) is str else None for row in task.rows]
+    for line, _rid, text, article_id, title, body, _old, *_parent in task.rows:
         texts.append(text)
         if article_id is None:
             key = (None, title, body)
@@ -313,13 +354,14 @@ def score_chunk(moderator: Moderator, task: ChunkTask) -> ChunkResult:
         wanted[key] = (title, body, None if _CONTEXTS.has(key) else [t for _, t in sample.load()])
     built = _CONTEXTS.get_many(wanted)
     contexts = [None if key is None else built[key] for key in keys]
-    verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out)
+    verdicts = moderator.moderate_batch(texts, articles, threads, contexts=contexts, leave_out=leave_out,
+                                        parents=parents)
     for context in built.values():  # kept across chunks: the 1M-row memory goal
         forget_article_words(context)
     version_json = json_value(moderator.version)
     out, changed = [], []
     decided, moved = [], []
-    for (line, rid, _text, _a, _t, _b, old), verdict in zip(task.rows, verdicts):
+    for (line, rid, _text, _a, _t, _b, old, *_p), verdict in zip(task.rows, verdicts):
         rid_json = json_value(rid)
         verdict_json = verdict_line(rid_json, verdict, version_json)
         out.append(verdict_json)
@@ -682,8 +724,11 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
         index = None
         if getattr(executor, "local_files", False):  # workers on this machine: samples go to a file, once,
             index = SampleIndex(None, paths.work / "samples.pickle")  # each as soon as the first pass has it
+        wanted_parents: set = set()
         samples, valid_rows = collect_threads(source, policy.max_chars, options.thread_size, options.thread_chars,
-                                              repeated, full=index.add if index is not None else None)
+                                              repeated, full=index.add if index is not None else None,
+                                              parents=wanted_parents)
+        parent_text = parent_texts(source, wanted_parents, options.thread_chars)
         if index is not None:
             index.finish(samples, consume=True)
             samples = None
@@ -750,10 +795,12 @@ def _rescore(source: Source, paths: _Paths, options: RescoreOptions) -> RescoreS
                 bad.append((record.line, rid if isinstance(rid, (str, int)) and not is_invalid_utf8(rid) else None,
                             error))
                 continue
-            rid, text, article, title, body, old = good
+            rid, text, article, title, body, old, parent = good
+            if isinstance(parent, ParentId):
+                parent = parent_text.get(str(parent))
             # one object per distinct title and body in a chunk: pickled once (then by reference), hashed once
             rows.append((record.line, rid, text, article, shared.setdefault(title, title),
-                         shared.setdefault(body, body), old))
+                         shared.setdefault(body, body), old, parent))
             if len(rows) >= options.chunk_size:
                 dispatch(chunk_index)
                 chunk_index += 1

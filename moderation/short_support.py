@@ -1,0 +1,117 @@
+"""Short comments without support: the rule that holds a one- to five-word comment unrelated to its page.
+
+A comment of one to SHORT_WORDS words is judged by what its words find in the page it was posted on, not by a
+score: too few words for a similarity to mean much. Its content words are stemmed (the relevance model's Snowball
+stems) and split in two:
+- **generic** words: words of comments on any subject (`GenericWords`, learned from comment corpora of several
+  unrelated communities - news readers, encyclopedia editors, video viewers, text messages - plus a listed
+  lexicon of interjections). A comment whose content words are all generic (or that has none: "So true.",
+  "Well said.", "Great article, thanks") is a **generic reaction** and is never held for relevance;
+- the **other** words. One of them is **supported** when its stem is among the article's most specific words
+  (`RelevanceModel.article_support`: the words the article is about, all its words for a headline and summary),
+  is used in the discussion (the thread's other comments) or in the comment it answers (its parent). Stems make
+  "shoes" match "shoe" and "finished" match "finish". Word-vector neighbours of the article's words can be
+  switched on (NEIGHBOUR_COSINE); measured, they do not help.
+
+A short comment with at least one non-generic word and none of them supported is **unsupported**: the policy
+holds it with an `off_topic` reason naming its words (`policy.decide`, action `short_off_topic_action`).
+
+One function (`short_support`) serves the single-comment and the batch paths, so both give the same verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from moderation.relevance import _STOP, Context, content_words, is_short, stem
+from moderation.relevance_one import _column
+from moderation.semantic import _cached_representation, raw_words
+from moderation.text import reader_words
+
+# With a number, a comment word is also supported by the article when its vector is at least this close to one of
+# the article's most specific words' (mean-removed unit GloVe vectors, moderation/semantic.py). Off (None): on the
+# Fox comments it lowered the share held of short comments under their own article and of the same comments moved
+# under another article alike (51% / 53% held without; 46% / 47% at 0.65, 50% / 51% at 0.75), so it bought
+# nothing; `make bench BENCH=relevance` prints the measure.
+NEIGHBOUR_COSINE: float | None = None
+
+# The verdicts of `short_support`.
+GENERIC = "generic"  # a generic reaction: never held for relevance
+SUPPORTED = "supported"  # at least one non-generic word found support: the short-comment score decides
+UNSUPPORTED = "unsupported"  # held: no non-generic word found support
+
+@dataclass(frozen=True)
+class Support:
+    verdict: str
+    words: tuple[str, ...] = ()  # the comment's content words as written (lower case), for the reason
+    length: int = 0  # the comment's words as a reader counts them
+
+    def message(self) -> str:
+        quoted = ", ".join(f"'{w}'" for w in self.words)
+        plural = "s" if self.length != 1 else ""
+        return (f"A short comment ({self.length} word{plural}) whose words ({quoted}) appear nowhere in what the "
+                f"article is about, its discussion or the comment it answers.")
+
+
+def short_support(model, text: str, context: Context | None, leave_out: bool = False,
+                  parent: str | None = None) -> Support | None:
+    """The rule's verdict on `text` against `context` (None: not a short comment, no context, or a model without
+    the learned generic words). `leave_out` says the comment is itself counted in the context's thread (batch
+    rescoring's leave-one-out threads): its own words are taken out of the thread first. `parent` is the text of
+    the comment it answers."""
+    generic_words = getattr(model, "generic_words", None)
+    if generic_words is None or context is None or not is_short(text):
+        return None
+    raw = list(dict.fromkeys(raw_words(text, _STOP)))
+    length = reader_words(text)
+    specific = [(w, s) for w, s in ((w, stem(w)) for w in raw) if s and s not in generic_words]
+    if not specific:
+        return Support(GENERIC, tuple(raw), length)
+    columns = np.array([_column(s) for _, s in specific], np.int64)
+    # The article: its most specific words (every word of a headline and summary).
+    article = model.article_support(context)  # sorted
+    if article is None:
+        article = context.article.indices if context.article.has_sorted_indices else np.sort(context.article.indices)
+    supported = _found(article, columns) > 0
+    # The discussion: any word another comment used (the comment's own counts taken out of a leave-one-out thread).
+    thread = context.thread
+    if thread.nnz and not supported.any():
+        thread = thread if thread.has_sorted_indices else thread.sorted_indices()
+        counts = _found(thread.indices, columns, thread.data)
+        if leave_out:
+            own: dict[int, int] = {}
+            for s in content_words(text):
+                own[_column(s)] = own.get(_column(s), 0) + 1
+            counts = counts - np.array([own.get(int(c), 0) for c in columns], np.float64)
+        supported |= counts > 0
+    # The comment it answers.
+    if parent and not supported.any():
+        parent_stems = set(content_words(parent))
+        supported |= np.array([s in parent_stems for _, s in specific], bool)
+    # Word-vector neighbours of the article's most specific words.
+    vectors = getattr(model, "vectors", None)
+    if NEIGHBOUR_COSINE is not None and not supported.any() and vectors is not None:
+        ids = [vectors.index.get(w) for w, _ in specific]
+        known = [j for j in ids if j is not None]
+        rep = _cached_representation(model, vectors, context) if known else None
+        if rep is not None:
+            unit = rep[0].astype(np.float64)
+            near = (vectors._unit[np.array(known, np.int64)].astype(np.float64) @ unit.T).max(axis=1)
+            supported[[k for k, j in enumerate(ids) if j is not None]] |= near >= NEIGHBOUR_COSINE
+    if supported.any():
+        return Support(SUPPORTED, tuple(raw), length)
+    return Support(UNSUPPORTED, tuple(raw), length)
+
+
+def _found(keys: np.ndarray, columns: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """values[position of each column in the sorted `keys`] (1.0 without `values`), 0.0 where it is not there: one
+    search for a comment's few words (np.isin sorts both sides on every call)."""
+    if len(keys) == 0:
+        return np.zeros(len(columns))
+    pos = np.minimum(np.searchsorted(keys, columns), len(keys) - 1)
+    hit = keys[pos] == columns
+    found = values[pos] if values is not None else np.ones(len(columns))
+    return np.where(hit, found, 0.0)
+
