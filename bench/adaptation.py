@@ -22,6 +22,7 @@ import numpy as np
 from moderation.features import SITE_LABEL_WEIGHT
 from training import datasets, protocols, sources
 from training.train import load_default_examples
+from bench._figures import records
 
 REPORT_DIR = sources.PROJECT_ROOT / "reports" / "adaptation"
 SIZES = (0, 25, 50, 100, 150)
@@ -67,6 +68,7 @@ def runs() -> list[tuple[int, float]]:
     return [(n, weight) for n in SIZES for weight in (WEIGHTS if n else WEIGHTS[-1:])]
 
 
+@records("adaptation")
 def main() -> None:
     examples = datasets.deduplicate(load_default_examples(sources.ensure_data()))
     videos = sorted({e.group for e in examples if e.source == "youtube"})

@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.serving import free_port
+from bench._figures import records, skip
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAG = "moderation:bench"
@@ -172,14 +173,17 @@ def logs(name: str) -> str:
     return result.stdout + result.stderr
 
 
+@records("container")
 def main() -> None:
     problem = engine_problem()
     if problem:
-        print(f"skipped: {problem}. The image is checked where a Docker engine runs (README, Container).")
+        print(f"skipped: {problem}. The image is checked where a Docker engine runs (docs: Deployment).")
+        skip(problem)
         return
     problem = base_problem()
     if problem:
-        print(f"skipped: {problem}. Name a copy with CONTAINER_PYTHON_IMAGE (README, Container).")
+        print(f"skipped: {problem}. Name a copy with CONTAINER_PYTHON_IMAGE (docs: Deployment).")
+        skip(problem)
         return
     check = Checks()
     seconds = build()

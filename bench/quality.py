@@ -27,6 +27,7 @@ import numpy as np
 from training import protocols, sources
 from training.metrics import choose_thresholds
 from training.train import load_default_examples
+from bench._figures import records
 
 REPORT_DIR = sources.PROJECT_ROOT / "reports" / "quality"
 BOGOFILTER_OOF_FOLDS = 3
@@ -162,6 +163,7 @@ def compare(rows: dict) -> list[str]:
     return notes
 
 
+@records("quality")
 def main() -> None:
     from training.report import protocol_report
 

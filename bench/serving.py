@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from bench._figures import records
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -387,6 +388,7 @@ def stop_server(server: subprocess.Popen) -> None:
         server.kill()
 
 
+@records("serving")
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):  # a new store each run: threads and WAL do not carry over from earlier runs
