@@ -86,7 +86,7 @@ def test_must_show_cases(default_registry, seed_article, tmp_path):
     assert explained["explanation"]["pushed_up"] and explained["decision"] == spam["decision"]
 
 
-# Relevance (issue 4) on the default model.
+# Relevance on the default model.
 SEED_ON_TOPIC = [
     "Good news. I hope the Iraqi army retakes Mosul before the end of the year.",
     "If ISIL leaders are already fleeing to Syria, the fighters left behind will not hold out for long.",
