@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from service import create_app
-
+from tests.test_policy_settings_changes import _app
 
 ADMIN = {"Authorization": "Bearer admin-key"}
-
-
-def _app(tiny_registry, tmp_path, **config):
-    return create_app({
-        "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SECRET_KEY": "test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", **config,
-    })
 
 
 @pytest.mark.parametrize("path,form", [("/review/login", {"key": "admin-key"}),

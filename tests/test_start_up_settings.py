@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from service import create_app
-
-
-def _app(tiny_registry, tmp_path, **config):
-    return create_app({
-        "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SECRET_KEY": "test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", **config,
-    })
-
-
-def _csrf(page: str) -> str:
-    marker = 'name="csrf" value="'
-    start = page.index(marker) + len(marker)
-    return page[start:page.index('"', start)]
+from tests.test_policy_settings_changes import _app
 
 
 def test_a_stored_setting_this_version_does_not_know_does_not_stop_the_service(tiny_registry, tmp_path):
