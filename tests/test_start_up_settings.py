@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_policy_settings_changes import _app
+from tests.test_policy_settings_changes import _app, _csrf
 
 
 def test_a_stored_setting_this_version_does_not_know_does_not_stop_the_service(tiny_registry, tmp_path):
