@@ -5,11 +5,11 @@
 #   runtime - the virtualenv, the code and the trained model only (no data, no compilers), run as a non-root
 #             user by gunicorn, with a HEALTHCHECK on /readyz.
 # Run it with keys (without any it binds loopback only, unreachable from outside the container), a PostgreSQL URL
-# and optionally your own models/ mounted over the built one: see README, "Running in production".
+# and optionally your own models/ mounted over the built one: see docs/operators/deployment.md.
 #
 # Build arguments: PYTHON_IMAGE, the base of both stages (an internal registry's copy of python:3.11-slim);
 # DATA_MIRROR, a base URL serving the data downloads when the build host cannot reach their public homes
-# (README, "Container"; the SHA-256 checks are the same).
+# (docs/operators/deployment.md, "Container"; the SHA-256 checks are the same).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

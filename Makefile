@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: setup run test test-fast bench clean-models
+.PHONY: setup run test test-fast bench docs clean-models
 
 setup: $(VENV)/.installed models/current
 
@@ -32,6 +32,12 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench $(BENCH)
+
+# The docs site (mkdocs.yml, docs/) built into site/, after the API reference is rendered from the OpenAPI document;
+# --strict turns every warning (a broken link, a missing page or figure file) into an error.
+docs: $(VENV)/.installed
+	$(PY) -m service.api_reference
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean-models:
 	rm -rf models/*/ models/current models/history.jsonl

@@ -7,7 +7,7 @@ n; the model trains on everything else plus the first n comments of the other ha
 way `train --with-feedback` adds the store's labels; thresholds come from each model's own out-of-fold training
 scores, by the same rule as always. n = 0 is leave-one-video-out. Each n > 0 is trained twice: with the site's
 labels weighing as much as shared examples (site weight 1) and with `features.SITE_LABEL_WEIGHT`, what `train`
-uses. The table gives the worst video and the mean of the four for issue 3's per-video figures; the report goes
+uses. The table gives the worst video and the mean of the four for the protocol's per-video goals; the report goes
 to reports/adaptation/ (JSON and Markdown).
 """
 
@@ -22,11 +22,12 @@ import numpy as np
 from moderation.features import SITE_LABEL_WEIGHT
 from training import datasets, protocols, sources
 from training.train import load_default_examples
+from bench._figures import records
 
 REPORT_DIR = sources.PROJECT_ROOT / "reports" / "adaptation"
 SIZES = (0, 25, 50, 100, 150)
 WEIGHTS = (1.0, SITE_LABEL_WEIGHT)
-# Issue 3's per-video goals, from the protocol's worst-video goals: (figure, comparison, goal, label).
+# The per-video goals, from the protocol's worst-video goals: (figure, comparison, goal, label).
 _LABELS = {"accuracy": "accuracy", "roc_auc": "ROC AUC", "spam_caught": "spam caught (flag or reject)",
            "ham_rejected": "legitimate rejected"}
 VIDEO_GOALS = tuple((key.split("_", 2)[2], op, goal, _LABELS[key.split("_", 2)[2]])
@@ -67,6 +68,7 @@ def runs() -> list[tuple[int, float]]:
     return [(n, weight) for n in SIZES for weight in (WEIGHTS if n else WEIGHTS[-1:])]
 
 
+@records("adaptation")
 def main() -> None:
     examples = datasets.deduplicate(load_default_examples(sources.ensure_data()))
     videos = sorted({e.group for e in examples if e.source == "youtube"})

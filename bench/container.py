@@ -1,7 +1,7 @@
 """The container, built and run for real: `make bench BENCH=container` (needs a Docker engine; skipped without one).
 
 Builds the image from the `Dockerfile` (the build installs the pinned requirements, gets the data and trains the
-default model), then checks what the README promises of it and prints each check and the figures:
+default model), then checks what the docs promise of it and prints each check and the figures:
 
 - the image size and the build time; the service runs as a non-root user;
 - HEALTHCHECK: the container turns `healthy`, and how long that takes from `docker run`;
@@ -16,7 +16,7 @@ default model), then checks what the README promises of it and prints each check
   restarting, `/healthz` 200 and `/readyz` 503 (so the HEALTHCHECK keeps traffic away), instead of exiting.
 
 Build arguments come from the environment: `CONTAINER_PYTHON_IMAGE` (the base, default python:3.11-slim) and
-`CONTAINER_DATA_MIRROR` (a base URL serving the data downloads when the public homes are out of reach; README,
+`CONTAINER_DATA_MIRROR` (a base URL serving the data downloads when the public homes are out of reach; docs/operators/deployment.md,
 "Container"). The build uses the host network, so a mirror on the host's loopback works. Exits 1 if a check fails.
 """
 
@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.serving import free_port
+from bench._figures import records, skip
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAG = "moderation:bench"
@@ -172,14 +173,17 @@ def logs(name: str) -> str:
     return result.stdout + result.stderr
 
 
+@records("container")
 def main() -> None:
     problem = engine_problem()
     if problem:
-        print(f"skipped: {problem}. The image is checked where a Docker engine runs (README, Container).")
+        print(f"skipped: {problem}. The image is checked where a Docker engine runs (docs: Deployment).")
+        skip(problem)
         return
     problem = base_problem()
     if problem:
-        print(f"skipped: {problem}. Name a copy with CONTAINER_PYTHON_IMAGE (README, Container).")
+        print(f"skipped: {problem}. Name a copy with CONTAINER_PYTHON_IMAGE (docs: Deployment).")
+        skip(problem)
         return
     check = Checks()
     seconds = build()

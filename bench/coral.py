@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from bench.serving import ARTICLE, ARTICLES, COMMENTS, KEY, ROOT, VAR, spell
+from bench._figures import records
 
 REQUESTS = int(os.environ.get("CORAL_REQUESTS", "1000"))
 ROUNDS = int(os.environ.get("CORAL_ROUNDS", "3"))
@@ -47,6 +48,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@records("coral")
 def main() -> None:
     from service import create_app
 

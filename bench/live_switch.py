@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from bench._figures import records
 
 PROJECT = Path(__file__).resolve().parent.parent
 API_KEY, ADMIN_KEY = "bench-client-key", "bench-admin-key"
@@ -234,6 +235,7 @@ def review_in_browser(base: str) -> dict:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@records("live_switch")
 def main() -> None:
     source = PROJECT / "models"
     work = Path(tempfile.mkdtemp(prefix="live-switch-"))

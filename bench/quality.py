@@ -28,6 +28,7 @@ from training import protocols, sources
 from training.metrics import choose_thresholds
 from training import augment, datasets
 from training.train import load_training_examples, spam_lists
+from bench._figures import records
 
 REPORT_DIR = sources.PROJECT_ROOT / "reports" / "quality"
 BOGOFILTER_OOF_FOLDS = 3
@@ -167,6 +168,7 @@ def compare(rows: dict) -> list[str]:
     return notes
 
 
+@records("quality")
 def main() -> None:
     from training.report import protocol_report
 

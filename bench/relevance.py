@@ -28,6 +28,7 @@ from training import datasets, sources
 from training.relevance import (article_groups, cross_validate, foreign_texts, long_article_figures, moved_figures,
                                 pairing_figures)
 from training.train import load_default_examples
+from bench._figures import records
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
@@ -199,6 +200,7 @@ def latency(article: dict) -> dict:
             Path(env["MODERATION_DATABASE_URL"][len("sqlite:///"):] + suffix).unlink(missing_ok=True)
 
 
+@records("relevance")
 def main() -> None:
     data_dir = sources.ensure_data()
     model = ModelRegistry(ROOT / "models").load()

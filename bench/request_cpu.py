@@ -23,6 +23,7 @@ import tempfile
 import time
 
 from bench.serving import ARTICLE, ARTICLES, COMMENTS, KEY, ROOT, VAR, spell, unique_bodies
+from bench._figures import records
 
 REQUESTS = int(os.environ.get("REQUEST_CPU_REQUESTS", "2000"))
 TOP = int(os.environ.get("REQUEST_CPU_TOP", "30"))
@@ -73,6 +74,7 @@ def relevance_paths(app) -> None:
           f"single path {min(times['single']):.0f}-{max(times['single']):.0f} us")
 
 
+@records("request_cpu")
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     log_path = VAR / "request_cpu-access.log"

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future
 from pathlib import Path
+from bench._figures import records
 
 DEFAULT_ROWS = 50_000
 
@@ -123,6 +124,7 @@ def measure(path: Path, rows: int, models_dir: Path) -> tuple[dict, float, objec
     return dict(totals), whole, summary
 
 
+@records("rescore_stages")
 def main() -> None:
     from bench.throughput import make_input
 

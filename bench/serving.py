@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from bench._figures import records
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -387,6 +388,7 @@ def stop_server(server: subprocess.Popen) -> None:
         server.kill()
 
 
+@records("serving")
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):  # a new store each run: threads and WAL do not carry over from earlier runs
@@ -415,8 +417,8 @@ def main() -> None:
         print("per round, moderate/healthz: " + ", ".join(
             f"{m['rps']:.0f}/{h['rps']:.0f}" for h, m in zip(rounds_h, rounds_m)), flush=True)
         # gunicorn's gthread worker takes every connection it can: when one worker holds all of wrk's keep-alive
-        # connections for a round, the other idles and that round measures one core (README, "The article store
-        # under load"). Each worker's CPU in each round says whether it happened.
+        # connections for a round, the other idles and that round measures one core (docs/benchmarks.md,
+        # "Serving"). Each worker's CPU in each round says whether it happened.
         print("per round, each worker's CPU (cores), moderate | healthz: " + ", ".join(
             f"{m['workers']} | {h['workers']}" for h, m in zip(rounds_h, rounds_m)), flush=True)
         both_h, both_m = [r for r in rounds_h if r["both"]], [r for r in rounds_m if r["both"]]

@@ -17,6 +17,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import replace
+from bench._figures import records
 
 ROUNDS = int(os.environ.get("SITE_RULES_ROUNDS", "3"))
 
@@ -46,6 +47,7 @@ def best_cpu(call, rounds: int = ROUNDS) -> float:
     return best
 
 
+@records("site_rules")
 def main() -> None:
     from moderation.moderator import Moderator
     from moderation.registry import ModelRegistry

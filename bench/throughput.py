@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from bench._figures import records
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROWS = 200_000
@@ -186,6 +187,7 @@ def rescore_rate(input_path: Path, output: Path, rows: int, workers: int | None 
             "peak_main_rss_mib": peak_main / 1024, "summary": summary}
 
 
+@records("throughput")
 def main() -> None:
     rows = int(os.environ.get("RESCORE_BENCH_ROWS", DEFAULT_ROWS))
     workers = int(os.environ["RESCORE_BENCH_WORKERS"]) if os.environ.get("RESCORE_BENCH_WORKERS") else None

@@ -315,7 +315,7 @@ SOURCE_BALANCE = 0.5  # how far training moves each source towards an equal shar
 # A site's unlabelled archive (`train --archive`) is weighed like them: it is no moderator's label.
 SHARED_SOURCES = ("youtube", "sms", "fox", "civil", "wiki", "article-spam", "archive")
 # How much more one of a site's own labels weighs than a shared example of the same balanced weight: comments from
-# the site's own readers are what the model is for (`make bench BENCH=adaptation`, README "Retraining").
+# the site's own readers are what the model is for (`make bench BENCH=adaptation`, docs/moderators/retraining.md).
 SITE_LABEL_WEIGHT = 10.0
 
 

@@ -33,7 +33,6 @@ leave-one-out threads batch rescoring passes) is handled as the article's full t
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -41,16 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from nltk.stem.snowball import SnowballStemmer
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
-from moderation.semantic import (SEMANTIC_FEATURES, WordVectors, entries_by_context, raw_words, semantic_features,
-                                 tokens)
+from moderation.relevance_words import (  # noqa: F401 (_HASHER, _STOP, content_words: imported from here too)
+    _HASHER, _STOP, N_FEATURES, SCORED_CHARS, content_words, count_vectors, thread_plus,
+)
+from moderation.semantic import SEMANTIC_FEATURES, WordVectors, entries_by_context, raw_words, semantic_features
 from moderation.text import SHORT_WORDS, article_text, is_short  # noqa: F401 - re-exported
 
-N_FEATURES = 2 ** 18
 TITLE_WEIGHT = 3  # the headline counts three times in the article's word counts: it says what the article is about
 # Dirichlet smoothing of the article and thread language models (in words). An article's smoothing is as in
 # document retrieval (~1,000 words): a word a 600-word article uses once is weak evidence. Models trained before it
@@ -63,7 +60,6 @@ MU_THREAD = 200.0
 # headline and summary have fewer distinct words, so there every word counts. Models trained before it was set
 # count any word (RelevanceModel.support_words = None).
 SUPPORT_WORDS = 64
-SCORED_CHARS = 5000  # relevance reads the first characters of a comment only
 BG_SMOOTH = 1.0  # additive smoothing of the background word counts
 
 # A comment of one to SHORT_WORDS words takes the short-comment path (its own combiner, threshold and rule):
@@ -79,71 +75,6 @@ FEATURE_NAMES = (
     *SEMANTIC_FEATURES,  # word-vector relatedness to the article (moderation/semantic.py), filled in by the model
 )
 
-_TOKEN = re.compile(r"[^\W_]{2,}")  # words of two or more letters or digits; "don't" gives "don" (a stop word)
-_STOP = frozenset(ENGLISH_STOP_WORDS) | {"don", "didn", "doesn", "isn", "wasn", "just", "like", "im", "ll", "ve"}
-_STEMMER = SnowballStemmer("english")
-_STEMS: dict[str, str] = {w: "" for w in _STOP}  # word -> stem, "" for a stop word
-_MAX_STEMS = 300_000
-
-
-def stem(word: str) -> str:
-    """The word's stem ("" for a stop word), cached."""
-    cached = _STEMS.get(word)
-    if cached is None:
-        if len(_STEMS) > _MAX_STEMS:  # hostile input cannot grow the cache without bound
-            _STEMS.clear()
-            _STEMS.update((w, "") for w in _STOP)
-        cached = _STEMS[word] = _STEMMER.stem(word) if len(word) < 40 else word
-    return cached
-
-
-def content_words(text: str) -> list[str]:
-    """The stemmed content words of a text (normalised, case-folded, stop words and 1-letter words dropped)."""
-    get, out = _STEMS.get, []
-    for word in tokens(text):  # _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold()), memoised
-        stemmed = get(word)
-        if stemmed is None:
-            stemmed = stem(word)
-        if stemmed:
-            out.append(stemmed)
-    return out
-
-
-
-
-_HASHER = HashingVectorizer(analyzer=content_words, n_features=N_FEATURES, alternate_sign=False, norm=None,
-                            dtype=np.float64)
-
-
-def count_vectors(texts: list[str]) -> sp.csr_matrix:
-    """Hashed content-word counts, one row per text (sorted indices)."""
-    if len(texts) == 1:
-        return _count_vector(texts[0])
-    matrix = _HASHER.transform(texts)
-    matrix.sort_indices()
-    return matrix
-
-
-_COLUMNS: dict[str, int] = {}  # stem -> hashed column, bounded like _STEMS
-
-
-def _count_vector(text: str) -> sp.csr_matrix:
-    """`_HASHER.transform([text])` (the same matrix, tested) without its per-call overhead: one comment is the
-    service's case, and each request vectorises a few (the comment, new thread comments)."""
-    counts: dict[int, int] = {}
-    for word in content_words(text):
-        column = _COLUMNS.get(word)
-        if column is None:
-            if len(_COLUMNS) > _MAX_STEMS:
-                _COLUMNS.clear()
-            h = murmurhash3_32(word, seed=0)  # FeatureHasher's hash and column, its abs(INT_MIN) case included
-            column = _COLUMNS[word] = (2147483647 - (N_FEATURES - 1)) % N_FEATURES if h == -2147483648 \
-                else abs(h) % N_FEATURES
-        counts[column] = counts.get(column, 0) + 1
-    columns = sorted(counts)
-    return sp.csr_matrix((np.array([counts[c] for c in columns], dtype=np.float64),
-                          np.array(columns, dtype=np.int32), np.array([0, len(columns)], dtype=np.int32)),
-                         shape=(1, N_FEATURES))
 
 
 @dataclass
@@ -180,8 +111,6 @@ class Context:
         """The context with one more comment in its thread (a new object: cached contexts are shared)."""
         if not text:
             return self
-        from moderation.relevance_one import thread_plus  # builds on this module
-
         context = Context(self.article, self.title, thread_plus(self.thread, text), self.thread_comments + 1,
                           self.words)
         semantic = getattr(self, "_semantic", None)  # the article's word-vector representation: the same article

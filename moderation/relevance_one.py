@@ -22,15 +22,10 @@ import math
 import weakref
 
 import numpy as np
-import scipy.sparse as sp
 
-from moderation.relevance import (
-    _COLUMNS, _MAX_STEMS, _STEMS, _STOP, _TOKEN, FEATURE_NAMES, MU_THREAD, N_FEATURES, SCORED_CHARS,
-    _linear, _stack, count_vectors, is_question, is_short, stem,
-)
+from moderation.relevance import FEATURE_NAMES, MU_THREAD, _linear, _stack, is_question, is_short
+from moderation.relevance_words import _column, comment_words, thread_plus  # noqa: F401 (imported from here too)
 from moderation.semantic import NEUTRAL, SEMANTIC_FEATURES, TOP_K, _cached_representation, similarities
-from moderation.text import normalise
-from sklearn.utils import murmurhash3_32
 
 _SEMANTIC_START = FEATURE_NAMES.index(SEMANTIC_FEATURES[0])
 _QUESTION = FEATURE_NAMES.index("question")
@@ -89,59 +84,6 @@ def _divide(a: float, b: float) -> float:
 
 
 # --- the comment's words -----------------------------------------------------------------------------------------
-
-def _column(word: str) -> int:
-    """The hashed column of a stem, as `relevance._count_vector` computes it (sharing its bounded cache)."""
-    column = _COLUMNS.get(word)
-    if column is None:
-        if len(_COLUMNS) > _MAX_STEMS:
-            _COLUMNS.clear()
-        h = murmurhash3_32(word, seed=0)
-        column = _COLUMNS[word] = (2147483647 - (N_FEATURES - 1)) % N_FEATURES if h == -2147483648 \
-            else abs(h) % N_FEATURES
-    return column
-
-
-def comment_words(text: str) -> tuple[list[int], list[float], list[str]]:
-    """(sorted hashed columns, their counts, the raw content words) of a comment, from one tokenisation: the
-    columns and counts of `relevance.count_vectors([text])`, the words of `semantic.raw_words(text, _STOP)`."""
-    tokens = _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold())
-    get, counts, raw = _STEMS.get, {}, []
-    for word in tokens:
-        if word not in _STOP:
-            raw.append(word)
-        stemmed = get(word)
-        if stemmed is None:
-            stemmed = stem(word)
-        if stemmed:
-            column = _column(stemmed)
-            counts[column] = counts.get(column, 0) + 1
-    columns = sorted(counts)
-    return columns, [float(counts[c]) for c in columns], raw
-
-
-def thread_plus(thread, text: str):
-    """`sp.csr_matrix(thread + count_vectors([text]))` (the same canonical matrix, tested) for a canonical one-row
-    thread: a merge of sorted columns, without scipy's sparse addition and the comment's own sparse vector."""
-    columns, counts, _ = comment_words(text)
-    keys, data = thread.indices, thread.data
-    if not columns or not thread.has_canonical_format:
-        return sp.csr_matrix(thread + count_vectors([text]))
-    wanted, add = np.array(columns, keys.dtype), np.array(counts)
-    pos = np.searchsorted(keys, wanted)
-    hit = keys.take(pos, mode="clip") == wanted if len(keys) else np.zeros(len(wanted), bool)
-    data = data.astype(np.float64)  # a copy: contexts are shared
-    if hit.all():
-        data[pos] += add
-        indices = keys
-    else:
-        data[pos[hit]] += add[hit]
-        miss = ~hit
-        indices = np.concatenate([keys, wanted[miss]])
-        order = np.argsort(indices, kind="stable")
-        indices, data = indices[order], np.concatenate([data, add[miss]])[order]
-    return sp.csr_matrix((data, indices, np.array([0, len(indices)], keys.dtype)), shape=(1, N_FEATURES), copy=False)
-
 
 # --- per-model values, per context values ------------------------------------------------------------------------
 

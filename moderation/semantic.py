@@ -25,26 +25,16 @@ import re
 
 import numpy as np
 
-from moderation.text import TextMemo, normalise
+from moderation.relevance_words import _STOP, _tokens, count_vectors, tokens  # noqa: F401 (_tokens: imported from here too)
 
 VOCABULARY = 50_000  # most frequent content words kept in the model
 ARTICLE_WORDS = 64  # the article is represented by its this many most specific words (long and short alike)
 TOP_K = 3  # a word's relatedness: mean cosine to its this many nearest article words
-SCORED_CHARS = 5000
 SEMANTIC_FEATURES = ("sem_mean", "sem_least", "sem_gap", "sem_centroid", "sem_coverage", "sem_excess_mean",
                      "sem_excess_max")
 NEUTRAL = (0.5, 0.5, 0.0, 0.0)  # sem_mean, sem_least, sem_gap, sem_centroid where nothing can be measured
 
-_TOKEN = re.compile(r"[^\W_]{2,}")
 _VOCAB_WORD = re.compile(r"[a-z][a-z']*[a-z]")
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(normalise(text[:SCORED_CHARS]).casefold())
-
-
-# The words of a text, shared with relevance.content_words (the same tokens, then stemmed): read-only lists.
-tokens = TextMemo(_tokens)
 
 
 def raw_words(text: str, stop: frozenset) -> list[str]:
@@ -95,8 +85,6 @@ class WordVectors:
     @classmethod
     def from_arrays(cls, words: list[str], matrix: np.ndarray, size: int = VOCABULARY) -> "WordVectors":
         """From words in frequency order and their vectors: the first `size` content words, mean removed."""
-        from moderation.relevance import _STOP, count_vectors
-
         keep = [i for i, w in enumerate(words) if isinstance(w, str) and _VOCAB_WORD.fullmatch(w)
                 and "'" not in w and w not in _STOP][:size]
         chosen = [words[i] for i in keep]

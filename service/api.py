@@ -2,85 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, current_app, jsonify
 
 from moderation.explain import explain_verdict
 from moderation.moderator import Article
 from moderation.repeats import fingerprint
 from moderation.store import now
 from moderation.text import clear_memos, is_short
+from service.articles import context_for, thread_row
 from service.auth import require_key
 from service.engine import get_moderator, get_store
 from service.errors import ApiError
 from service.observability import record_verdicts, remember_text
 from service.review import flagged_row
+from service.validation import MAX_ID_CHARS, _string, json_body, raw_body, storable, stored_comment_id  # noqa: F401 (the adapters import them from here)
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 ARTICLE_FIELDS = ("id", "title", "body")
-MAX_ID_CHARS = 255
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-def raw_body(max_bytes: int | None = None) -> bytes:
-    """The request body's bytes, 413 over the limit (`max_bytes`, else the app's MAX_CONTENT_LENGTH)."""
-    if max_bytes is not None:
-        request.max_content_length = max_bytes
-    raw = request.get_data(cache=True)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(raw) >= limit:
-        # A chunked body is cut at the limit rather than refused: anything left unread means it was over.
-        if request.environ["wsgi.input"].read(1):
-            raise RequestEntityTooLarge()
-    return raw
-
-
-def json_body(max_bytes: int | None = None) -> dict:
-    """The request body as a JSON object, or an ApiError saying exactly what is wrong with it.
-
-    `max_bytes` replaces the app's MAX_CONTENT_LENGTH for this request (a batch may be larger); over it, 413.
-    """
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
-    raw = raw_body(max_bytes)
-    if not raw.strip():
-        raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
-    except RecursionError:
-        raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
-    except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300-digit limit
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_request", "The body must be a JSON object.")
-    return body
-
-
-def _string(value, name: str) -> str:
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid_request", f"'{name}' must be a string.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(400, "invalid_text", f"'{name}' contains a lone surrogate, which is not valid Unicode.") from None
-    return storable(value, name)
-
-
-def storable(value: str, name: str) -> str:
-    """`value`, or 400 invalid_text when it holds a NUL character: PostgreSQL cannot store one in a text column
-    (every write with it failed there, answered 503 with Retry-After: a CMS would retry it for ever), so no store
-    takes it."""
-    if "\x00" in value:
-        raise ApiError(400, "invalid_text", f"'{name}' contains a NUL character (U+0000), which cannot be stored.")
-    return value
 
 
 def id_only_article(article_id: str) -> Article | None:
@@ -220,12 +162,6 @@ def moderate():
     return jsonify(result)
 
 
-def stored_comment_id(comment_id) -> str | None:
-    """The CMS's comment id as the store keeps it with a comment (thread row, repeat count): a string, or None when
-    none (or an empty one) was sent."""
-    return None if comment_id in (None, "") else str(comment_id)
-
-
 def copies_before(policy, texts: list[str], comment_ids: list) -> tuple[list, list]:
     """(fingerprints, copies posted before) of a request's comments for the `repeat` rule (moderation/repeats.py):
     the copies the store recorded within the policy's window plus the earlier ones of the same batch; None for a
@@ -275,8 +211,6 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    from service.articles import context_for, thread_row  # articles builds on this module
-
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article, comment_id)  # a stored article (and its thread without this comment), or None
     [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
@@ -299,8 +233,6 @@ def moderate_batch():
     moderator = get_moderator()
     if moderator is None:
         raise ApiError(503, "model_unavailable", "No model is loaded.")
-    from service.articles import context_for, thread_row
-
     clear_memos()
 
     contexts = [context_for(article, comment_id) for article, comment_id in zip(articles, ids)]

@@ -20,10 +20,10 @@ from moderation.moderator import Article, Verdict
 from moderation.relevance import Context, ContextCache
 from moderation.retries import without_comment
 from moderation.store import articles, thread_comments, utc_iso
-from service.api import MAX_ID_CHARS, _string, json_body, storable, stored_comment_id
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
+from service.validation import MAX_ID_CHARS, _string, json_body, storable, stored_comment_id
 
 bp = Blueprint("articles", __name__, url_prefix="/v1")
 

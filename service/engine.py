@@ -15,6 +15,7 @@ from moderation.policy import PolicyConfig, PolicyError
 from moderation.registry import ModelRegistry
 from moderation.site_rules import SiteRules, SiteRulesError
 from moderation.store import SYNCHRONOUS, Store, default_url
+from service.redact import clean
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,9 @@ def open_store(app: Flask) -> Store:
             raise ValueError(f"MODERATION_DATABASE_SYNCHRONOUS: {exc}") from None
         raise
     if store.unreachable is not None:
-        from service.health import _clean  # health imports this module
-
         log.warning("the store cannot be reached at start-up (%s): the service starts NOT READY (/readyz 503, "
                     "requests that need the store 503 store_unavailable) and sets the store's schema up when the "
-                    "database answers", _clean(store.unreachable, store)[:300])
+                    "database answers", clean(store.unreachable, store)[:300])
     return store
 
 

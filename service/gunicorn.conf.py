@@ -1,6 +1,6 @@
 """gunicorn settings for the moderation service: `gunicorn -c service/gunicorn.conf.py 'service:create_app()'`.
 
-Tuned for a 2-core machine (see README, "Running in production"):
+Tuned for a 2-core machine (see docs/operators/deployment.md, "gunicorn"):
 - 2 workers (one per core; scoring is CPU-bound and holds the GIL), 2 threads each so a worker still answers
   probes and keep-alive connections while one thread scores. WEB_CONCURRENCY / GUNICORN_THREADS override.
 - preload_app: the model is loaded and verified once in the master, before forking, so a worker that dies (OOM

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import threading
 import time
 
@@ -40,6 +39,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import event
 
 from service.engine import get_moderator
+from service.redact import clean as _clean
 
 bp = Blueprint("health", __name__)
 
@@ -202,22 +202,6 @@ def _message(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     lines = str(inner).strip().splitlines()
     return lines[0] if lines else ""
-
-
-# user:password@ in a URL (to the last @: a password may hold an unescaped one); password= in a DSN or query string,
-# its value quoted (libpq quotes one with spaces) or up to a space, ; or &
-_CREDENTIALS = re.compile(r"(://)[^/\s]*@"
-                          r"|(\b(?:password|passwd|pwd)\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s;&]+)",
-                          re.IGNORECASE)
-
-
-def _clean(message: str, store) -> str:
-    """`message` without the store's URL or password, nor anything shaped like credentials."""
-    url = store.engine.url
-    for secret in {str(getattr(store, "url", "") or ""), url.render_as_string(hide_password=False), url.password}:
-        if secret:
-            message = message.replace(str(secret), "***")
-    return _CREDENTIALS.sub(lambda m: (m.group(1) or m.group(2)) + "***" + ("@" if m.group(1) else ""), message)
 
 
 def _on_connect(_dialect, _record, _cargs, cparams) -> None:

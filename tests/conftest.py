@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny model trained once per session on a slice of the real data, and apps built on it."""
+"""Shared fixtures: a tiny model trained once per test run on a slice of the real data, and apps built on it."""
 
 from __future__ import annotations
 
@@ -137,3 +137,18 @@ def pg_url(postgres_server, request):
     run("createdb", "-h", socket, "-U", "postgres", name)
     yield f"postgresql+psycopg://postgres@/{name}?host={socket}"
     run("dropdb", "-h", socket, "-U", "postgres", "--force", name)
+
+
+@pytest.fixture()
+def two_versions(tiny_registry, tmp_path):
+    """A copy of the tiny registry with a second version (a copy of the first), the first one live."""
+    import shutil
+
+    from moderation.registry import ModelRegistry
+
+    root = tmp_path / "models"
+    shutil.copytree(tiny_registry.root, root)
+    registry = ModelRegistry(root)
+    first = registry.current_version()
+    shutil.copytree(root / first, root / "20990101-000000-second")
+    return registry, first, "20990101-000000-second"

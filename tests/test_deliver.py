@@ -280,13 +280,13 @@ def test_an_unusable_store_or_state_folder_is_one_error_line(reviewed, tmp_path)
     secret.write_bytes(SECRET)
     (tmp_path / "file").write_text("a file, not a folder")
     for database, state in (("nonsense", tmp_path / "state.json"),
-                            ("postgresql://reader:hunter2@127.0.0.1:1/cms", tmp_path / "state.json"),
+                            ("postgresql://reader:s3cret-pw@127.0.0.1:1/cms", tmp_path / "state.json"),
                             (url, tmp_path / "file" / "state.json")):
         result = CliRunner().invoke(cli, ["deliver-reviews", "--database", database, "--url", "http://127.0.0.1:9/",
                                           "--secret-file", str(secret), "--state", str(state), "--once"])
         assert result.exit_code == 2, (database, state, result.exception, result.output)
         assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-        assert result.stderr.startswith("error: ") and "hunter2" not in result.stderr
+        assert result.stderr.startswith("error: ") and "s3cret-pw" not in result.stderr
     # the lock of a refused run is released: a good run goes on
     site_down = CliRunner().invoke(cli, ["deliver-reviews", "--database", url, "--url", "http://127.0.0.1:9/",
                                          "--secret-file", str(secret), "--state", str(tmp_path / "state.json"),

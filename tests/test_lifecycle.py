@@ -140,7 +140,7 @@ def test_train_promote_goes_through_the_gate(registry, flipped_version, tmp_path
 def test_cli_promote_refuses_and_force_needs_a_reason(registry, flipped_version, tmp_path):
     shutil.copytree(flipped_version, registry.root / flipped_version.name)
     database = f"sqlite:///{tmp_path / 'labels.db'}"
-    Store(database).dispose()  # an explicit --database must name an existing store (test_hunt7)
+    Store(database).dispose()  # an explicit --database must name an existing store (tests/test_cli_refusals.py)
     live = registry.current_version()
     refused = run("promote", "--models", registry.root, "--database", database, flipped_version.name)
     assert refused.exit_code == 2 and "refused by the gate" in refused.stderr

@@ -287,7 +287,7 @@ def test_a_thread_comment_committed_after_a_later_id_still_reaches_every_cache_o
 
 
 def test_changes_of_the_settings_in_force_made_at_once_all_count_on_postgresql(pg_url):
-    from tests.test_hunt7 import count_changes_at_once
+    from tests.test_policy_settings_changes import count_changes_at_once
 
     assert count_changes_at_once(pg_url) == 40
 

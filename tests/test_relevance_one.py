@@ -1,4 +1,4 @@
-"""The single-comment relevance path (moderation/relevance_one.py, issue 7) gives the batch path's numbers, bit for
+"""The single-comment relevance path (moderation/relevance_one.py) gives the batch path's numbers, bit for
 bit, over real comments, their articles and growing threads, short comments, edge cases and empty contexts."""
 
 import copy

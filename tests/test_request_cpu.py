@@ -1,4 +1,4 @@
-"""The single-comment fast paths (issue 7, CPU per request) give exactly what the batch and reference code give."""
+"""The single-comment fast paths (CPU per request) give exactly what the batch and reference code give."""
 
 import re
 

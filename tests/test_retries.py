@@ -61,7 +61,7 @@ def test_a_held_comment_sent_again_is_one_queue_item_with_its_latest_text(tiny_r
 
 
 def test_an_older_stores_duplicates_are_cleaned_up_when_it_is_upgraded(tmp_path):
-    """A store the fourth session's code wrote (no unique indexes): a retried accepted comment twice in the
+    """A store written before retries were stored once (no unique indexes): a retried accepted comment twice in the
     thread, a retried held comment twice in the queue. Opening it keeps the first thread row and the latest
     pending item (the other leaves the queue as `superseded`), then adds the unique indexes."""
     url = f"sqlite:///{tmp_path / 'old.db'}"

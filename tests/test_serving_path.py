@@ -1,4 +1,4 @@
-"""The single-request path made cheap (issue 7): store durability per kind of write, the per-worker article
+"""The single-request path made cheap: store durability per kind of write, the per-worker article
 context kept current with one query, and relevance features that cost no O(N_FEATURES) work per call."""
 
 import subprocess

@@ -246,7 +246,7 @@ def summarise(results: list[FoldResult]) -> dict:
     }
 
 
-# The goals of issue 3, as (figure, comparison, goal, label).
+# The quality goals, as (figure, comparison, goal, label).
 GOALS = (
     ("youtube_min_accuracy", ">=", 0.96, "YouTube leave-one-video-out accuracy (worst video)"),
     ("youtube_min_roc_auc", ">=", 0.99, "YouTube leave-one-video-out ROC AUC (worst video)"),

@@ -459,9 +459,12 @@ class ProcessExecutor:
 def make_executor(options: RescoreOptions, version: str, policy: PolicyConfig):
     workers = options.workers or len(os.sched_getaffinity(0))
     if options.engine == "dask":
-        from training.rescore_dask import DaskExecutor
+        from training.rescore_dask import DaskExecutor, SchedulerUnreachable
 
-        return DaskExecutor(options.models_dir, version, policy, workers, options.scheduler)
+        try:
+            return DaskExecutor(options.models_dir, version, policy, workers, _worker_score, options.scheduler)
+        except SchedulerUnreachable as exc:
+            raise RescoreError(str(exc)) from None
     if options.engine != "local":
         raise RescoreError(f"unknown engine {options.engine!r} (local or dask)")
     if workers <= 1:

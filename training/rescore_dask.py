@@ -16,14 +16,16 @@ from moderation.policy import PolicyConfig
 CONNECT_TIMEOUT = "30s"  # to reach --scheduler
 
 
-def _dask_score(models_dir: str, version: str, policy: PolicyConfig, task):
-    from training.rescore import _worker_score
-
-    return _worker_score(models_dir, version, policy, task)
+class SchedulerUnreachable(RuntimeError):
+    """`--scheduler` names no Dask scheduler that answers."""
 
 
 class DaskExecutor:
-    def __init__(self, models_dir: Path, version: str, policy: PolicyConfig, workers: int,
+    """Submits chunk tasks to `score(models_dir, version, policy, task)` on the cluster's workers. The scoring
+    function is given by the rescore engine (training/rescore.py), which chooses this executor: this module needs
+    nothing from it."""
+
+    def __init__(self, models_dir: Path, version: str, policy: PolicyConfig, workers: int, score,
                  scheduler: str | None = None):
         try:
             from distributed import Client, LocalCluster
@@ -38,19 +40,18 @@ class DaskExecutor:
             try:
                 self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, ValueError, TypeError) as exc:  # unreachable, or not a scheduler address
-                from training.rescore import RescoreError
-
-                raise RescoreError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+                raise SchedulerUnreachable(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=40)
             self.client = Client(self.cluster)
         self.workers = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
+        self.score = score
         self.args = (str(Path(models_dir).resolve()), version, policy)
 
     def submit(self, task):
         # pure=False: a chunk is never deduplicated against another; key by chunk index for the dashboard.
-        return self.client.submit(_dask_score, *self.args, task, pure=False, key=f"rescore-chunk-{task.index}-"
+        return self.client.submit(self.score, *self.args, task, pure=False, key=f"rescore-chunk-{task.index}-"
                                   f"{id(task):x}")
 
     def close(self, cancel: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""Bugs found by the eighth session's bug hunt, each pinned by a test that failed before its fix."""
+"""Training on a site's own labelled files: a file named as a shared source stays the site's own source with its
+site weight, and a site weight without site labels is a usage error."""
 
 from __future__ import annotations
 
