@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moderation.relevance import _STOP, Context, content_words, is_short, stem
+from moderation.relevance import Context, is_short
+from moderation.relevance_words import _STOP, content_words, stem
 from moderation.relevance_one import _column
 from moderation.semantic import _cached_representation, raw_words
 from moderation.text import reader_words
