@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._figures import records
 from moderation.registry import ModelRegistry
 from training import augment, datasets, sources
 from training.rescore import RescoreOptions, rescore
@@ -41,6 +42,7 @@ def _decisions(models: Path, version: str, rows: list[dict], work: Path) -> list
     return [json.loads(line)["decision"] for line in out.read_text(encoding="utf-8").splitlines()]
 
 
+@records("archive")
 def main() -> None:
     data_dir = sources.ensure_data()
     examples = load_training_examples(data_dir)
