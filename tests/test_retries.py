@@ -145,7 +145,7 @@ def test_a_retry_is_scored_without_its_own_first_copy(tiny_registry, tmp_path):
     app = check_a_retry_is_scored_without_its_own_first_copy(
         lambda url: create_app({"TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": 1.0,
                                 "SPAM_REJECT": 1.0, "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0,
-                                "DATABASE_URL": url}),
+                                "SHORT_OFF_TOPIC_ACTION": "accept", "DATABASE_URL": url}),
         f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}")
     assert app.extensions["store"].thread("mosul")[:3] == THREAD
 
