@@ -28,14 +28,18 @@ class Prepared:
         self._dbapi_error = dialect.loaded_dbapi.Error
         self.sql = str(compiled)
         self.names = list(compiled.positiontup or [])
+        # values the statement carries itself (a LIMIT written as a number): used when the caller passes none
+        self.defaults = {name: compiled.binds[name].value for name in self.names
+                         if not compiled.binds[name].required}
         self.bind = [compiled.binds[name].type._cached_bind_processor(dialect) for name in self.names]
         columns = getattr(statement, "selected_columns", None) if getattr(statement, "is_select", False) else None
         self.result = [c.type._cached_result_processor(dialect, None) for c in columns] if columns is not None \
             else None
 
     def _params(self, params: dict) -> tuple:
-        return tuple(params[name] if process is None else process(params[name])
-                     for name, process in zip(self.names, self.bind))
+        defaults = self.defaults
+        values = (params[name] if name in params or name not in defaults else defaults[name] for name in self.names)
+        return tuple(value if process is None else process(value) for value, process in zip(values, self.bind))
 
     def _connection(self):
         """A pooled DBAPI connection; one that cannot be opened raises as SQLAlchemy does (a 503, not a 500)."""
