@@ -64,11 +64,14 @@ class Prepared:
             return found
         return [tuple(v if p is None or v is None else p(v) for v, p in zip(row, processors)) for row in found]
 
-    def write(self, params: dict) -> None:
-        """Execute and commit (the commit has returned when this does)."""
+    def write(self, params: dict | list[dict]) -> None:
+        """Execute (for each of a list of parameter sets) and commit once (the commit has returned when this does)."""
         raw = self._connection()
         try:
-            raw.cursor().execute(self.sql, self._params(params))
+            if isinstance(params, list):
+                raw.cursor().executemany(self.sql, [self._params(p) for p in params])
+            else:
+                raw.cursor().execute(self.sql, self._params(params))
             raw.commit()
         except self._dbapi_error as exc:
             raise DBAPIError.instance(self.sql, params, exc, self._dbapi_error) from exc

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from moderation.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from moderation.group_commit import GroupCommit, WriteGate
 from moderation.prepared import Prepared
 from moderation.repeats import AtLeast
 
@@ -448,6 +449,11 @@ class Store:
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous, self.checkpointer is not None))
         self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
+        # The service's write transactions take turns through a lock beside a SQLite file instead of SQLite's busy
+        # sleeps, and the moderation writes of concurrent requests share a commit (moderation/group_commit.py).
+        self._gate = WriteGate(Path(f"{database}.writelock")
+                               if self.sqlite and database not in (None, "", ":memory:") else None)
+        self._group = GroupCommit(self._record_batch)
         self.schema_ready = False
         self.unreachable: str | None = None  # why the schema could not be set up at start (defer_unreachable)
         self._schema_lock = threading.Lock()
@@ -544,7 +550,7 @@ class Store:
     def durable(self):
         """A transaction whose commit is synced to disk before it returns (SQLite: at least synchronous=FULL)."""
         relax = self.sqlite and self.synchronous == "NORMAL"
-        with self.engine.connect() as conn:
+        with self._gate.held(), self.engine.connect() as conn:
             if relax:
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
                 conn.commit()
@@ -639,12 +645,13 @@ class Store:
         row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id,
                "fingerprint": fingerprint}
         prepared = self._prepare(self._add_thread, list(row))
-        if prepared is not None:
-            prepared.write(row)
-            return
-        with self.engine.begin() as conn:
-            _lock_threads(conn, [article_id])
-            conn.execute(self._add_thread, row)
+        with self._gate.held():
+            if prepared is not None:
+                prepared.write(row)
+                return
+            with self.engine.begin() as conn:
+                _lock_threads(conn, [article_id])
+                conn.execute(self._add_thread, row)
 
     def rows(self, statement, params: dict) -> list:
         """All rows of a Core SELECT with its bound parameters (the request path's query: prepared on SQLite)."""
@@ -669,30 +676,40 @@ class Store:
         return found[1]
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
-        """The writes of one moderation request in one transaction: accepted comments joining their article's
-        thread ((article_id, text[, comment_id[, fingerprint]]) tuples) and flagged comments entering the review
-        log (`decisions` columns).
+        """The writes of one moderation request: accepted comments joining their article's thread ((article_id,
+        text[, comment_id[, fingerprint]]) tuples) and flagged comments entering the review log (`decisions`
+        columns), committed before this returns, in one transaction with the writes of the process's other
+        requests arriving meanwhile (moderation/group_commit.py).
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
-        if len(thread) == 1 and not flagged:  # one accepted comment (the common request): one statement, prepared
-            self.add_thread_comment(*thread[0])
-            return
+        self._group.submit((thread, flagged))
+
+    def _record_batch(self, items: list[tuple[list, list]]) -> None:
+        """The writes of one or more requests (`record_moderation`) in one transaction."""
+        thread = [row for rows, _ in items for row in rows]
+        flagged = [row for _, rows in items for row in rows]
         if self.checkpointer is not None:
             self.checkpointer.ensure_running()
         stamp = now()
-        with self.engine.begin() as conn:
-            if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
-                wave_of = self._join_waves(conn, sorted({row.get("fingerprint") for row in flagged} - {None}), stamp)
-                conn.execute(self._add_flagged, [{**row, "created_at": stamp,
-                                                     "wave_id": wave_of.get(row.get("fingerprint"))}
-                                                    for row in flagged])
-            if thread:
-                _lock_threads(conn, [row[0] for row in thread])
-                conn.execute(self._add_thread, [{"article_id": row[0], "text": row[1], "created_at": stamp,
-                                                    "comment_id": row[2] if len(row) > 2 else None,
-                                                    "fingerprint": row[3] if len(row) > 3 else None}
-                                                   for row in thread])
+        rows = [{"article_id": row[0], "text": row[1], "created_at": stamp,
+                 "comment_id": row[2] if len(row) > 2 else None, "fingerprint": row[3] if len(row) > 3 else None}
+                for row in thread]
+        prepared = self._prepare(self._add_thread, list(rows[0])) if rows and not flagged else None
+        with self._gate.held():
+            if prepared is not None:  # accepted comments only (the common requests): one statement, prepared
+                prepared.write(rows)
+                return
+            with self.engine.begin() as conn:
+                if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
+                    wave_of = self._join_waves(conn, sorted({row.get("fingerprint") for row in flagged} - {None}),
+                                               stamp)
+                    conn.execute(self._add_flagged, [{**row, "created_at": stamp,
+                                                         "wave_id": wave_of.get(row.get("fingerprint"))}
+                                                        for row in flagged])
+                if rows:
+                    _lock_threads(conn, [row["article_id"] for row in rows])
+                    conn.execute(self._add_thread, rows)
 
     def _join_waves(self, conn, keys: list[str], stamp: datetime) -> dict:
         """{fingerprint: id of its open wave} for the held copies of a write, in its transaction (fingerprints in

@@ -22,7 +22,7 @@ def make_app(tiny_registry, tmp_path, decision="accept", **config):
     return create_app({
         "TESTING": True, "MODELS_DIR": str(tiny_registry.root), "SPAM_FLAG": spam[0], "SPAM_REJECT": spam[1],
         "OFF_TOPIC_FLAG": 1.0, "SHORT_OFF_TOPIC_FLAG": 1.0, "API_KEYS": "client-key", "ADMIN_KEYS": "admin-key",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}", **config,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.db'}" if tmp_path else None, **config,
     })
 
 
@@ -208,3 +208,20 @@ def test_wave_metrics(tiny_registry, tmp_path):
     text = client.get("/metrics").get_data(as_text=True)
     assert "moderation_waves_open 1.0" in text
     assert 'moderation_wave_copies_total{outcome="held"}' in text
+
+
+def test_waves_on_postgresql(tiny_registry, pg_url):
+    app = make_app(tiny_registry, None, DATABASE_URL=pg_url)
+    client = app.test_client()
+    put_articles(client, 7)
+    answers = wave_of(client, 8)
+    assert [a["decision"] for a in answers] == ["accept"] * 2 + ["flag"] * 6
+    found = queue(client)
+    assert found["pending"] == 6 and found["pending_items"] == 1 and found["items"][0]["wave"]["count"] == 6
+    decided = client.post("/v1/feedback", headers=ADMIN, json={
+        "text": CAMPAIGN, "label": "spam", "decision_id": found["items"][0]["decision_id"]})
+    assert decided.status_code == 201 and decided.json["reviewed"] == 6
+    events = client.get("/v1/reviews?after=0", headers=CLIENT).json["reviews"]
+    assert [e["comment_id"] for e in events] == [f"c{n}" for n in range(2, 8)]  # in the order they were held
+    assert codes(post(client, CAMPAIGN, "a1", comment_id="late"))[0] == "wave_decided"
+    assert app.extensions["store"].count_feedback() == 1
