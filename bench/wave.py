@@ -38,6 +38,8 @@ ARTICLES = 200
 GOALS = {"wave_vs_normal": 0.5, "normal_vs_health": 0.45, "p99_ms": 50.0, "queue_items": 3, "failed_pct": 0.1}
 FIGURES = ROOT / "docs" / "figures" / "wave.md"
 
+# Article a-N is about TOPICS[N % 4] and the comment of request n (bodies[n % 8] under article a-(n % 200)) is about
+# TOPICS[n % 4] too: 200 is a multiple of 4, so every comment is posted under an article of its own topic.
 TOPICS = [("City council approves new budget after long debate",
            "The council voted 7-4 on Tuesday to approve the budget, which adds bus routes and cuts library hours. "
            "The mayor said the vote was closer than expected."),
@@ -46,14 +48,19 @@ TOPICS = [("City council approves new budget after long debate",
            "city opened two shelters in school gyms."),
           ("School board delays the new start times by a year",
            "After complaints from parents about bus schedules, the school board voted to delay later start times "
-           "for high schools until next autumn.")]
+           "for high schools until next autumn."),
+          ("Local team wins the regional football final in extra time",
+           "The home side came back from two goals down and won 3-2 in extra time. The coach praised the young "
+           "goalkeeper, who saved a penalty in the last minute.")]
 ON_TOPIC = [
     "The council should have kept the library hours; the bus routes could wait a year.",
-    "7-4 is hardly close. The budget vote shows the council listened to the bus riders.",
     "Our street flooded too, the shelters at the school gyms were well run by the firefighters.",
-    "The river floods every few years and the city still has not fixed the levee near the district.",
     "Later start times would help teenagers sleep, but the bus schedules really are a mess for parents.",
+    "What a comeback in extra time, that young goalkeeper saved the final with the penalty.",
+    "7-4 is hardly close. The budget vote shows the council listened to the bus riders.",
+    "The river floods every few years and the city still has not fixed the levee near the district.",
     "Delaying the start times a year is sensible if the school board fixes the bus routes first.",
+    "Two goals down and still winning 3-2, the coach deserves credit for the changes at half time.",
 ]
 WAVE_TEXT = "Earn $400 a day working from home, no experience needed, message me on the chat app today!!!"
 KILL_TEXT = "Vote NO on Proposition 5, the council is lying to you about what the new stadium will cost"
@@ -202,7 +209,9 @@ def main() -> None:
         status, later = call(port, "POST", "/v1/moderate", {"text": WAVE_TEXT, "article": {"id": "a-1"},
                                                              "comment_id": "after-decision"})
         later_ok = status == 200 and later["decision"] == "reject" and later["reasons"][0]["code"] == "wave_decided"
-        cleared = decided["reviewed"] == held and len(events) == held and len(ids) == held and items_after < items
+        # copies answered as held up to the decision, some after the queue was read: all reviewed, one event each
+        cleared = decided["reviewed"] >= held and len(events) == decided["reviewed"] == len(ids) \
+            and items_after < items
 
         # the decided wave at half of normal traffic's maximum rate: every copy rejected at once
         target = max(normal["rps"] * 0.5, 1.0)
@@ -275,7 +284,7 @@ def main() -> None:
          mark(normal["rps"] / health["rps"] >= GOALS["normal_vs_health"])),
         (f"review-queue items after the wave ({held} copies held)", f"<= {GOALS['queue_items']}", str(items),
          mark(items <= GOALS["queue_items"])),
-        ("one decision clears the wave: copies reviewed / review events (distinct comment ids)", f"{held}",
+        ("one decision clears the wave: copies reviewed / review events (distinct comment ids)", f">= {held}, all equal",
          f"{decided['reviewed']} / {len(events)} ({len(ids)})", mark(cleared)),
         ("the next copy after the decision", "reject, wave_decided",
          f"{later.get('decision')}, {(later.get('reasons') or [{}])[0].get('code')}", mark(later_ok)),

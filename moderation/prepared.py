@@ -64,6 +64,22 @@ class Prepared:
             return found
         return [tuple(v if p is None or v is None else p(v) for v, p in zip(row, processors)) for row in found]
 
+    def execute(self, cursor, params: dict | list[dict]) -> None:
+        """Execute (for each of a list of parameter sets) on a cursor of the caller's transaction
+        (`Store._record_prepared`); the caller commits and turns driver errors into SQLAlchemy's."""
+        if isinstance(params, list):
+            cursor.executemany(self.sql, [self._params(p) for p in params])
+        else:
+            cursor.execute(self.sql, self._params(params))
+
+    def fetch(self, cursor, params: dict) -> list[tuple]:
+        """The rows of a SELECT on a cursor of the caller's transaction, values converted as in `rows`."""
+        found = cursor.execute(self.sql, self._params(params)).fetchall()
+        processors = self.result
+        if not any(processors):
+            return found
+        return [tuple(v if p is None or v is None else p(v) for v, p in zip(row, processors)) for row in found]
+
     def write(self, params: dict | list[dict]) -> None:
         """Execute (for each of a list of parameter sets) and commit once (the commit has returned when this does)."""
         raw = self._connection()

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from moderation.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from moderation.group_commit import GroupCommit, WriteGate
@@ -700,6 +700,8 @@ class Store:
             if prepared is not None:  # accepted comments only (the common requests): one statement, prepared
                 prepared.write(rows)
                 return
+            if self._record_prepared(rows, flagged, stamp):
+                return
             with self.engine.begin() as conn:
                 if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
                     wave_of = self._join_waves(conn, sorted({row.get("fingerprint") for row in flagged} - {None}),
@@ -710,6 +712,42 @@ class Store:
                 if rows:
                     _lock_threads(conn, [row["article_id"] for row in rows])
                     conn.execute(self._add_thread, rows)
+
+    def _record_prepared(self, rows: list[dict], flagged: list[dict], stamp: datetime) -> bool:
+        """SQLite: `_record_batch`'s transaction on one pooled DBAPI connection with prepared statements (the
+        held path of a wave: the wave's row, its review-log rows), committed before this returns. False (nothing
+        done) where that is not available: another database, statements SQLAlchemy must run, rows of mixed
+        columns."""
+        flagged = [{**row, "created_at": stamp, "wave_id": None} for row in flagged]
+        if not self.sqlite or self._join_wave is None or len({tuple(row) for row in flagged}) != 1:
+            return False
+        steps = [self._prepare(self._add_flagged, list(flagged[0])), self._prepare(self._join_wave, [
+            "fingerprint", "opened_at"]), self._prepare(_OPEN_WAVE)]
+        if rows:
+            steps.append(self._prepare(self._add_thread, list(rows[0])))
+        if any(step is None for step in steps):
+            return False
+        add_flagged, join_wave, open_wave = steps[:3]
+        raw = add_flagged._connection()
+        try:
+            cursor = raw.cursor()
+            wave_of = {}
+            for key in sorted({row["fingerprint"] for row in flagged} - {None}):
+                join_wave.execute(cursor, {"fingerprint": key, "opened_at": stamp})
+                found = open_wave.fetch(cursor, {"fingerprint": key})
+                if found:
+                    wave_of[key] = int(found[0][0])
+            for row in flagged:
+                row["wave_id"] = wave_of.get(row["fingerprint"])
+            add_flagged.execute(cursor, flagged)
+            if rows:
+                steps[3].execute(cursor, rows)
+            raw.commit()
+        except add_flagged._dbapi_error as exc:  # as SQLAlchemy raises it: the service answers 503
+            raise DBAPIError.instance(add_flagged.sql, None, exc, add_flagged._dbapi_error) from exc
+        finally:
+            raw.close()  # back to the pool, which rolls back what was not committed
+        return True
 
     def _join_waves(self, conn, keys: list[str], stamp: datetime) -> dict:
         """{fingerprint: id of its open wave} for the held copies of a write, in its transaction (fingerprints in
