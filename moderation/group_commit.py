@@ -25,7 +25,9 @@ from pathlib import Path
 
 
 class WriteGate:
-    """An exclusive lock, across processes and threads, on `path` (made if missing). Re-entrant in a thread."""
+    """An exclusive lock, across processes and threads, on `path` (made if missing). Re-entrant in a thread. When
+    the file cannot be made, the threads of the process still take turns and the write goes on to meet the
+    database's own error or locking."""
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -47,14 +49,20 @@ class WriteGate:
         with self._threads:
             self._depth += 1
             try:
+                locked = False
                 if self._depth == 1:
                     if self._fd is None:
-                        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                        try:
+                            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                        except OSError:  # no folder yet (a volume not mounted): SQLite says what is wrong
+                            self._fd = None
+                    if self._fd is not None:
+                        fcntl.flock(self._fd, fcntl.LOCK_EX)
+                        locked = True
                 try:
                     yield
                 finally:
-                    if self._depth == 1:
+                    if locked:
                         fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
                 self._depth -= 1

@@ -732,13 +732,13 @@ class Store:
         try:
             cursor = raw.cursor()
             wave_of = {}
-            for key in sorted({row["fingerprint"] for row in flagged} - {None}):
+            for key in sorted({row.get("fingerprint") for row in flagged} - {None}):
                 join_wave.execute(cursor, {"fingerprint": key, "opened_at": stamp})
                 found = open_wave.fetch(cursor, {"fingerprint": key})
                 if found:
                     wave_of[key] = int(found[0][0])
             for row in flagged:
-                row["wave_id"] = wave_of.get(row["fingerprint"])
+                row["wave_id"] = wave_of.get(row.get("fingerprint"))
             add_flagged.execute(cursor, flagged)
             if rows:
                 steps[3].execute(cursor, rows)
