@@ -965,16 +965,21 @@ class Store:
         return {"items": int(alone) + int(groups), "open_waves": int(big or 0), "standing": int(standing)}
 
     def list_waves(self, limit: int = 100, at: datetime | None = None) -> list[dict]:
-        """Waves with a pending copy or a decision in force, newest first (`id`, `fingerprint`, `opened_at`, `label`,
-        `moderator`, `decision_id`, `decided_at`, `decided_until`, `pending`)."""
+        """Waves with two or more copies awaiting review, and waves whose decision is in force, newest first (`id`,
+        `fingerprint`, `opened_at`, `label`, `moderator`, `decision_id`, `decided_at`, `decided_until`, `pending`:
+        copies awaiting review)."""
         at = at or now()
-        pending = (select(func.count()).where(decisions.c.wave_id == waves.c.id, decisions.c.reviewed_at.is_(None))
-                   .scalar_subquery())
-        query = (select(waves, pending.label("pending"))
-                 .where(waves.c.label.is_(None) | (waves.c.decided_until > at))
-                 .order_by(waves.c.id.desc()).limit(limit))
+        sizes = (select(decisions.c.wave_id, func.count().label("pending"))
+                 .where(decisions.c.reviewed_at.is_(None), decisions.c.wave_id.is_not(None))
+                 .group_by(decisions.c.wave_id).subquery())
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings() if r["label"] is not None or r["pending"]]
+            found = {int(r["id"]): {**r, "pending": 0} for r in conn.execute(
+                select(waves).where(waves.c.label.is_not(None), waves.c.decided_until > at)
+                .order_by(waves.c.id.desc()).limit(limit)).mappings()}
+            found.update((int(r["id"]), dict(r)) for r in conn.execute(
+                select(waves, sizes.c.pending).join(sizes, sizes.c.wave_id == waves.c.id)
+                .where(sizes.c.pending >= 2).order_by(waves.c.id.desc()).limit(limit)).mappings())
+        return [found[key] for key in sorted(found, reverse=True)[:limit]]
 
     def get_wave(self, wave_id: int) -> dict | None:
         with self.engine.connect() as conn:

@@ -91,9 +91,10 @@ POLICY_LABEL = "policy"  # the review label of a rejection for policy reasons on
 
 def reject_label(reasons: list) -> str:
     """The label a rejection records: `spam`, `off_topic` when that was the only model reason, or `policy` when
-    no model reason held the comment (length policy only)."""
+    neither a model reason nor `repeat` held the comment (length policy only). A text posted again and again that
+    a moderator rejects is spam (a wave the model let through): one training label for the wave."""
     codes = {r.get("code") for r in reasons or []}
-    if not codes & set(MODEL_REASONS):
+    if not codes & {*MODEL_REASONS, "repeat"}:
         return POLICY_LABEL
     return "off_topic" if "off_topic" in codes and "spam" not in codes else "spam"
 
@@ -118,15 +119,17 @@ def review():
                            window="%g" % get_moderator().policy.repeat_window_hours)
 
 
-@bp.post("/review/waves/<int:wave_id>/end")
-def end_wave(wave_id: int):
+@bp.post("/review/end-wave")
+def end_wave():
     """The page's "End decision" button (DELETE /v1/waves/<id>): later copies of the text are moderated again."""
     if not _signed_in():
         abort(401, description="Sign in with an admin key first.")
     _check_csrf()
-    row = get_store().end_wave_decision(wave_id) if wave_id < 2**63 else None
+    wave_id = request.form.get("wave_id", "")
+    row = get_store().end_wave_decision(int(wave_id)) \
+        if wave_id.isascii() and wave_id.isdigit() and len(wave_id) < 19 else None
     if row is None:
-        abort(404, description=f"No wave with id {wave_id}.")
+        abort(404, description=f"No wave with id {wave_id[:40]}.")
     flash(f"Wave {wave_id}: its decision ended; later copies are moderated again.", "ok")
     return redirect(url_for("review.review"), 303)
 

@@ -96,19 +96,21 @@ def list_waves():
     return jsonify({"waves": [wave_json(row) for row in get_store().list_waves(limit)]})
 
 
-@bp.delete("/waves/<int:wave_id>")
+@bp.delete("/waves/<wave_id>")
 @require_key("admin")
-def end_wave(wave_id: int):
+def end_wave(wave_id: str):
     """End a wave's decision now: its later copies are moderated as any comment again. 404 for no such wave, 409
     for a wave awaiting review (decide it with POST /v1/feedback and a copy's decision_id)."""
     store = get_store()
-    found = store.get_wave(wave_id) if wave_id < 2**63 else None
+    # the id as a string in the route, so that the key is checked before anything else (401 for any path)
+    found = store.get_wave(int(wave_id)) if wave_id.isascii() and wave_id.isdigit() and len(wave_id) < 19 \
+        else None
     if found is None:
         raise ApiError(404, "wave_not_found", f"No wave with id {wave_id}.")
     if found["label"] is None:
         raise ApiError(409, "wave_not_decided",
                        f"Wave {wave_id} awaits review: decide it with POST /v1/feedback and one of its decision ids.")
-    row = store.end_wave_decision(wave_id)
+    row = store.end_wave_decision(int(wave_id))
     return jsonify({"wave": wave_json(row)})
 
 

@@ -225,3 +225,27 @@ def test_waves_on_postgresql(tiny_registry, pg_url):
     assert [e["comment_id"] for e in events] == [f"c{n}" for n in range(2, 8)]  # in the order they were held
     assert codes(post(client, CAMPAIGN, "a1", comment_id="late"))[0] == "wave_decided"
     assert app.extensions["store"].count_feedback() == 1
+
+
+def test_the_review_page_decides_a_wave_and_ends_its_decision(tiny_registry, tmp_path):
+    import re
+
+    app = make_app(tiny_registry, tmp_path)
+    client = app.test_client()
+    wave_of(client, 6)
+    page = client.get("/review", headers=ADMIN).get_data(as_text=True)
+    assert "Wave: 4 copies" in page and "4 flagged comments awaiting review in 1 item" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    item = re.search(r'data-id="(\d+)"', page).group(1)
+    done = client.post(f"/review/{item}", headers=ADMIN, data={"csrf": csrf, "action": "reject"})
+    assert done.status_code == 303
+    page = client.get("/review", headers=ADMIN).get_data(as_text=True)
+    assert f"Wave of comment {item}: 4 copies rejected (label spam)" in page  # held for repeat only: spam
+    assert app.extensions["store"].count_feedback() == 1  # one training label for the wave
+    assert "Decided waves" in page and "End decision" in page and "Nothing to review" in page
+    later = post(client, CAMPAIGN, "a1", comment_id="late")
+    assert codes(later)[0] == "wave_decided" and later["decision"] == "reject"
+    wave_id = re.search(r'name="wave_id" value="(\d+)"', page).group(1)
+    assert client.post("/review/end-wave", headers=ADMIN, data={"csrf": csrf, "wave_id": wave_id}).status_code == 303
+    assert post(client, CAMPAIGN, "a2", comment_id="after")["decision"] == "flag"
+    assert client.post("/review/end-wave", headers=ADMIN, data={"csrf": csrf, "wave_id": "x"}).status_code == 404
