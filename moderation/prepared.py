@@ -28,14 +28,18 @@ class Prepared:
         self._dbapi_error = dialect.loaded_dbapi.Error
         self.sql = str(compiled)
         self.names = list(compiled.positiontup or [])
+        # values the statement carries itself (a LIMIT written as a number): used when the caller passes none
+        self.defaults = {name: compiled.binds[name].value for name in self.names
+                         if not compiled.binds[name].required}
         self.bind = [compiled.binds[name].type._cached_bind_processor(dialect) for name in self.names]
         columns = getattr(statement, "selected_columns", None) if getattr(statement, "is_select", False) else None
         self.result = [c.type._cached_result_processor(dialect, None) for c in columns] if columns is not None \
             else None
 
     def _params(self, params: dict) -> tuple:
-        return tuple(params[name] if process is None else process(params[name])
-                     for name, process in zip(self.names, self.bind))
+        defaults = self.defaults
+        values = (params[name] if name in params or name not in defaults else defaults[name] for name in self.names)
+        return tuple(value if process is None else process(value) for value, process in zip(values, self.bind))
 
     def _connection(self):
         """A pooled DBAPI connection; one that cannot be opened raises as SQLAlchemy does (a 503, not a 500)."""
@@ -60,11 +64,30 @@ class Prepared:
             return found
         return [tuple(v if p is None or v is None else p(v) for v, p in zip(row, processors)) for row in found]
 
-    def write(self, params: dict) -> None:
-        """Execute and commit (the commit has returned when this does)."""
+    def execute(self, cursor, params: dict | list[dict]) -> None:
+        """Execute (for each of a list of parameter sets) on a cursor of the caller's transaction
+        (`Store._record_prepared`); the caller commits and turns driver errors into SQLAlchemy's."""
+        if isinstance(params, list):
+            cursor.executemany(self.sql, [self._params(p) for p in params])
+        else:
+            cursor.execute(self.sql, self._params(params))
+
+    def fetch(self, cursor, params: dict) -> list[tuple]:
+        """The rows of a SELECT on a cursor of the caller's transaction, values converted as in `rows`."""
+        found = cursor.execute(self.sql, self._params(params)).fetchall()
+        processors = self.result
+        if not any(processors):
+            return found
+        return [tuple(v if p is None or v is None else p(v) for v, p in zip(row, processors)) for row in found]
+
+    def write(self, params: dict | list[dict]) -> None:
+        """Execute (for each of a list of parameter sets) and commit once (the commit has returned when this does)."""
         raw = self._connection()
         try:
-            raw.cursor().execute(self.sql, self._params(params))
+            if isinstance(params, list):
+                raw.cursor().executemany(self.sql, [self._params(p) for p in params])
+            else:
+                raw.cursor().execute(self.sql, self._params(params))
             raw.commit()
         except self._dbapi_error as exc:
             raise DBAPIError.instance(self.sql, params, exc, self._dbapi_error) from exc

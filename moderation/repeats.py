@@ -32,3 +32,11 @@ def fingerprint(text: str, min_words: int = 6) -> str | None:
     if len(words) < min_words:
         return None
     return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=FINGERPRINT_CHARS // 2).hexdigest()
+
+
+class AtLeast(int):
+    """A count of copies that stopped at a cap (the store's REPEAT_COUNT_CAP): the true count is this or more. It
+    compares and adds as the number it is, and reads "10 or more" in a message."""
+
+    def __format__(self, spec: str) -> str:
+        return f"{format(int(self), spec)} or more"

@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -30,10 +30,12 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from moderation.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from moderation.group_commit import GroupCommit, WriteGate
 from moderation.prepared import Prepared
+from moderation.repeats import AtLeast
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,9 @@ decisions = Table(
     Column("reviewed_at", DateTime(timezone=True)),
     Column("review_label", String(16)),
     Column("fingerprint", String(32)),
+    Column("wave_id", Integer),  # the wave (`waves`) this held copy of a repeated text belongs to
     Index("ix_decisions_queue", "reviewed_at", "id"),
+    Index("ix_decisions_wave", "wave_id", "reviewed_at", "id"),
     Index("ix_decisions_comment", "comment_id"),
     Index("ix_decisions_fingerprint", "fingerprint", "created_at"),
     # One item in the review queue per CMS comment id: sent again (a retry, an edit) it replaces the pending one.
@@ -130,6 +134,26 @@ review_events = Table(
     sqlite_autoincrement=True,
 )
 
+# Spam waves (moderation/waves.py): the held copies of one text (one `repeat` fingerprint) are one review item.
+# One row per fingerprint that was ever held. While `label` is NULL the wave is open: every held copy joins it
+# (decisions.wave_id) and the review queue shows the group once. A moderator's decision on any copy decides every
+# pending copy and sets `label`; until `decided_until` later copies get that decision at once, without being held.
+# A held copy arriving after `decided_until` opens the row again (a new wave of the same text); DELETE
+# /v1/waves/<id> ends a decision early (decided_until = then).
+waves = Table(
+    "waves", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(32), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("label", String(16)),  # the moderator's label (ham, spam, off_topic, policy); NULL while open
+    Column("moderator", String(255)),
+    Column("decision_id", Integer),  # the copy the moderator decided on (its training label's decision)
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_until", DateTime(timezone=True)),
+    Index("ux_waves_fingerprint", "fingerprint", unique=True),
+    sqlite_autoincrement=True,
+)
+
 # Policy settings changed at run time by moderators (service/policy_settings.py: pausing the holds of a reason,
 # thresholds): one row per change, never updated, so the newest row is what is in force and the rest is the audit
 # trail (who, when, why). Every worker polls the newest id.
@@ -145,11 +169,11 @@ policy_settings = Table(
 
 # Columns added to a table after its first release: a store created by an older version gets them on start
 # (nullable, so the ALTER TABLE is the same on SQLite and PostgreSQL and old rows simply have none).
-ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint"]}
+ADDED_COLUMNS = {"thread_comments": ["comment_id", "fingerprint"], "decisions": ["fingerprint", "wave_id"]}
 
 
 _FLAGGED_FIELDS = ("text", "article_id", "decision", "spam", "off_topic", "reasons", "explanation", "model_version",
-                   "created_at", "fingerprint")
+                   "created_at", "fingerprint", "wave_id")
 
 
 def _inserts(dialect: str) -> tuple:
@@ -167,6 +191,33 @@ def _inserts(dialect: str) -> tuple:
         index_elements=["comment_id"], index_where=sql_text(_PENDING_WITH_ID),
         set_={name: flagged.excluded[name] for name in _FLAGGED_FIELDS})
     return thread, flagged
+
+
+def _join_wave_statement(dialect: str):
+    """The upsert a held copy of a repeated text runs before its review-log row: it makes the text's wave row, or
+    opens it again when its last decision has run out (a new wave of the same text); an open wave, or one whose
+    decision is still in force, is left as it is. None where the database has no upsert (no grouping there)."""
+    module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+    if module is None:
+        return None
+    statement = module.insert(waves)
+    return statement.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={"opened_at": statement.excluded.opened_at, "label": None, "moderator": None, "decision_id": None,
+              "decided_at": None, "decided_until": None},
+        where=waves.c.label.is_not(None) & (waves.c.decided_until <= statement.excluded.opened_at))
+
+
+_OPEN_WAVE = select(waves.c.id).where(waves.c.fingerprint == bindparam("fingerprint"), waves.c.label.is_(None))
+_WAVE_STATE = select(waves.c.id, waves.c.label, waves.c.decided_at, waves.c.decided_until, waves.c.moderator) \
+    .where(waves.c.fingerprint == bindparam("fingerprint"))
+
+
+def as_utc(stamp: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite keeps none)."""
+    if stamp is None:
+        return None
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
 
 
 def _one_thread_row_per_comment(conn) -> None:
@@ -212,6 +263,29 @@ _THREAD_TEXT = (select(thread_comments.c.text)
                 .order_by(thread_comments.c.id.desc()).limit(1))
 _FLAGGED_TEXT = (select(decisions.c.text).where(decisions.c.comment_id == bindparam("comment_id", type_=String))
                  .order_by(decisions.c.id.desc()).limit(1))
+
+
+# The `repeat` rule needs to know whether a text was posted `repeat_min - 1` times before, not how many times a
+# wave of thousands was: the count stops at REPEAT_COUNT_CAP (each table's scan reads at most that many distinct
+# copies), so a copy costs the same whether it is the 3rd or the 3,000th. The key is the CMS comment id, or the
+# table and row id of a comment stored without one, as `_COPIES` counts.
+REPEAT_COUNT_CAP = 10
+WAVE_ARTICLES = 20  # a review-queue wave item lists this many of its articles (and counts them all)
+WAVE_COMMENT_IDS = 5  # and the newest comment ids of its copies
+
+
+def _bounded_copies(table, tag: str):
+    no_id = table.c.comment_id.is_(None)
+    return (select(table.c.comment_id.label("cid"), case((no_id, literal(tag)), else_=None).label("tag"),
+                   case((no_id, table.c.id), else_=None).label("rid"))
+            .where(table.c.fingerprint == bindparam("fingerprint"), table.c.created_at >= bindparam("since"),
+                   no_id | table.c.comment_id.is_distinct_from(bindparam("comment_id", type_=String)))
+            .distinct().limit(REPEAT_COUNT_CAP).subquery())
+
+
+_BOUNDED = [_bounded_copies(thread_comments, "t"), _bounded_copies(decisions, "d")]
+_COPIES_UPTO = select(func.count()).select_from(
+    select(_BOUNDED[0]).union(select(_BOUNDED[1])).subquery())
 
 
 def _id(value: int):
@@ -306,6 +380,15 @@ def _add_review_event(conn, row, label: str, stamp: datetime) -> None:
         outcome=review_outcome(label), label=label, model_version=row["model_version"], reviewed_at=stamp))
 
 
+def _add_review_events(conn, rows, label: str, stamp: datetime) -> None:
+    """The events of one review of several flagged decisions (the copies of a wave), in `rows` order."""
+    _lock_review_events(conn)
+    conn.execute(insert(review_events), [
+        {"decision_id": row["id"], "comment_id": row["comment_id"], "article_id": row["article_id"],
+         "outcome": review_outcome(label), "label": label, "model_version": row["model_version"],
+         "reviewed_at": stamp} for row in rows])
+
+
 def _lock_threads(conn, article_ids) -> None:
     """PostgreSQL: serialise the transactions adding comments to these articles' threads until they commit, so
     that a thread's ids become visible in id order. Each worker brings its cached thread up to date with the
@@ -368,9 +451,15 @@ class Store:
         # A pre-ping is a round trip per checkout; it finds dropped server connections, which SQLite has none of.
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, json_serializer=json.dumps)
         self._add_thread, self._add_flagged = _inserts(self.engine.dialect.name)
+        self._join_wave = _join_wave_statement(self.engine.dialect.name)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(synchronous, self.checkpointer is not None))
         self._prepared: dict = {}  # id(statement) -> (statement, Prepared): the request path's statements on SQLite
+        # The service's write transactions take turns through a lock beside a SQLite file instead of SQLite's busy
+        # sleeps, and the moderation writes of concurrent requests share a commit (moderation/group_commit.py).
+        self._gate = WriteGate(Path(f"{database}.writelock")
+                               if self.sqlite and database not in (None, "", ":memory:") else None)
+        self._group = GroupCommit(self._record_batch)
         self.schema_ready = False
         self.unreachable: str | None = None  # why the schema could not be set up at start (defer_unreachable)
         self._schema_lock = threading.Lock()
@@ -467,7 +556,7 @@ class Store:
     def durable(self):
         """A transaction whose commit is synced to disk before it returns (SQLite: at least synchronous=FULL)."""
         relax = self.sqlite and self.synchronous == "NORMAL"
-        with self.engine.connect() as conn:
+        with self._gate.held(), self.engine.connect() as conn:
             if relax:
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
                 conn.commit()
@@ -562,12 +651,13 @@ class Store:
         row = {"article_id": article_id, "text": text, "created_at": now(), "comment_id": comment_id,
                "fingerprint": fingerprint}
         prepared = self._prepare(self._add_thread, list(row))
-        if prepared is not None:
-            prepared.write(row)
-            return
-        with self.engine.begin() as conn:
-            _lock_threads(conn, [article_id])
-            conn.execute(self._add_thread, row)
+        with self._gate.held():
+            if prepared is not None:
+                prepared.write(row)
+                return
+            with self.engine.begin() as conn:
+                _lock_threads(conn, [article_id])
+                conn.execute(self._add_thread, row)
 
     def rows(self, statement, params: dict) -> list:
         """All rows of a Core SELECT with its bound parameters (the request path's query: prepared on SQLite)."""
@@ -592,27 +682,110 @@ class Store:
         return found[1]
 
     def record_moderation(self, thread: list[tuple[str, str]], flagged: list[dict]) -> None:
-        """The writes of one moderation request in one transaction: accepted comments joining their article's
-        thread ((article_id, text[, comment_id[, fingerprint]]) tuples) and flagged comments entering the review
-        log (`decisions` columns).
+        """The writes of one moderation request: accepted comments joining their article's thread ((article_id,
+        text[, comment_id[, fingerprint]]) tuples) and flagged comments entering the review log (`decisions`
+        columns), committed before this returns, in one transaction with the writes of the process's other
+        requests arriving meanwhile (moderation/group_commit.py).
         All or nothing: when it raises, none of them was recorded, so the request can be retried as it is."""
         if not thread and not flagged:
             return
-        if len(thread) == 1 and not flagged:  # one accepted comment (the common request): one statement, prepared
-            self.add_thread_comment(*thread[0])
-            return
+        self._group.submit((thread, flagged))
+
+    def _record_batch(self, items: list[tuple[list, list]]) -> None:
+        """The writes of one or more requests (`record_moderation`) in one transaction."""
+        thread = [row for rows, _ in items for row in rows]
+        flagged = [row for _, rows in items for row in rows]
         if self.checkpointer is not None:
             self.checkpointer.ensure_running()
         stamp = now()
-        with self.engine.begin() as conn:
-            if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
-                conn.execute(self._add_flagged, [{**row, "created_at": stamp} for row in flagged])
-            if thread:
-                _lock_threads(conn, [row[0] for row in thread])
-                conn.execute(self._add_thread, [{"article_id": row[0], "text": row[1], "created_at": stamp,
-                                                    "comment_id": row[2] if len(row) > 2 else None,
-                                                    "fingerprint": row[3] if len(row) > 3 else None}
-                                                   for row in thread])
+        rows = [{"article_id": row[0], "text": row[1], "created_at": stamp,
+                 "comment_id": row[2] if len(row) > 2 else None, "fingerprint": row[3] if len(row) > 3 else None}
+                for row in thread]
+        prepared = self._prepare(self._add_thread, list(rows[0])) if rows and not flagged else None
+        with self._gate.held():
+            if prepared is not None:  # accepted comments only (the common requests): one statement, prepared
+                prepared.write(rows)
+                return
+            if self._record_prepared(rows, flagged, stamp):
+                return
+            with self.engine.begin() as conn:
+                if flagged:  # first: the thread's locks are then taken last, as a review takes them (no deadlock)
+                    wave_of = self._join_waves(conn, sorted({row.get("fingerprint") for row in flagged} - {None}),
+                                               stamp)
+                    conn.execute(self._add_flagged, [{**row, "created_at": stamp,
+                                                         "wave_id": wave_of.get(row.get("fingerprint"))}
+                                                        for row in flagged])
+                if rows:
+                    _lock_threads(conn, [row["article_id"] for row in rows])
+                    conn.execute(self._add_thread, rows)
+
+    def _record_prepared(self, rows: list[dict], flagged: list[dict], stamp: datetime) -> bool:
+        """SQLite: `_record_batch`'s transaction on one pooled DBAPI connection with prepared statements (the
+        held path of a wave: the wave's row, its review-log rows), committed before this returns. False (nothing
+        done) where that is not available: another database, statements SQLAlchemy must run, rows of mixed
+        columns."""
+        flagged = [{**row, "created_at": stamp, "wave_id": None} for row in flagged]
+        if not self.sqlite or self._join_wave is None or len({tuple(row) for row in flagged}) != 1:
+            return False
+        steps = [self._prepare(self._add_flagged, list(flagged[0])), self._prepare(self._join_wave, [
+            "fingerprint", "opened_at"]), self._prepare(_OPEN_WAVE)]
+        if rows:
+            steps.append(self._prepare(self._add_thread, list(rows[0])))
+        if any(step is None for step in steps):
+            return False
+        add_flagged, join_wave, open_wave = steps[:3]
+        raw = add_flagged._connection()
+        try:
+            cursor = raw.cursor()
+            wave_of = {}
+            for key in sorted({row.get("fingerprint") for row in flagged} - {None}):
+                join_wave.execute(cursor, {"fingerprint": key, "opened_at": stamp})
+                found = open_wave.fetch(cursor, {"fingerprint": key})
+                if found:
+                    wave_of[key] = int(found[0][0])
+            for row in flagged:
+                row["wave_id"] = wave_of.get(row.get("fingerprint"))
+            add_flagged.execute(cursor, flagged)
+            if rows:
+                steps[3].execute(cursor, rows)
+            raw.commit()
+        except add_flagged._dbapi_error as exc:  # as SQLAlchemy raises it: the service answers 503
+            raise DBAPIError.instance(add_flagged.sql, None, exc, add_flagged._dbapi_error) from exc
+        finally:
+            raw.close()  # back to the pool, which rolls back what was not committed
+        return True
+
+    def _join_waves(self, conn, keys: list[str], stamp: datetime) -> dict:
+        """{fingerprint: id of its open wave} for the held copies of a write, in its transaction (fingerprints in
+        sorted order: two writers lock the wave rows in the same order). A text whose decision is still in force
+        gets none: a copy held then (for another reason, or decided while this one was being scored) is an item
+        of its own."""
+        if self._join_wave is None or not keys:
+            return {}
+        found = {}
+        for key in keys:
+            conn.execute(self._join_wave, {"fingerprint": key, "opened_at": stamp})
+            wave = conn.execute(_OPEN_WAVE, {"fingerprint": key}).first()
+            if wave is not None:
+                found[key] = int(wave[0])
+        return found
+
+    def wave_state(self, fingerprint: str) -> dict | None:
+        """The wave row of a text (`id`, `label`, `decided_at`, `decided_until`, `moderator`; times aware, UTC), None
+        when no copy of it was ever held. One indexed read (prepared on SQLite): the request path asks it."""
+        found = self.rows(_WAVE_STATE, {"fingerprint": fingerprint})
+        if not found:
+            return None
+        wave_id, label, decided_at, until, moderator = found[0]
+        return {"id": int(wave_id), "label": label, "decided_at": as_utc(decided_at), "decided_until": as_utc(until),
+                "moderator": moderator}
+
+    def count_copies_upto(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
+        """`count_copies`, stopping at REPEAT_COUNT_CAP (then an `AtLeast`, "10 or more" in the reason's message):
+        the request path's count, whose cost does not grow with a wave (each table's scan stops at the cap)."""
+        found = int(self.rows(_COPIES_UPTO, {"fingerprint": fingerprint, "since": since,
+                                             "comment_id": comment_id})[0][0])
+        return found if found < REPEAT_COUNT_CAP else AtLeast(REPEAT_COUNT_CAP)
 
     def count_copies(self, fingerprint: str, since: datetime, comment_id: str | None = None) -> int:
         """How many comments with this fingerprint (moderation/repeats.py) the store recorded since `since`, in
@@ -736,13 +909,109 @@ class Store:
 
     # Flagged decisions
     def review_queue(self, limit: int = 100, before: int | None = None) -> list[dict]:
-        """Flagged comments not reviewed yet, newest first; with `before`, those with a lower id (the next page)."""
-        query = select(decisions).where(decisions.c.reviewed_at.is_(None))
+        """Review-queue items not reviewed yet, newest first; with `before`, those with a lower id (the next page).
+
+        An item is a flagged comment (a `decisions` row), or a wave: the pending copies of one text are one item,
+        shown as its newest copy with a `wave` dict (`id`, `count`, `first_seen`, `last_seen`, `articles` (up to
+        WAVE_ARTICLES), `article_count`, `comment_ids` (the newest WAVE_COMMENT_IDS), `spam` and `off_topic`
+        ([min, max] over the copies)), and the explanation of the first copy that has one. Reads at a moderator's
+        pace: the pending copies of every wave are grouped at each call."""
+        pending = decisions.c.reviewed_at.is_(None)
+        grouped = (select(decisions.c.wave_id, func.max(decisions.c.id), func.count(), func.min(decisions.c.created_at),
+                          func.max(decisions.c.created_at), func.min(decisions.c.spam), func.max(decisions.c.spam),
+                          func.min(decisions.c.off_topic), func.max(decisions.c.off_topic))
+                   .where(pending, decisions.c.wave_id.is_not(None)).group_by(decisions.c.wave_id))
+        alone = select(decisions.c.id).where(pending, decisions.c.wave_id.is_(None))
         if before is not None:
-            query = query.where(decisions.c.id < _id(before))
-        query = query.order_by(decisions.c.id.desc()).limit(limit)
+            alone = alone.where(decisions.c.id < _id(before))
+        alone = alone.order_by(decisions.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            groups = {int(g[1]): g for g in conn.execute(grouped)
+                      if before is None or int(g[1]) < before}
+            chosen = sorted([int(r[0]) for r in conn.execute(alone)] + list(groups), reverse=True)[:limit]
+            rows = {}
+            for part in range(0, len(chosen), 500):
+                ids = chosen[part:part + 500]
+                rows.update((int(r["id"]), dict(r)) for r in conn.execute(
+                    select(decisions).where(decisions.c.id.in_([_id(i) for i in ids]))).mappings())
+            items = []
+            for item_id in chosen:
+                row = rows.get(item_id)
+                if row is None:  # erased between the two reads
+                    continue
+                group = groups.get(item_id)
+                if group is not None:
+                    row["wave"] = self._wave_item(conn, group)
+                    if row["explanation"] is None:  # a JSON null is stored as 'null': looked at here
+                        row["explanation"] = next((found for (found,) in conn.execute(
+                            select(decisions.c.explanation).where(decisions.c.wave_id == group[0], pending)
+                            .order_by(decisions.c.id).limit(WAVE_COMMENT_IDS)) if found is not None), None)
+                items.append(row)
+            return items
+
+    @staticmethod
+    def _wave_item(conn, group) -> dict:
+        wave_id, _, count, first, last, spam_min, spam_max, off_min, off_max = group
+        members = (decisions.c.wave_id == wave_id) & decisions.c.reviewed_at.is_(None)
+        articles_seen = [r[0] for r in conn.execute(
+            select(decisions.c.article_id).where(members, decisions.c.article_id.is_not(None)).distinct()
+            .limit(WAVE_ARTICLES))]
+        article_count = len(articles_seen) if len(articles_seen) < WAVE_ARTICLES else int(conn.execute(
+            select(func.count(decisions.c.article_id.distinct())).where(members)).scalar_one())
+        comment_ids = [r[0] for r in conn.execute(
+            select(decisions.c.comment_id).where(members, decisions.c.comment_id.is_not(None))
+            .order_by(decisions.c.id.desc()).limit(WAVE_COMMENT_IDS))]
+        return {"id": int(wave_id), "count": int(count), "first_seen": first, "last_seen": last,
+                "articles": articles_seen, "article_count": article_count, "comment_ids": comment_ids,
+                "spam": [spam_min, spam_max], "off_topic": [off_min, off_max]}
+
+    def wave_stats(self, at: datetime | None = None) -> dict:
+        """`items`: review-queue items (flagged comments outside any wave, plus waves with a pending copy);
+        `open_waves`: waves with two or more pending copies; `standing`: waves whose decision is in force."""
+        at = at or now()
+        pending = decisions.c.reviewed_at.is_(None)
+        sizes = (select(func.count().label("n")).where(pending, decisions.c.wave_id.is_not(None))
+                 .group_by(decisions.c.wave_id).subquery())
+        with self.engine.connect() as conn:
+            alone = conn.execute(select(func.count()).where(pending, decisions.c.wave_id.is_(None))).scalar_one()
+            groups, big = conn.execute(select(func.count(), func.count(case((sizes.c.n >= 2, 1))))
+                                       .select_from(sizes)).one()
+            standing = conn.execute(select(func.count()).select_from(waves).where(
+                waves.c.label.is_not(None), waves.c.decided_until > at)).scalar_one()
+        return {"items": int(alone) + int(groups), "open_waves": int(big or 0), "standing": int(standing)}
+
+    def list_waves(self, limit: int = 100, at: datetime | None = None) -> list[dict]:
+        """Waves with two or more copies awaiting review, and waves whose decision is in force, newest first (`id`,
+        `fingerprint`, `opened_at`, `label`, `moderator`, `decision_id`, `decided_at`, `decided_until`, `pending`:
+        copies awaiting review)."""
+        at = at or now()
+        sizes = (select(decisions.c.wave_id, func.count().label("pending"))
+                 .where(decisions.c.reviewed_at.is_(None), decisions.c.wave_id.is_not(None))
+                 .group_by(decisions.c.wave_id).subquery())
+        with self.engine.connect() as conn:
+            found = {int(r["id"]): {**r, "pending": 0} for r in conn.execute(
+                select(waves).where(waves.c.label.is_not(None), waves.c.decided_until > at)
+                .order_by(waves.c.id.desc()).limit(limit)).mappings()}
+            found.update((int(r["id"]), dict(r)) for r in conn.execute(
+                select(waves, sizes.c.pending).join(sizes, sizes.c.wave_id == waves.c.id)
+                .where(sizes.c.pending >= 2).order_by(waves.c.id.desc()).limit(limit)).mappings())
+        return [found[key] for key in sorted(found, reverse=True)[:limit]]
+
+    def get_wave(self, wave_id: int) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(waves).where(waves.c.id == _id(wave_id))).mappings().first()
+        return dict(row) if row else None
+
+    def end_wave_decision(self, wave_id: int) -> dict | None:
+        """End a wave's decision now (DELETE /v1/waves/<id>): later copies are moderated as any comment again, and
+        the next held one opens the wave again. The wave row after the change; None when there is no such wave.
+        The reviews already made stand (the CMS has their outcomes)."""
+        stamp = now()
+        with self.durable() as conn:
+            conn.execute(update(waves).where(waves.c.id == _id(wave_id), waves.c.label.is_not(None),
+                                             waves.c.decided_until > stamp).values(decided_until=stamp))
+            row = conn.execute(select(waves).where(waves.c.id == _id(wave_id))).mappings().first()
+        return dict(row) if row else None
 
     def queue_stats(self) -> tuple[int, datetime | None]:
         """(flagged comments not reviewed yet, when the oldest of them was flagged): one indexed query."""
@@ -760,44 +1029,88 @@ class Store:
         return self.queue_stats()[0]
 
     def review_decision(self, decision_id: int, label: str, moderator: str | None = None,
-                        train: bool = True) -> int | None:
+                        train: bool = True, wave_hours: float | None = None) -> int | None:
         """Take a flagged comment off the queue, record the moderator's label and the review event the CMS reads
         (GET /v1/reviews), in one transaction. A comment accepted (`ham`) under a stored article joins its thread.
+        For a copy in a wave, every pending copy of the wave is reviewed with it (`review`).
 
         Returns the feedback id (0 when `train` is false: the review is recorded, with `label` as its review label,
         but no training label is stored), or None when the decision does not exist or was reviewed already (a
         second click on the same item records nothing).
         """
+        done = self.review(decision_id, label, moderator, train, wave_hours)
+        return None if done is None else done["feedback_id"]
+
+    def review(self, decision_id: int, label: str, moderator: str | None = None, train: bool = True,
+               wave_hours: float | None = None) -> dict | None:
+        """`review_decision`, answering {"feedback_id", "copies" (comments reviewed), "wave_id", "decided_until"}.
+
+        A copy in a wave (decisions.wave_id) decides the wave: every copy of it still pending gets the label, a
+        review event each (one per comment id, for the CMS), and, for `ham`, a place in its stored article's
+        thread; one training label is stored (of the copy decided on), not one per copy. The wave keeps the
+        decision for `wave_hours` (later copies get it at once, service/waves.py) when it held two copies or more
+        or one held for `repeat`; any other decision on a copy of the text replaces a decision in force."""
         with self.durable() as conn:
             row = conn.execute(select(decisions).where(decisions.c.id == _id(decision_id))).mappings().first()
             if row is None:
                 return None
             stamp = now()
+            wave_id = row["wave_id"]
+            target = wave_id  # the wave whose decision this is: the copy's, or the text's decided one it replaces
+            if target is None and row["fingerprint"] is not None:
+                target = conn.execute(select(waves.c.id).where(waves.c.fingerprint == row["fingerprint"],
+                                                               waves.c.label.is_not(None))).scalar()
+            if target is not None and row["reviewed_at"] is None:
+                # the wave row first: the moderation path locks it before its review-log rows (no deadlock)
+                conn.execute(update(waves).where(waves.c.id == target).values(
+                    label=label, moderator=moderator, decision_id=decision_id, decided_at=stamp, decided_until=stamp))
             changed = conn.execute(
                 update(decisions).where(decisions.c.id == _id(decision_id), decisions.c.reviewed_at.is_(None))
                 .values(reviewed_at=stamp, review_label=label)
             ).rowcount
             if not changed:
                 return None
-            _add_review_event(conn, row, label, stamp)
-            article = None
-            if row["article_id"]:
-                article = conn.execute(select(articles).where(articles.c.id == row["article_id"])).mappings().first()
-            if label == "ham" and article is not None:
+            members = [row]
+            if wave_id is not None:
+                conn.execute(update(decisions).where(decisions.c.wave_id == wave_id, decisions.c.reviewed_at.is_(None))
+                             .values(reviewed_at=stamp, review_label=label))
+                members = [dict(r) for r in conn.execute(
+                    select(decisions.c.id, decisions.c.comment_id, decisions.c.article_id, decisions.c.text,
+                           decisions.c.model_version, decisions.c.fingerprint, decisions.c.reasons)
+                    .where(decisions.c.wave_id == wave_id, decisions.c.reviewed_at == stamp)
+                    .order_by(decisions.c.id)).mappings()]
+            _add_review_events(conn, members, label, stamp)
+            until = None
+            if target is not None:
+                is_wave = wave_id is None or len(members) > 1 \
+                    or any(r.get("code") == "repeat" for r in row["reasons"] or [])
+                if is_wave and wave_hours:
+                    until = stamp + timedelta(hours=wave_hours)
+                    conn.execute(update(waves).where(waves.c.id == target).values(decided_until=until))
+            stored = {}
+            article_ids = sorted({m["article_id"] for m in members if m["article_id"]})
+            for part in range(0, len(article_ids), 500):
+                stored.update((a["id"], a) for a in conn.execute(
+                    select(articles).where(articles.c.id.in_(article_ids[part:part + 500]))).mappings())
+            joining = [m for m in members if m["article_id"] in stored] if label == "ham" else []
+            if joining:
                 # Accepted by a moderator, so published by the CMS: it joins its article's discussion as an
                 # accepted comment would have (workers add it to their cached threads with the next comment).
-                _lock_threads(conn, [row["article_id"]])
-                conn.execute(self._add_thread, {"article_id": row["article_id"], "text": row["text"],
-                                                   "created_at": stamp, "comment_id": row["comment_id"],
-                                                   "fingerprint": row["fingerprint"]})
+                _lock_threads(conn, [m["article_id"] for m in joining])
+                conn.execute(self._add_thread, [{"article_id": m["article_id"], "text": m["text"],
+                                                 "created_at": stamp, "comment_id": m["comment_id"],
+                                                 "fingerprint": m["fingerprint"]} for m in joining])
+            done = {"feedback_id": 0, "copies": len(members), "wave_id": wave_id, "decided_until": until}
             if not train:
-                return 0
+                return done
+            article = stored.get(row["article_id"])
             result = conn.execute(insert(feedback).values(
                 text=row["text"], label=label, article_id=row["article_id"],
                 article_title=article["title"] if article else None, article_body=article["body"] if article else None,
                 comment_id=row["comment_id"], moderator=moderator, decision_id=decision_id, created_at=now(),
             ))
-            return int(result.inserted_primary_key[0])
+            done["feedback_id"] = int(result.inserted_primary_key[0])
+            return done
 
     def mark_reviewed(self, decision_id: int, label: str) -> bool:
         """Take a flagged comment off the queue with a review label and its review event, storing no training

@@ -80,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(akismet.bp)
     coral.init_app(app)
     app.register_blueprint(reviews.bp)
+    from service import waves
+    waves.init_app(app)
     from service.keepalive import KeepaliveRequests
 
     app.wsgi_app = KeepaliveRequests(app.wsgi_app, int(app.config["KEEPALIVE_REQUESTS"] or 0))

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify
 
 from moderation.explain import explain_verdict
 from moderation.moderator import Article
-from moderation.repeats import fingerprint
+from moderation.repeats import AtLeast, fingerprint
 from moderation.store import now
 from moderation.text import clear_memos, is_short
 from service.articles import context_for, thread_row
@@ -18,6 +18,7 @@ from service.errors import ApiError
 from service.observability import record_verdicts, remember_text
 from service.review import flagged_row
 from service.validation import MAX_ID_CHARS, _string, json_body, raw_body, storable, stored_comment_id  # noqa: F401 (the adapters import them from here)
+from service import waves as wave_states
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -162,39 +163,45 @@ def moderate():
     return jsonify(result)
 
 
-def copies_before(policy, texts: list[str], comment_ids: list) -> tuple[list, list]:
+def copies_before(policy, texts: list[str], comment_ids: list, waves: dict | None = None) -> tuple[list, list]:
     """(fingerprints, copies posted before) of a request's comments for the `repeat` rule (moderation/repeats.py):
-    the copies the store recorded within the policy's window plus the earlier ones of the same batch; None for a
-    comment too short to have a fingerprint, and for all when the rule is off (`repeat_action` accept)."""
+    the copies the store recorded within the policy's window (counted up to store.REPEAT_COUNT_CAP) plus the
+    earlier ones of the same batch; None for a comment too short to have a fingerprint, and for all when the rule
+    is off (`repeat_action` accept). `waves`, when given, is filled with each fingerprint's wave (service/waves.py);
+    a text whose wave has a moderator's decision in force is not counted (its copies get that decision)."""
     if policy.repeat_action == "accept":
         return [None] * len(texts), [None] * len(texts)
     keys = [fingerprint(text, policy.repeat_min_words) for text in texts]
+    if waves is not None:
+        waves.update(wave_states.look_up(keys))
     since = now() - timedelta(hours=policy.repeat_window_hours)
     stored: dict = {}
     seen: dict = {}
     counts = []
     for key, comment_id in zip(keys, comment_ids):
-        if key is None:
+        if key is None or (waves is not None and wave_states.standing(waves, key)):
             counts.append(None)
             continue
         comment_id = stored_comment_id(comment_id)
         if (key, comment_id) not in stored:
-            stored[key, comment_id] = get_store().count_copies(key, since, comment_id)
+            stored[key, comment_id] = get_store().count_copies_upto(key, since, comment_id)
         earlier = seen.setdefault(key, [])  # the batch's earlier copies: each comment id once, as the store counts
-        counts.append(stored[key, comment_id] + len({other for other in earlier if other != comment_id} - {None})
-                      + earlier.count(None))
+        count = stored[key, comment_id] + len({other for other in earlier if other != comment_id} - {None}) \
+            + earlier.count(None)
+        counts.append(AtLeast(count) if isinstance(stored[key, comment_id], AtLeast) else count)
         earlier.append(comment_id)
     return keys, counts
 
 
 def answer(moderator, text: str, article: Article | None, verdict, comment_id, explain: bool, record: bool = True,
-           key: str | None = None):
+           key: str | None = None, explained: bool = False):
     """(the answer dict, the review-log row or None) of one decided comment. A flagged comment keeps its
-    explanation for the review page, whether or not the CMS asked for it (when it is recorded), and the
-    fingerprint `key` its copies are counted by."""
+    explanation for the review page, whether or not the CMS asked for it (when it is recorded; not when
+    `explained`: a copy joining a wave awaiting review, whose first copy has it), and the fingerprint `key` its
+    copies are counted by."""
     result = verdict.to_dict()
     flagged = record and verdict.decision == "flag"
-    explanation = explain_verdict(moderator, text, result) if explain or flagged else None
+    explanation = explain_verdict(moderator, text, result) if explain or (flagged and not explained) else None
     if explain:
         result["explanation"] = explanation
     if not flagged:
@@ -213,10 +220,13 @@ def moderate_one(text: str, article: Article | None, comment_id: str | None = No
         raise ApiError(503, "model_unavailable", "No model is loaded.")
     clear_memos()  # a text is normalised and tokenised once within the request, never served from an earlier one
     context = context_for(article, comment_id)  # a stored article (and its thread without this comment), or None
-    [key], [repeats] = copies_before(moderator.policy, [text], [comment_id])
+    waves: dict = {}
+    [key], [repeats] = copies_before(moderator.policy, [text], [comment_id], waves)
     parent = parent_of(parent_id, parent_text) if is_short(text) else None  # only a short comment reads it
     verdict = moderator.moderate(text, article, context=context, repeats=repeats, parent=parent)
-    result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key)
+    [verdict] = wave_states.settle_all([verdict], [key], waves)  # a wave's decision in force (service/waves.py)
+    result, flagged = answer(moderator, text, article, verdict, comment_id, explain, record, key,
+                             explained=wave_states.explained_before(waves, key))
     if record:
         record_writes([thread_row(article, text, verdict, comment_id, key) if context is not None else None],
                       [flagged])
@@ -236,17 +246,20 @@ def moderate_batch():
     clear_memos()
 
     contexts = [context_for(article, comment_id) for article, comment_id in zip(articles, ids)]
-    keys, repeats = copies_before(moderator.policy, texts, ids)
+    waves: dict = {}
+    keys, repeats = copies_before(moderator.policy, texts, ids, waves)
     sent = {str(i): t for i, t in zip(ids, texts) if i is not None}  # a reply may answer a comment of its batch
     verdicts = moderator.moderate_batch(texts, articles, contexts=contexts, repeats=repeats,
                                         parents=[parent_of(p, t, sent) if is_short(text) else None
                                                  for (p, t), text in zip(parents, texts)])
+    verdicts = wave_states.settle_all(verdicts, keys, waves)  # a wave's decision in force (service/waves.py)
     thread = [thread_row(article, text, verdict, comment_id, key) if context is not None else None
               for comment_id, text, article, context, verdict, key
               in zip(ids, texts, articles, contexts, verdicts, keys)]
     results, flagged = [], []
     for comment_id, text, article, explain, verdict, key in zip(ids, texts, articles, explains, verdicts, keys):
-        result, row = answer(moderator, text, article, verdict, comment_id, explain, key=key)
+        result, row = answer(moderator, text, article, verdict, comment_id, explain, key=key,
+                             explained=wave_states.explained_before(waves, key))
         flagged.append(row)
         results.append(result if comment_id is None else {"id": comment_id, **result})
     record_writes(thread, flagged)

@@ -13,7 +13,8 @@ from service.api import (
     INT64_MAX, INT64_MIN, MAX_ID_CHARS, _identifier, _string, json_body, parse_comment, stored_comment_id,
 )
 from service.auth import require_key
-from service.engine import get_store
+from moderation.store import utc_iso
+from service.engine import get_moderator, get_store
 from service.errors import ApiError
 from service.reviews import count_review
 
@@ -70,10 +71,21 @@ def post_feedback():
         # A label about a flagged comment in the review queue also takes it off the queue.
         if store.get_decision(row["decision_id"]) is None:
             raise ApiError(404, "decision_not_found", f"No flagged comment with id {row['decision_id']}.")
-        feedback_id = store.review_decision(row["decision_id"], row["label"], row["moderator"])
-        if feedback_id is None:
+        # A copy in a wave decides every pending copy of it (moderation/store.py, Store.review)
+        done = store.review(row["decision_id"], row["label"], row["moderator"], wave_hours=wave_hours())
+        if done is None:
             raise ApiError(409, "already_reviewed", f"Flagged comment {row['decision_id']} was reviewed already.")
-        count_review(row["label"])
-    else:
-        feedback_id = store.add_feedback(**row)
+        count_review(row["label"], done["copies"])
+        extra = {"reviewed": done["copies"]}
+        if done["wave_id"] is not None:
+            extra["wave_id"] = done["wave_id"]
+            extra["decided_until"] = utc_iso(done["decided_until"])
+        return jsonify({"id": done["feedback_id"], "label": row["label"], **extra}), 201
+    feedback_id = store.add_feedback(**row)
     return jsonify({"id": feedback_id, "label": row["label"]}), 201
+
+
+def wave_hours() -> float | None:
+    """How long a wave's decision holds for its later copies: the repeat window of the policy in force."""
+    moderator = get_moderator()
+    return moderator.policy.repeat_window_hours if moderator is not None else None

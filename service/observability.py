@@ -215,6 +215,17 @@ class StoreCollector:
         yield GaugeMetricFamily("moderation_review_queue_oldest_seconds",
                                 "How long the oldest flagged comment not reviewed yet has waited (0 when none).",
                                 value=age)
+        try:  # spam waves (service/waves.py)
+            waves = self.store.wave_stats()
+        except Exception:  # noqa: BLE001 - reported by moderation_store_up at the next scrape
+            waves = None
+        if waves is not None:
+            yield GaugeMetricFamily("moderation_waves_open", "Waves (copies of one text held for review as one "
+                                    "item) with two or more copies awaiting a moderator.", value=waves["open_waves"])
+            yield GaugeMetricFamily("moderation_waves_decided", "Waves whose moderator's decision later copies get "
+                                    "at once now.", value=waves["standing"])
+            yield GaugeMetricFamily("moderation_review_queue_items", "Review-queue items awaiting a moderator (a "
+                                    "wave's copies are one item).", value=waves["items"])
         try:
             settings = self.store.latest_policy_settings()
         except Exception:  # noqa: BLE001 - reported by moderation_store_up at the next scrape

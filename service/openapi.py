@@ -100,12 +100,14 @@ SCHEMAS = {
         "properties": {
             "code": {"type": "string", "example": "spam",
                      "enum": ["empty", "too_long", "links", "banned_word", "suspect_word", "repeat", "spam",
-                              "off_topic"],
+                              "off_topic", "wave_decided"],
                      "description": "Policy reasons, each with the site's configured action: `empty`, `too_long`, "
                                     "`links` (links outside the site's allowed domains, from MODERATION_LINKS_MIN), "
                                     "`banned_word` and `suspect_word` (an entry of the site's word lists, named "
                                     "in the message), `repeat` (the same text posted again within MODERATION_REPEAT_WINDOW_HOURS). "
-                                    "Model reasons: `spam`, `off_topic`."},
+                                    "Model reasons: `spam`, `off_topic`. `wave_decided`: a moderator decided on "
+                                    "copies of this text (a spam wave) within the repeat window; the decision is "
+                                    "theirs (accept or reject), the message says which and until when."},
             "message": {"type": "string"},
         },
     },
@@ -272,7 +274,14 @@ SCHEMAS.update({
     "FeedbackStored": {
         "type": "object",
         "required": ["id", "label"],
-        "properties": {"id": {"type": "integer"}, "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]}},
+        "properties": {"id": {"type": "integer"}, "label": {"type": "string", "enum": ["spam", "ham", "off_topic"]},
+                       "reviewed": {"type": "integer", "minimum": 1,
+                                    "description": "With `decision_id`: the flagged comments reviewed (every "
+                                                   "pending copy of a wave)."},
+                       "wave_id": {"type": "integer", "description": "The wave decided, if the comment was in one."},
+                       "decided_until": {"type": "string", "format": "date-time", "nullable": True,
+                                         "description": "Later copies of the wave's text get this decision at "
+                                                        "once until then (null: they do not)."}},
     },
     "ArticleErased": {
         "type": "object",
@@ -411,6 +420,35 @@ SCHEMAS.update({
                             "description": "What pushed the spam score up or down (as `explain: true` gives it)."},
             "model_version": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
+            "wave": {"type": "object", "nullable": True,
+                     "description": "The copies of this text awaiting review, shown as one item (this is the newest "
+                                    "copy); deciding on it decides them all. Null for a comment in no wave.",
+                     "properties": {
+                         "id": {"type": "integer"}, "count": {"type": "integer", "minimum": 1},
+                         "first_seen": {"type": "string", "format": "date-time"},
+                         "last_seen": {"type": "string", "format": "date-time"},
+                         "articles": {"type": "array", "items": {"type": "string"}, "description": "Up to 20."},
+                         "article_count": {"type": "integer", "minimum": 0},
+                         "comment_ids": {"type": "array", "items": {"type": "string"},
+                                         "description": "The newest 5."},
+                         "scores": {"type": "object", "description": "[min, max] over the copies.",
+                                    "properties": {"spam": {"type": "array"}, "off_topic": {"type": "array"}}},
+                     }},
+        },
+    },
+    "Wave": {
+        "type": "object",
+        "required": ["id", "label", "in_force"],
+        "properties": {
+            "id": {"type": "integer"},
+            "label": {"type": "string", "nullable": True, "description": "The moderator's label; null while open."},
+            "moderator": {"type": "string", "nullable": True},
+            "decision_id": {"type": "integer", "nullable": True},
+            "opened_at": {"type": "string", "format": "date-time", "nullable": True},
+            "decided_at": {"type": "string", "format": "date-time", "nullable": True},
+            "decided_until": {"type": "string", "format": "date-time", "nullable": True},
+            "in_force": {"type": "boolean", "description": "Later copies get the decision at once now."},
+            "pending": {"type": "integer", "minimum": 0, "description": "Copies awaiting review."},
         },
     },
     "QueuePage": {
@@ -419,6 +457,8 @@ SCHEMAS.update({
         "properties": {
             "items": {"type": "array", "items": ref("QueueItem"), "description": "Newest first."},
             "pending": {"type": "integer", "minimum": 0, "description": "Flagged comments awaiting review in all."},
+            "pending_items": {"type": "integer", "minimum": 0,
+                              "description": "Queue items awaiting review (a wave's copies are one item)."},
             "next_before": {"type": "integer", "nullable": True,
                             "description": "Send as `before` for the next (older) page; null on the last page."},
         },
@@ -601,6 +641,30 @@ PATHS = {
                       "404": error("`decision_id` names no flagged comment (`decision_not_found`)."),
                       "409": error("That flagged comment was reviewed already (`already_reviewed`)."),
                       **BAD_INPUT},
+    }},
+    "/v1/waves": {"get": {
+        "summary": "Spam waves awaiting review or whose decision later copies get now, newest first (admin key).",
+        "tags": ["moderators"],
+        "parameters": [{"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+        "responses": {"200": {"description": "The waves.", "content": {JSON: {"schema": {
+            "type": "object", "required": ["waves"],
+            "properties": {"waves": {"type": "array", "items": ref("Wave")}}}}}},
+            "401": BAD_INPUT["401"],
+            "422": error("`limit` is not an integer from 1 to 1000, or another query parameter was sent."),
+            "503": STORE_DOWN},
+    }},
+    "/v1/waves/{wave_id}": {"delete": {
+        "summary": "End a wave's decision now (admin key): later copies of its text are moderated again.",
+        "tags": ["moderators"],
+        "parameters": [{"name": "wave_id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}],
+        "responses": {"200": {"description": "Ended (or already over).", "content": {JSON: {"schema": {
+            "type": "object", "required": ["wave"], "properties": {"wave": ref("Wave")}}}}},
+            "401": BAD_INPUT["401"],
+            "404": error("No such wave (`wave_not_found`)."),
+            "409": error("The wave awaits review: decide it with `POST /v1/feedback` (`wave_not_decided`)."),
+            "503": STORE_DOWN},
     }},
     "/1.1/comment-check": {"post": {
         "summary": "Akismet-compatible check: `true` (spam: flag or reject) or `false` (accept), in plain text.",

@@ -91,9 +91,10 @@ POLICY_LABEL = "policy"  # the review label of a rejection for policy reasons on
 
 def reject_label(reasons: list) -> str:
     """The label a rejection records: `spam`, `off_topic` when that was the only model reason, or `policy` when
-    no model reason held the comment (length policy only)."""
+    neither a model reason nor `repeat` held the comment (length policy only). A text posted again and again that
+    a moderator rejects is spam (a wave the model let through): one training label for the wave."""
     codes = {r.get("code") for r in reasons or []}
-    if not codes & set(MODEL_REASONS):
+    if not codes & {*MODEL_REASONS, "repeat"}:
         return POLICY_LABEL
     return "off_topic" if "off_topic" in codes and "spam" not in codes else "spam"
 
@@ -110,8 +111,27 @@ def review():
         # "Stop holding for <reason>" buttons (service/policy_settings.py): the item's reasons not paused yet
         item["pausable"] = [c for c in dict.fromkeys(r.get("code") for r in item["reasons"] or [])
                             if c in REASON_CODES and c not in paused]
+    stats = store.wave_stats()
+    decided = [wave for wave in store.list_waves(PAGE_SIZE) if wave["label"] is not None]
     return render_template("review.html", items=items, total=store.count_queue(), csrf=csrf_token(),
-                           auth=auth_enabled(), moderator=session.get("moderator"), paused=paused)
+                           auth=auth_enabled(), moderator=session.get("moderator"), paused=paused,
+                           item_total=stats["items"], decided=decided,
+                           window="%g" % get_moderator().policy.repeat_window_hours)
+
+
+@bp.post("/review/end-wave")
+def end_wave():
+    """The page's "End decision" button (DELETE /v1/waves/<id>): later copies of the text are moderated again."""
+    if not _signed_in():
+        abort(401, description="Sign in with an admin key first.")
+    _check_csrf()
+    wave_id = request.form.get("wave_id", "")
+    row = get_store().end_wave_decision(int(wave_id)) \
+        if wave_id.isascii() and wave_id.isdigit() and len(wave_id) < 19 else None
+    if row is None:
+        abort(404, description=f"No wave with id {wave_id[:40]}.")
+    flash(f"Wave {wave_id}: its decision ended; later copies are moderated again.", "ok")
+    return redirect(url_for("review.review"), 303)
 
 
 @bp.post("/review/login")
@@ -152,11 +172,19 @@ def act(decision_id: int):
         abort(404, description=f"No flagged comment with id {decision_id}.")
     label = "ham" if action == "accept" else reject_label(item["reasons"])
     moderator = session.get("moderator") or "review page"
-    if store.review_decision(decision_id, label, moderator, train=label != POLICY_LABEL) is None:
+    hours = get_moderator().policy.repeat_window_hours if get_moderator() is not None else None
+    done = store.review(decision_id, label, moderator, train=label != POLICY_LABEL, wave_hours=hours)
+    if done is None:
         flash(f"Comment {decision_id} was reviewed already.", "error")
     else:
-        count_review(label)
-        flash(f"Comment {decision_id}: {'accepted' if action == 'accept' else 'rejected'} (label {label}).", "ok")
+        count_review(label, done["copies"])
+        verb = "accepted" if action == "accept" else "rejected"
+        if done["copies"] > 1 or done["decided_until"] is not None:
+            until = f"; later copies until {done['decided_until']:%Y-%m-%d %H:%M} UTC are {verb} at once" \
+                if done["decided_until"] is not None else ""
+            flash(f"Wave of comment {decision_id}: {done['copies']} copies {verb} (label {label}){until}.", "ok")
+        else:
+            flash(f"Comment {decision_id}: {verb} (label {label}).", "ok")
     return redirect(url_for("review.review"), 303)
 
 

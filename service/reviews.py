@@ -19,6 +19,7 @@ from moderation.store import review_event_json, review_outcome, utc_iso
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
+from service.waves import queue_wave_json
 
 bp = Blueprint("reviews", __name__, url_prefix="/v1")
 
@@ -32,9 +33,9 @@ for _outcome in ("accept", "reject"):  # both series exist (at 0) before the fir
     REVIEWS.labels(outcome=_outcome)
 
 
-def count_review(label: str) -> None:
-    """Count one recorded review (call it once the review is committed)."""
-    REVIEWS.labels(outcome=review_outcome(label)).inc()
+def count_review(label: str, comments: int = 1) -> None:
+    """Count a recorded review of `comments` flagged comments (a wave's copies; call it once it is committed)."""
+    REVIEWS.labels(outcome=review_outcome(label)).inc(comments)
 
 
 def _only(cursor: str, limit: str) -> None:
@@ -77,7 +78,7 @@ def queue_item_json(row: dict) -> dict:
             "text": row["text"], "decision": row["decision"],
             "scores": {"spam": row["spam"], "off_topic": row["off_topic"]}, "reasons": row["reasons"],
             "explanation": row["explanation"], "model_version": row["model_version"],
-            "created_at": utc_iso(row["created_at"])}
+            "created_at": utc_iso(row["created_at"]), "wave": queue_wave_json(row.get("wave"))}
 
 
 @bp.get("/review-queue")
@@ -93,5 +94,5 @@ def review_queue():
     rows = store.review_queue(limit + 1, before=before)
     items = [queue_item_json(row) for row in rows[:limit]]
     pending, _ = store.queue_stats()
-    return jsonify({"items": items, "pending": pending,
+    return jsonify({"items": items, "pending": pending, "pending_items": store.wave_stats()["items"],
                     "next_before": items[-1]["decision_id"] if len(rows) > limit else None})

@@ -222,7 +222,7 @@ def test_metrics_count_requests_decisions_and_model_version(keyed, tiny_registry
 
 # Routes deliberately left out of the OpenAPI document (HTML pages for people, not API clients), by rule.
 NOT_IN_SPEC: set[str] = {"/review", "/review/login", "/review/logout", "/review/<int:decision_id>",
-                         "/review/pause", "/review/resume"}  # the review page and its forms (HTML)
+                         "/review/pause", "/review/resume", "/review/end-wave"}  # the review page and its forms
 
 
 def _metric(text: str, name: str) -> float | None:
