@@ -76,6 +76,7 @@ REFERENCE_HOST = re.compile(
 )
 _HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/?#:\s]+)", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
+_DIGITS = re.compile(r"\d{3}")  # a phone number has a run of three digits at least
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 # Listed keywords of up to this many words are found (a text's word n-grams, squashed, looked up in a set).
 MAX_KEYWORD_WORDS = 4
@@ -206,6 +207,8 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         lists = self.lists or compile_lists()
         self.keywords_ = lists["keywords"]
+        # Every start of a listed keyword: a run of words stops growing as soon as it starts none.
+        self.keyword_prefixes_ = frozenset(k[:i] for k in self.keywords_ for i in range(1, len(k) + 1))
         self.websites_ = lists["websites"]
         self.numbers_ = lists["numbers"]
         self.website_lengths_ = lists["website_lengths"]
@@ -227,13 +230,15 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
     def _listed_keywords(self, words: list[str]) -> tuple[int, int]:
         """(matches, words covered) of the listed keywords among the text's 1- to 4-word runs."""
         found, covered = 0, set()
-        keywords = self.keywords_
+        keywords, prefixes = self.keywords_, self.keyword_prefixes_
         for start in range(len(words)):
             joined = ""
             for size in range(MAX_KEYWORD_WORDS):
                 if start + size >= len(words):
                     break
                 joined += words[start + size]
+                if joined not in prefixes:
+                    break
                 if len(joined) >= MIN_LITERAL and joined in keywords:
                     found += 1
                     covered.update(range(start, start + size + 1))
@@ -274,7 +279,7 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
                 listed_sites += 1
             if COMMERCIAL_HOST.search(domain):
                 commercial += 1
-        phones = phone_digits(text) if sum(c.isdigit() for c in text) >= 7 else []
+        phones = phone_digits(text) if _DIGITS.search(text) else []
         listed_numbers = 0
         for digits in phones:
             if digits in self.numbers_ or (len(digits) == 11 and digits[0] == "1" and digits[1:] in self.numbers_):
