@@ -1,15 +1,16 @@
 """What `train --archive` buys a site: its later comments held, with and without its archive.
 
 `make bench BENCH=archive` (or `python -m bench archive`):
-1. the site is the Fox News comments (10 articles). Half of its articles, by hash of the headline, are its archive:
-   their comments with their articles, plus a little spam mixed in (2%: article-comment spam made from other
-   comments with one half of SmokeDetector's lists, as `training.augment` makes it); the other half are its later
-   comments;
-2. two models train on the shared data without any Fox comment: one without the archive, one with it
+1. the site is a news comment section: the Civil Comments (reader comments of about 50 news sites). Half of them,
+   by hash of the text, are its archive, with a little spam mixed in (2%: article-comment spam made from other
+   comments with one half of SmokeDetector's lists, as `training.augment` makes it); of the other half, 3,000
+   are its later comments;
+2. two models train on the shared data without any Civil Comment: one without the archive, one with it
    (`train_model(..., archive_rows=...)`, screened by the first model, as `train --archive` is by the live one);
-3. both rescore the later comments under their own articles (`rescore`, as an operator would: spam, off-topic and
-   the short-comment rule) and spam of the mixed-in kind made from the later comments with the other half of the
-   lists, and print the shares held and caught.
+3. both rescore the later comments (`rescore`, as an operator would) and spam of the mixed-in kind made from the
+   later comments with the other half of the lists, and print the shares held and caught.
+
+The archive's articles (relevance) are not measured here: these comments come without their articles.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from training.rescore_io import Source
 from training.train import load_training_examples, spam_lists, train_model
 
 SPAM_SHARE = 0.02
+LATER = 3000
 
 
 def _rows(examples, prefix: str) -> list[dict]:
@@ -46,30 +48,28 @@ def _decisions(models: Path, version: str, rows: list[dict], work: Path) -> list
 def main() -> None:
     data_dir = sources.ensure_data()
     examples = load_training_examples(data_dir)
-    fox = [e for e in datasets.deduplicate(examples) if e.source == "fox"]
-    titles = sorted({e.group for e in fox}, key=datasets._bucket)
-    archive_titles = set(titles[::2])
-    archived = [e for e in fox if e.group in archive_titles]
-    later = [e for e in fox if e.group not in archive_titles]
+    civil = [e for e in datasets.deduplicate(examples) if e.source == "civil"]
+    archived = [e for e in civil if datasets._bucket(datasets.dedup_key(e.text)) % 2 == 0]
+    later = [e for e in civil if datasets._bucket(datasets.dedup_key(e.text)) % 2 == 1]
+    later = random.Random(5).sample(later, min(LATER, len(later)))
     lists = spam_lists(data_dir)
-    rng = random.Random(11)
-    hosts = [e for e in examples if e.source == "civil"]
-    mixed = [e for e in augment.article_spam(rng.sample(hosts, 2000), augment.list_part(lists, 0), seed=3)
-             if e.label == "spam"][:max(1, int(SPAM_SHARE * len(archived)))]
-    archive_rows = _rows(archived, "a") + [
-        {"id": f"s{i}", "text": e.text, "article_id": archived[i % len(archived)].article_id} for i, e in enumerate(mixed)]
+    hosts = [e for e in examples if e.source in ("fox", "wiki")]
+    mixed = [e for e in augment.article_spam(hosts, augment.list_part(lists, 0), seed=3) if e.label == "spam"]
+    mixed = mixed[:max(1, int(SPAM_SHARE * len(archived)))]
+    archive_rows = _rows(archived, "a") + [{"id": f"s{i}", "text": e.text, "article_id": ""}
+                                           for i, e in enumerate(mixed)]
+    random.Random(6).shuffle(archive_rows)
     test_spam = [e for e in augment.article_spam(later, augment.list_part(lists, 1), seed=4) if e.label == "spam"]
-    shared = [e for e in examples if e.source != "fox"]
-    print(f"site: {len(titles)} Fox articles; archive {len(archive_titles)} articles, {len(archived)} comments + "
-          f"{len(mixed)} spam mixed in; later comments {len(later)} under {len(titles) - len(archive_titles)} "
-          f"articles; spam of the mixed-in kind {len(test_spam)}", flush=True)
+    shared = [e for e in examples if e.source != "civil"]
+    print(f"site: Civil Comments; archive {len(archived)} comments + {len(mixed)} spam mixed in; later comments "
+          f"{len(later)}; spam of the mixed-in kind {len(test_spam)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         registry = ModelRegistry(work / "models")
         started = time.perf_counter()
         without = train_model(registry, data_dir=data_dir, examples=shared, make_current=True)["version"]
         with_archive = train_model(registry, data_dir=data_dir, examples=shared, archive_rows=archive_rows,
-                                   archive_name="half of the Fox articles", make_current=False)
+                                   archive_name="half of the Civil Comments", make_current=False)
         print(f"two trainings: {time.perf_counter() - started:.0f} s; archive: {json.dumps(with_archive['archive'])}")
         rows = {}
         for name, version in (("without the archive", without), ("with the archive", with_archive["version"])):

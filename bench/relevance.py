@@ -265,7 +265,6 @@ def main() -> None:
         effect = short_rule.neighbour_effect(model.relevance, data_dir)
         print("word-vector neighbours as support (cosine: own article held / moved held, article only): "
               + "; ".join(f"{c if c is not None else 'off'}: {o:.1%} / {m:.1%}" for c, (o, m) in effect.items()))
-        short_rule.write_table(ROOT / "docs" / "figures" / "relevance.md", model.version, rule_table, figures)
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",

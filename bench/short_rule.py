@@ -127,25 +127,3 @@ def table(out: dict) -> str:
             lines.append(f"| {name} | {v['n']} | {v['held']:.1%} | {generic} |")
     lines.append(f"| 'Shoe level lies.' under the seed article | 1 | {out.get('seed')} | |")
     return "\n".join(lines)
-
-
-def write_table(path: Path, version: str, rule_table: str, pairing: dict) -> None:
-    """docs/figures/relevance.md: the rule's table and the long-article figures of the same run."""
-    long = pairing.get("long", {})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Relevance figures\n\n"
-        f"Written by `make bench BENCH=relevance` (model `{version}`).\n\n"
-        "## Short comments: what the rule holds\n\n"
-        "Real short comments (one to five words) of the Fox News comments (10 articles: headline and summary) and "
-        "of Wikipedia talk pages (replies with the comment they answer). \"Moved\" puts the same comments under "
-        "another article (or another comment as their parent): what the rule should catch. A long article is the "
-        f"summary followed by {LONG_BODY_COMMENTS} of the article's comments.\n\n"
-        f"{rule_table}\n\n"
-        "## Long articles (out-of-fold scores)\n\n"
-        "| figure | value |\n|---|---|\n"
-        f"| AUC, real short comments under their own long article vs moved under another | {long.get('auc_moved')} |\n"
-        f"| AUC, the same vs out-of-domain chat under another | {long.get('auc_foreign')} |\n"
-        f"| pairing AUC (all comments), with the thread / article only | {pairing.get('auc_thread')} / "
-        f"{pairing.get('auc_article')} |\n",
-        encoding="utf-8")
