@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator
 
 from moderation.features import CalibratedLinear, feature_text
@@ -31,6 +32,34 @@ WORD = re.compile(r"\w+(?:['’*]+\w+)*")
 JOIN = re.compile(r"\s{1,3}")
 
 
+LEXICON_FOLDS = 5
+SPAN_WORD = 0.3  # a word at least this toxic counts in the lexicon signals
+SIGNAL_NAMES = ("max_word", "top3_words", "toxic_words", "toxic_share")
+
+
+def _lexicon(texts, spans, prior: float) -> dict:
+    inside, total = defaultdict(float), defaultdict(float)
+    for text, marked in zip(texts, spans):
+        for m in WORD.finditer(text):
+            word = m.group().lower()
+            total[word] += 1
+            if 2 * sum(1 for i in range(m.start(), m.end()) if i in marked) > m.end() - m.start():
+                inside[word] += 1
+    return {w: round(inside[w] / (total[w] + prior), 4) for w in total if inside[w]}
+
+
+def lexicon_signals(lexicon: dict, doc: str) -> tuple:
+    """What the span lexicon says of a whole comment: its most toxic word's weight, the mean of its three most
+    toxic, how many words reach SPAN_WORD (log) and their share of the comment's words."""
+    get = lexicon.get
+    words = WORD.findall(doc.lower())
+    weights = sorted((get(w, 0.0) for w in words), reverse=True)
+    if not weights:
+        return 0.0, 0.0, 0.0, 0.0
+    toxic = sum(1 for w in weights if w >= SPAN_WORD)
+    return weights[0], sum(weights[:3]) / 3, float(np.log1p(toxic)), toxic / len(weights)
+
+
 class ToxicityModel(BaseEstimator):
     """Calibrated toxicity probability and toxic spans; `fit` learns the score, `fit_spans` the span lexicon."""
 
@@ -40,30 +69,43 @@ class ToxicityModel(BaseEstimator):
         self.lexicon_prior = lexicon_prior
         self.random_state = random_state
 
-    def fit(self, texts, y, sample_weight=None):
+    def fit(self, texts, y, sample_weight=None, span_texts=(), spans=()):
+        """Fit the lexicon on the span posts (`spans[i]`: the offsets raters marked in `span_texts[i]`), then the
+        classifier on word n-grams and the lexicon's signals. A training text that is also a span post gets its
+        lexicon signals from a lexicon fitted without it (cross-fitted), as a comment the model has not seen."""
+        span_texts, spans = list(span_texts), list(spans)
+        self.fit_spans(span_texts, spans)
         docs = normalise_all(texts)
         self.vectorizer_ = BatchTfidfVectorizer(
             preprocessor=feature_text, token_pattern=r"(?u)\b\w\w+\b|[!?]", ngram_range=(1, 2), min_df=2,
             max_df=0.5, sublinear_tf=True, dtype=np.float32)
-        X = self.vectorizer_.fit_transform(docs)
+        words = self.vectorizer_.fit_transform(docs)
+        signals = self._cross_fitted_signals(docs, span_texts, spans)
+        X = sparse.hstack([words, sparse.csr_matrix(signals)]).tocsr()
         self.classifier_ = CalibratedLinear(C=self.C, folds=self.folds, random_state=self.random_state)
         self.classifier_.fit(X, np.asarray(y).astype(int), sample_weight=sample_weight)
         self.oof_scores_ = self.classifier_.oof_scores_
-        self.lexicon_ = {}
         self.span_threshold_, self.span_gate_ = 0.5, 0.0
         return self
+
+    def _cross_fitted_signals(self, docs, span_texts, spans) -> np.ndarray:
+        full = self.lexicon_
+        keys = {normalise(t): i for i, t in enumerate(span_texts)}
+        fold_of = np.arange(len(span_texts)) % LEXICON_FOLDS
+        lexicons = []
+        for fold in range(LEXICON_FOLDS):
+            rest = [i for i in range(len(span_texts)) if fold_of[i] != fold]
+            lexicons.append(_lexicon([span_texts[i] for i in rest], [spans[i] for i in rest], self.lexicon_prior))
+        rows = []
+        for doc in docs:
+            i = keys.get(doc)
+            rows.append(lexicon_signals(full if i is None else lexicons[fold_of[i]], doc))
+        return np.array(rows, dtype=np.float64).reshape(len(docs), len(SIGNAL_NAMES))
 
     def fit_spans(self, texts, spans):
         """The lexicon: per word, the share of its occurrences raters marked toxic (`spans[i]`: the offsets of
         text i), smoothed by `lexicon_prior` occurrences that were not."""
-        inside, total = defaultdict(float), defaultdict(float)
-        for text, marked in zip(texts, spans):
-            for m in WORD.finditer(text):
-                word = m.group().lower()
-                total[word] += 1
-                if 2 * sum(1 for i in range(m.start(), m.end()) if i in marked) > m.end() - m.start():
-                    inside[word] += 1
-        self.lexicon_ = {w: round(inside[w] / (total[w] + self.lexicon_prior), 4) for w in total if inside[w]}
+        self.lexicon_ = _lexicon(texts, spans, self.lexicon_prior)
         return self
 
     def __getstate__(self):
@@ -76,7 +118,9 @@ class ToxicityModel(BaseEstimator):
         texts = list(texts)
         if len(texts) == 1:
             return self.classifier_.calibrate(np.array([self._decision_one(normalise(texts[0]))]))
-        X = self.vectorizer_.transform(normalise_all(texts))
+        docs = normalise_all(texts)
+        signals = np.array([lexicon_signals(self.lexicon_, doc) for doc in docs]).reshape(len(docs), -1)
+        X = sparse.hstack([self.vectorizer_.transform(docs), sparse.csr_matrix(signals)]).tocsr()
         return self.classifier_.calibrate(self.classifier_.decision_function(X))
 
     def _decision_one(self, doc: str) -> float:
@@ -89,7 +133,9 @@ class ToxicityModel(BaseEstimator):
             single = self._single = (WordColumns(self.vectorizer_), np.asarray(linear.coef_[0], dtype=np.float64),
                                      float(linear.intercept_[0]))
         columns, coef, intercept = single
-        return intercept + _tfidf_dot(columns(doc), self.vectorizer_._tfidf, coef)
+        width = len(self.vectorizer_.vocabulary_)
+        return (intercept + _tfidf_dot(columns(doc), self.vectorizer_._tfidf, coef[:width])
+                + float(np.dot(lexicon_signals(self.lexicon_, doc), coef[width:])))
 
     def word_weights(self, text: str) -> list[tuple[int, int, float]]:
         """(begin, end, lexicon weight) of every word of `text` the lexicon knows, offsets into `text` as sent."""

@@ -91,12 +91,13 @@ SCHEMAS = {
         "properties": {
             "code": {"type": "string", "example": "spam",
                      "enum": ["empty", "too_long", "links", "banned_word", "suspect_word", "repeat", "spam",
-                              "off_topic"],
+                              "off_topic", "toxic"],
                      "description": "Policy reasons, each with the site's configured action: `empty`, `too_long`, "
                                     "`links` (links outside the site's allowed domains, from MODERATION_LINKS_MIN), "
                                     "`banned_word` and `suspect_word` (an entry of the site's word lists, named "
                                     "in the message), `repeat` (the same text posted again within MODERATION_REPEAT_WINDOW_HOURS). "
-                                    "Model reasons: `spam`, `off_topic`."},
+                                    "Model reasons: `spam`, `off_topic`, `toxic` (from the model's toxic_flag, "
+                                    "with MODERATION_TOXIC_ACTION)."},
             "message": {"type": "string"},
         },
     },
@@ -112,6 +113,9 @@ SCHEMAS = {
                     "spam": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True,
                              "description": "Calibrated spam probability; null for an empty comment."},
                     "off_topic": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
+                    "toxicity": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True,
+                                 "description": "Calibrated probability that raters would call the comment toxic; "
+                                                "null for an empty comment or a model without a toxicity score."},
                 },
             },
             "reasons": {"type": "array", "items": ref("Reason")},
@@ -178,7 +182,7 @@ SCHEMAS = {
 THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
 ACTION = {"type": "string", "enum": ["accept", "flag", "reject"], "nullable": True}
 REASON_CODE = {"type": "string", "enum": ["empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam",
-                                          "off_topic"]}
+                                          "off_topic", "toxic"]}
 SCHEMAS.update({
     "PolicySettings": {
         "type": "object", "additionalProperties": False,

@@ -130,7 +130,7 @@ def analyze():
             raise PerspectiveError(400, f"requestedAttributes.{attribute} must be an object.")
         if (options or {}).get("scoreType", "PROBABILITY") != "PROBABILITY":
             raise PerspectiveError(400, f"Score type {options['scoreType']} is not supported; use PROBABILITY.")
-    if any(code not in LANGUAGES for code in languages):
+    if any(code.split("-")[0] not in LANGUAGES for code in languages):  # "en", "en-US"...
         raise _unsupported(ATTRIBUTE, languages)
     spans_wanted = body.get("spanAnnotations", False)
     if not isinstance(spans_wanted, bool):

@@ -221,8 +221,9 @@ def train_toxicity(data: ToxicityData, folds: int = 5) -> tuple[object, dict, di
     sources = [e.source for e in data.train]
     log.info("toxicity: fitting on %d comments (%d toxic), %d held out, spans from %d posts",
              len(texts), int(y.sum()), len(data.evaluation), len(data.span_train))
-    model = ToxicityModel(folds=folds).fit(texts, y, sample_weight=weights_of(data.train))
-    model.fit_spans([s.text for s in data.span_train], [s.spans for s in data.span_train])
+    model = ToxicityModel(folds=folds).fit(texts, y, sample_weight=weights_of(data.train),
+                                           span_texts=[s.text for s in data.span_train],
+                                           spans=[s.spans for s in data.span_train])
     spans = tune_spans(model, data.span_trial) if data.span_trial else {}
     threshold = civil_flag_threshold(y, model.oof_scores_, sources)
     report = {
