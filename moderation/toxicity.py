@@ -61,9 +61,13 @@ def lexicon_signals(lexicon: dict, doc: str) -> tuple:
 
 
 class ToxicityModel(BaseEstimator):
-    """Calibrated toxicity probability and toxic spans; `fit` learns the score, `fit_spans` the span lexicon."""
+    """Calibrated toxicity probability and toxic spans; `fit` learns the score, `fit_spans` the span lexicon.
 
-    def __init__(self, C: float = 2.0, folds: int = 5, lexicon_prior: float = 2.0, random_state: int = 0):
+    C 0.5: of 2, 1, 0.5 and 0.25, the best out-of-fold ROC AUC on the training part's news comments (0.690 against
+    0.685 for 2).
+    """
+
+    def __init__(self, C: float = 0.5, folds: int = 5, lexicon_prior: float = 2.0, random_state: int = 0):
         self.C = C
         self.folds = folds
         self.lexicon_prior = lexicon_prior

@@ -101,3 +101,21 @@ def test_the_review_page_highlights_toxic_spans():
     assert toxic_segments("You are a very stupid man", explanation) == [
         ("You are a very ", False), ("stupid", True), (" man", False)]
     assert toxic_segments("plain", None) == [("plain", False)]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_rescore_output_carries_the_toxicity_score(tiny_registry, tmp_path, suffix, client):
+    import json
+
+    from training.rescore import RescoreOptions, rescore
+    from training.rescore_io import Source, read_output
+
+    source = tmp_path / "old.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate([INSULT, CIVIL])),
+                      encoding="utf-8")
+    out = tmp_path / f"new{suffix}"
+    rescore(Source(source), out, RescoreOptions(models_dir=tiny_registry.root, workers=1, progress=False))
+    rows = read_output(out)
+    served = client.post("/v1/moderate", json={"text": INSULT}).get_json()["scores"]["toxicity"]
+    first = rows[0]["scores"]["toxicity"] if suffix == ".jsonl" else float(rows[0]["toxicity"])
+    assert first == served

@@ -45,6 +45,7 @@ class ToxicExample:
     text: str
     toxic: int
     source: str  # "civil", "wikipedia" or "fox"
+    unanimous: bool = False  # every rater agreed (Civil Comments)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def load_civil(folder: Path) -> list[ToxicExample]:
             ratings = votes.get(row["comment_id"])
             if not ratings or 2 * sum(ratings) == len(ratings):
                 continue
-            examples.append(ToxicExample(row["comment_text"], int(2 * sum(ratings) > len(ratings)), "civil"))
+            examples.append(ToxicExample(row["comment_text"], int(2 * sum(ratings) > len(ratings)), "civil",
+                                         unanimous=sum(ratings) in (0, len(ratings))))
     return examples
 
 
