@@ -332,7 +332,8 @@ SCHEMAS.update({
                                "reason": {"type": "string", "enum": [
                                    "COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_BANNED_WORD",
                                    "COMMENT_DETECTED_SUSPECT_WORD", "COMMENT_DETECTED_LINKS",
-                                   "COMMENT_DETECTED_REPEAT_POST", "COMMENT_DETECTED_BODY_COUNT"]}},
+                                   "COMMENT_DETECTED_REPEAT_POST", "COMMENT_DETECTED_BODY_COUNT",
+                                   "COMMENT_DETECTED_TOXIC"]}},
             }},
         },
         "additionalProperties": False,

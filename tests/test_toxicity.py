@@ -119,3 +119,20 @@ def test_rescore_output_carries_the_toxicity_score(tiny_registry, tmp_path, suff
     served = client.post("/v1/moderate", json={"text": INSULT}).get_json()["scores"]["toxicity"]
     first = rows[0]["scores"]["toxicity"] if suffix == ".jsonl" else float(rows[0]["toxicity"])
     assert first == served
+
+
+def test_the_adapters_carry_the_toxic_reason(tiny_registry, tmp_path):
+    import hashlib
+    import hmac
+    import json
+
+    app = make_app(tiny_registry, tmp_path, TOXIC_FLAG=0.0, SPAM_FLAG=0.999, SPAM_REJECT=0.9999,
+                   CORAL_SIGNING_SECRETS="coral-secret")
+    raw = json.dumps({"action": "NEW", "comment": {"id": "c-9", "body": f"<p>{INSULT}</p>"},
+                      "story": {"id": "story-1"}}).encode()
+    signature = "sha256=" + hmac.new(b"coral-secret", raw, hashlib.sha256).hexdigest()
+    answer = app.test_client().post("/coral/v1/moderate", data=raw, content_type="application/json",
+                                    headers={"X-Coral-Signature": signature})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"} in answer.get_json()["actions"]
+    assert 0 <= float(answer.headers["X-Moderation-Toxicity"]) <= 1
