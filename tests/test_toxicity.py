@@ -136,3 +136,28 @@ def test_the_adapters_carry_the_toxic_reason(tiny_registry, tmp_path):
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert {"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"} in answer.get_json()["actions"]
     assert 0 <= float(answer.headers["X-Moderation-Toxicity"]) <= 1
+
+
+def test_the_review_page_highlights_a_toxic_span_in_chromium(tiny_registry, tmp_path):
+    import shutil
+    import threading
+
+    from selenium.webdriver.common.by import By
+    from werkzeug.serving import make_server
+
+    from test_review_browser import start_browser
+
+    app = make_app(tiny_registry, tmp_path, TOXIC_FLAG=0.0, SECRET_KEY="browser-test")
+    assert app.test_client().post("/v1/moderate", json={"text": INSULT}).get_json()["decision"] == "flag"
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver, profile = start_browser()
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_port}/review")  # no keys configured: the page is open
+        marks = driver.find_elements(By.CSS_SELECTOR, "article.item p.text mark.toxic")
+        assert marks and any("idiot" in m.text.lower() for m in marks)
+        assert driver.find_element(By.CSS_SELECTOR, "article.item p.text").text == INSULT
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.shutdown()
