@@ -1,10 +1,10 @@
 """The toxicity score and its spans: a calibrated linear model over word n-grams, and a span lexicon.
 
 `ToxicityModel` scores a comment's probability of being toxic (rude, insulting, hateful: what crowds of raters
-called toxic) with word 1-2-gram TF-IDF and a logistic regression calibrated on its own out-of-fold scores
-(`features.CalibratedLinear`, like the spam model). It reads the text the spam model reads: the memoised
-normalisation (`moderation.text.normalise`) and the same word placeholders (`features.feature_text`), so a
-request normalises a comment once for both.
+called toxic) with word 1-2-gram TF-IDF and four signals of the span lexicon below (`lexicon_signals`), in a
+logistic regression calibrated on its own out-of-fold scores (`features.CalibratedLinear`, like the spam model).
+It reads the text the spam model reads: the memoised normalisation (`moderation.text.normalise`) and the same
+word placeholders (`features.feature_text`), so a request normalises a comment once for both.
 
 The spans say which words made a comment toxic, as character offsets into the text as sent: each word's share
 of its occurrences that raters marked inside a toxic span (learned from the SemEval 2021 toxic spans training
@@ -120,6 +120,8 @@ class ToxicityModel(BaseEstimator):
     def scores(self, texts) -> np.ndarray:
         """Calibrated probability that each text is toxic."""
         texts = list(texts)
+        if not texts:
+            return np.zeros(0)
         if len(texts) == 1:
             return self.classifier_.calibrate(np.array([self._decision_one(normalise(texts[0]))]))
         docs = normalise_all(texts)
