@@ -161,4 +161,10 @@ def explain_verdict(moderator, text: str, verdict: dict) -> dict | None:
         return None
     explanation = explain_spam(moderator.model.spam, text[:SCORED_CHARS])
     explanation["spam"] = verdict["scores"]["spam"]
+    toxicity = verdict["scores"].get("toxicity")
+    if moderator.toxicity is not None and toxicity is not None:
+        # The words that made it toxic, as character offsets into the text as sent (moderation/toxicity.py).
+        explanation["toxicity"] = toxicity
+        explanation["toxic_spans"] = [{**span, "text": text[span["begin"]:span["end"]]}
+                                      for span in moderator.toxicity.spans(text[:SCORED_CHARS], toxicity)]
     return explanation

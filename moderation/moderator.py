@@ -38,11 +38,12 @@ class Verdict:
     off_topic: float | None
     reasons: tuple
     model_version: str
+    toxicity: float | None = None  # None when not scored (empty) or the model has no toxicity score
 
     def to_dict(self) -> dict:
         return {
             "decision": self.decision,
-            "scores": {"spam": self.spam, "off_topic": self.off_topic},
+            "scores": {"spam": self.spam, "off_topic": self.off_topic, "toxicity": self.toxicity},
             "reasons": [r.to_dict() for r in self.reasons],
             "model_version": self.model_version,
         }
@@ -63,6 +64,7 @@ class Moderator:
         # (moderation/scorer.py); None (the pipeline itself) for models of another structure.
         self.spam_scorer = spam_scorer if spam_scorer is not None else compile_scorer(model.spam)
         self.contexts = ContextCache()  # article vectors (and threads) seen in recent batches
+        self.toxicity = model.artifact.get("toxicity")  # moderation/toxicity.py; absent from older models
 
     @property
     def version(self) -> str:
@@ -96,23 +98,27 @@ class Moderator:
         lengths = [0 if is_blank(t) else policy_length(t) for t in texts]
         scored = [i for i, n in enumerate(lengths) if n > 0]
         spam = [None] * len(texts)
+        toxicity = [None] * len(texts)
         if scored:
             batch = [texts[i][:SCORED_CHARS] for i in scored]
             probabilities = self.spam_scorer(batch) if self.spam_scorer else spam_scores(self.model.spam, batch)
             for i, p in zip(scored, probabilities):
                 spam[i] = round(float(p), 4)
+            if self.toxicity is not None:  # its own reason only: it never changes the spam or off-topic scores
+                for i, p in zip(scored, self.toxicity.scores(batch)):
+                    toxicity[i] = round(float(p), 4)
         supports: list = [None] * len(texts)
         off_topic = self._off_topic(texts, lengths, articles, threads, contexts, leave_out, parents, supports)
         verdicts = []
         policy = self.policy  # once: the site rules' watcher may swap it (service/site_rules.py)
         site = policy.site if policy.site is not None and policy.site.active else None
         repeats = repeats if repeats is not None else [None] * len(texts)
-        for text, length, score, relevance, copies, support in zip(texts, lengths, spam, off_topic, repeats,
-                                                                     supports):
+        for text, length, score, relevance, copies, support, toxic in zip(texts, lengths, spam, off_topic, repeats,
+                                                                            supports, toxicity):
             found = site.inspect(text) if site is not None and length > 0 else NOTHING
             decision: Decision = decide(length, score, policy, relevance, short=is_short(text), found=found,
-                                        repeats=copies if length > 0 else None, support=support)
-            verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version))
+                                        repeats=copies if length > 0 else None, support=support, toxicity=toxic)
+            verdicts.append(Verdict(decision.decision, score, relevance, decision.reasons, self.version, toxic))
         return verdicts
 
     def _off_topic(self, texts, lengths, articles, threads, given, given_leave_out=None, parents=None,

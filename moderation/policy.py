@@ -14,7 +14,8 @@ from moderation.site_rules import NOTHING, Findings, SiteRules, link_message, wo
 
 _SEVERITY = {ACCEPT: 0, FLAG: 1, REJECT: 2}
 # Every reason code decide() can give; a moderator may pause the holds (flags) of any of them.
-REASON_CODES = ("empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam", "off_topic")
+REASON_CODES = ("empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam", "off_topic",
+                "toxic")
 PAUSED_NOTE = " Holding for this reason is paused by a moderator."
 
 
@@ -58,6 +59,10 @@ class PolicyConfig:
     repeat_min: int = 3
     repeat_window_hours: float = 24.0
     repeat_min_words: int = 6
+    # Toxicity (moderation/toxicity.py): from `toxic_flag` (the model's, chosen at training time) the `toxic` reason
+    # with `toxic_action`: flag by default, reject or accept (off) by configuration.
+    toxic_flag: float = 0.9
+    toxic_action: str = FLAG
     # The site's rules (links, banned and suspect words): site configuration, never part of the model.
     site: SiteRules | None = None
     # Reason codes whose holds are paused (a moderator stopping a runaway false positive, service/policy_settings.py):
@@ -81,10 +86,12 @@ class PolicyConfig:
         if isinstance(self.repeat_window_hours, bool) or not isinstance(self.repeat_window_hours, (int, float)) \
                 or not 0 < self.repeat_window_hours <= 24 * 366:
             raise PolicyError("repeat_window_hours must be a number of hours above 0 and at most a year")
-        for name in ("too_long_action", "empty_action", "short_off_topic_action", "repeat_action"):
+        for name in ("too_long_action", "empty_action", "short_off_topic_action", "repeat_action",
+                     "toxic_action"):
             if getattr(self, name) not in ACTIONS:
                 raise PolicyError(f"{name} must be one of {', '.join(ACTIONS)}")
-        for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag"):
+        for name in ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag",
+                     "toxic_flag"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not 0.0 <= value <= 1.0):
@@ -123,13 +130,14 @@ def model_policy(metadata: dict, **overrides) -> PolicyConfig:
     base = PolicyConfig().with_overrides(
         spam_flag=thresholds.get("spam_flag"), spam_reject=thresholds.get("spam_reject"),
         off_topic_flag=thresholds.get("off_topic_flag"), short_off_topic_flag=thresholds.get("short_off_topic_flag"),
+        toxic_flag=thresholds.get("toxic_flag"),
     )
     return base.with_overrides(**overrides)
 
 
 def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: float | None = None,
            short: bool = False, found: Findings = NOTHING, repeats: int | None = None,
-           support=None) -> Decision:
+           support=None, toxicity: float | None = None) -> Decision:
     """Turn the comment's policy length and model scores into a decision and the reasons for it.
 
     `length` is the policy length of the comment (0 when it is empty after normalisation); `spam` and
@@ -144,6 +152,8 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
     `support` is the short-comment rule's verdict (moderation/short_support.py, None when not judged): a generic
     reaction gets no off-topic reason; an unsupported short comment gets one, with `short_off_topic_action`,
     whatever its score.
+    `toxicity` (None when not scored) at or above `toxic_flag` gives the `toxic` reason with `toxic_action` (none
+    when that is accept).
     """
     reasons: list[Reason] = []
     if length == 0:
@@ -192,6 +202,9 @@ def decide(length: int, spam: float | None, policy: PolicyConfig, off_topic: flo
             reasons.append(Reason(
                 "off_topic", f"Off-topic score {off_topic:.2f} is at or above {policy.off_topic_flag:.2f}.", FLAG
             ))
+    if toxicity is not None and toxicity >= policy.toxic_flag and policy.toxic_action != ACCEPT:
+        reasons.append(Reason("toxic", f"Toxicity score {toxicity:.2f} is at or above {policy.toxic_flag:.2f}.",
+                              policy.toxic_action))
     if policy.paused:
         reasons = [Reason(r.code, r.message + PAUSED_NOTE, ACCEPT) if r.action == FLAG and r.code in policy.paused
                    else r for r in reasons]

@@ -28,6 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         REPEAT_MIN=None,  # copies within the window, this one included, from which it acts: default 3
         REPEAT_WINDOW_HOURS=None,  # default 24
         REPEAT_MIN_WORDS=None,  # shorter texts are never repeats: default 6
+        TOXIC_FLAG=None,  # toxicity score from which the `toxic` reason applies: default the model's toxic_flag
+        TOXIC_ACTION=None,  # the `toxic` reason's action (moderation/toxicity.py): default "flag"; "accept": off
         # Site rules (moderation/site_rules.py): word list files (one entry per line, # comments) and actions.
         BANNED_WORDS=None,
         BANNED_WORD_ACTION=None,  # default "reject"
@@ -79,6 +81,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(articles.bp)
     app.register_blueprint(akismet.bp)
     coral.init_app(app)
+    from service import perspective
+
+    app.register_blueprint(perspective.bp)
     app.register_blueprint(reviews.bp)
     from service import waves
     waves.init_app(app)

@@ -90,7 +90,8 @@ def moderation_headers(verdict) -> dict:
         "X-Moderation-Reasons": ",".join(r.code for r in verdict.reasons),
         "X-Moderation-Model-Version": verdict.model_version,
     }
-    for name, score in (("Spam", verdict.spam), ("Off-Topic", verdict.off_topic)):
+    for name, score in (("Spam", verdict.spam), ("Off-Topic", verdict.off_topic),
+                        ("Toxicity", getattr(verdict, "toxicity", None))):
         if score is not None:
             headers[f"X-Moderation-{name}"] = f"{score:.4f}"
     return headers

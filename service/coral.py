@@ -58,6 +58,7 @@ ARTICLE_ID_FIELDS = {"story.id": "id", "story.url": "url"}  # MODERATION_CORAL_A
 # Our reason code -> Coral's flag reason. A reason missing here (off_topic: Coral has no such flag) adds no action.
 FLAG_REASONS = {
     "spam": "COMMENT_DETECTED_SPAM",
+    "toxic": "COMMENT_DETECTED_TOXIC",  # Coral's own flag for what its Perspective phase finds toxic
     "banned_word": "COMMENT_DETECTED_BANNED_WORD",
     "suspect_word": "COMMENT_DETECTED_SUSPECT_WORD",
     "links": "COMMENT_DETECTED_LINKS",

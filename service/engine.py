@@ -34,6 +34,8 @@ POLICY_KEYS = {
     "REPEAT_MIN": "repeat_min",
     "REPEAT_WINDOW_HOURS": "repeat_window_hours",
     "REPEAT_MIN_WORDS": "repeat_min_words",
+    "TOXIC_FLAG": "toxic_flag",
+    "TOXIC_ACTION": "toxic_action",
 }
 
 

@@ -100,12 +100,13 @@ SCHEMAS = {
         "properties": {
             "code": {"type": "string", "example": "spam",
                      "enum": ["empty", "too_long", "links", "banned_word", "suspect_word", "repeat", "spam",
-                              "off_topic", "wave_decided"],
+                              "off_topic", "wave_decided", "toxic"],
                      "description": "Policy reasons, each with the site's configured action: `empty`, `too_long`, "
                                     "`links` (links outside the site's allowed domains, from MODERATION_LINKS_MIN), "
                                     "`banned_word` and `suspect_word` (an entry of the site's word lists, named "
                                     "in the message), `repeat` (the same text posted again within MODERATION_REPEAT_WINDOW_HOURS). "
-                                    "Model reasons: `spam`, `off_topic`. `wave_decided`: a moderator decided on "
+                                    "Model reasons: `spam`, `off_topic`, `toxic` (from the model's toxic_flag, "
+                                    "with MODERATION_TOXIC_ACTION). `wave_decided`: a moderator decided on "
                                     "copies of this text (a spam wave) within the repeat window; the decision is "
                                     "theirs (accept or reject), the message says which and until when."},
             "message": {"type": "string"},
@@ -123,6 +124,9 @@ SCHEMAS = {
                     "spam": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True,
                              "description": "Calibrated spam probability; null for an empty comment."},
                     "off_topic": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
+                    "toxicity": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True,
+                                 "description": "Calibrated probability that raters would call the comment toxic; "
+                                                "null for an empty comment or a model without a toxicity score."},
                 },
             },
             "reasons": {"type": "array", "items": ref("Reason")},
@@ -189,7 +193,7 @@ SCHEMAS = {
 THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
 ACTION = {"type": "string", "enum": ["accept", "flag", "reject"], "nullable": True}
 REASON_CODE = {"type": "string", "enum": ["empty", "too_long", "repeat", "links", "banned_word", "suspect_word", "spam",
-                                          "off_topic"]}
+                                          "off_topic", "toxic"]}
 SCHEMAS.update({
     "PolicySettings": {
         "type": "object", "additionalProperties": False,
@@ -351,7 +355,8 @@ SCHEMAS.update({
                                "reason": {"type": "string", "enum": [
                                    "COMMENT_DETECTED_SPAM", "COMMENT_DETECTED_BANNED_WORD",
                                    "COMMENT_DETECTED_SUSPECT_WORD", "COMMENT_DETECTED_LINKS",
-                                   "COMMENT_DETECTED_REPEAT_POST", "COMMENT_DETECTED_BODY_COUNT"]}},
+                                   "COMMENT_DETECTED_REPEAT_POST", "COMMENT_DETECTED_BODY_COUNT",
+                                   "COMMENT_DETECTED_TOXIC"]}},
             }},
         },
         "additionalProperties": False,

@@ -89,6 +89,21 @@ MODEL_REASONS = ("spam", "off_topic")
 POLICY_LABEL = "policy"  # the review label of a rejection for policy reasons only (no training label)
 
 
+def toxic_segments(text: str, explanation) -> list[tuple[str, bool]]:
+    """The comment's text in pieces, each marked whether it is in a toxic span of its explanation (character
+    offsets, moderation/toxicity.py), for the page to highlight; one unmarked piece without spans."""
+    spans = explanation.get("toxic_spans") if isinstance(explanation, dict) else None
+    pieces, at = [], 0
+    for span in sorted(spans or [], key=lambda s: s.get("begin", 0)):
+        begin, end = span.get("begin"), span.get("end")
+        if not isinstance(begin, int) or not isinstance(end, int) or not at <= begin < end <= len(text):
+            continue
+        pieces += [(text[at:begin], False), (text[begin:end], True)]
+        at = end
+    pieces.append((text[at:], False))
+    return [p for p in pieces if p[0]]
+
+
 def reject_label(reasons: list) -> str:
     """The label a rejection records: `spam`, `off_topic` when that was the only model reason, or `policy` when
     neither a model reason nor `repeat` held the comment (length policy only). A text posted again and again that
@@ -111,6 +126,7 @@ def review():
         # "Stop holding for <reason>" buttons (service/policy_settings.py): the item's reasons not paused yet
         item["pausable"] = [c for c in dict.fromkeys(r.get("code") for r in item["reasons"] or [])
                             if c in REASON_CODES and c not in paused]
+        item["segments"] = toxic_segments(item["text"], item.get("explanation"))
     stats = store.wave_stats()
     decided = [wave for wave in store.list_waves(PAGE_SIZE) if wave["label"] is not None]
     return render_template("review.html", items=items, total=store.count_queue(), csrf=csrf_token(),

@@ -38,9 +38,20 @@ def small_examples(data_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_registry(tmp_path_factory, small_examples) -> ModelRegistry:
+def small_toxicity(data_dir):
+    """A slice of the toxicity data (training.toxicity), split as the full data is: fast to fit."""
+    from training import toxicity
+
+    data = toxicity.load(data_dir)
+    rng = random.Random(7)
+    return toxicity.ToxicityData(rng.sample(data.train, 2500), rng.sample(data.evaluation, 500),
+                                 rng.sample(data.span_train, 1500), data.span_trial[:200], data.span_test[:300])
+
+
+@pytest.fixture(scope="session")
+def tiny_registry(tmp_path_factory, small_examples, small_toxicity) -> ModelRegistry:
     registry = ModelRegistry(tmp_path_factory.mktemp("models"))
-    train_model(registry, examples=small_examples, threshold_folds=3)
+    train_model(registry, examples=small_examples, threshold_folds=3, toxicity=small_toxicity)
     return registry
 
 

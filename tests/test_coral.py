@@ -168,7 +168,8 @@ def test_site_rules_map_to_corals_flag_reasons_and_off_topic_to_none(tiny_regist
     banned.write_text("scumbag\n", encoding="utf-8")
     suspect.write_text("idiot\n", encoding="utf-8")
     app = make_app(tiny_registry, tmp_path, BANNED_WORDS=str(banned), SUSPECT_WORDS=str(suspect),
-                   LINKS_ACTION="flag", ALLOWED_LINK_DOMAINS="news.example", SPAM_FLAG=1.0, SPAM_REJECT=1.0)
+                   LINKS_ACTION="flag", ALLOWED_LINK_DOMAINS="news.example", SPAM_FLAG=1.0, SPAM_REJECT=1.0,
+                   TOXIC_ACTION="accept")  # "idiot" is toxic too: this test is about the site rules
     client = app.test_client()
 
     def reasons(html, **kwargs):
@@ -184,7 +185,7 @@ def test_site_rules_map_to_corals_flag_reasons_and_off_topic_to_none(tiny_regist
     # Off-topic alone: held, and Coral has no flag for it.
     client.put("/v1/articles/story-2", json=ARTICLE, headers=CMS)
     off = make_app(tiny_registry, tmp_path / "off", OFF_TOPIC_FLAG=0.0, SHORT_OFF_TOPIC_FLAG=0.0, SPAM_FLAG=1.0,
-                   SPAM_REJECT=1.0)
+                   SPAM_REJECT=1.0, TOXIC_ACTION="accept")
     off.test_client().put("/v1/articles/story-2", json=ARTICLE, headers=CMS)
     held = post(off.test_client(), request_body("Pray for Mosul", story_id="story-2"))
     assert held.headers["X-Moderation-Reasons"] == "off_topic"

@@ -107,8 +107,9 @@ def test_download_through_a_mirror_checks_the_same_hashes(data_dir, tmp_path, mo
     mirror = tmp_path / "mirror"
     written = sources.write_mirror(data_dir, mirror)
     assert sorted(p.name for p in written) == [
-        "bad_keywords.txt", "blacklisted_numbers.txt", "blacklisted_websites.txt", "comments.csv",
-        "full-comments-u.json", "gc.csv", "gn.csv", "sms+spam+collection.zip", "youtube+spam+collection.zip"]
+        "annotations.csv", "bad_keywords.txt", "blacklisted_numbers.txt", "blacklisted_websites.txt", "comments.csv",
+        "full-comments-u.json", "gc.csv", "gn.csv", "sms+spam+collection.zip", "tsd_test.csv", "tsd_train.csv",
+        "tsd_trial.csv", "youtube+spam+collection.zip"]
     monkeypatch.setenv("MODERATION_DATA_MIRROR", mirror.as_uri() + "/")
     assert sources.mirrored(sources.FILES["sms-spam-collection/SMSSpamCollection"][1]) == \
         mirror.as_uri() + "/sms+spam+collection.zip"

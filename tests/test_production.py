@@ -59,7 +59,10 @@ def test_protected_endpoints_answer_401_without_a_valid_key(keyed, method, path,
 
 
 OPEN_ENDPOINTS = {"static", "observability.metrics", "health.healthz", "health.readyz", "openapi.openapi_json",
-                  "akismet.verify_key"}  # Akismet's key check answers "valid" / "invalid" (tests/test_akismet.py)
+                  "akismet.verify_key",  # Akismet's key check answers "valid" / "invalid" (tests/test_akismet.py)
+                  "perspective.discovery"}  # Perspective's API description, public as Google's is
+# Perspective's endpoints refuse a wrong key as Google's API does: 400 "API key not valid" (tests/test_perspective.py).
+PERSPECTIVE_ENDPOINTS = {"perspective.analyze", "perspective.suggest_score"}
 
 
 def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
@@ -74,11 +77,17 @@ def test_every_route_but_the_open_ones_needs_a_key(keyed_app):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             body = {"data": {"comment_content": "hello"}} if path.startswith("/1.1/") else {"json": {"text": "hello"}}
             response = client.open(path, method=method, headers={"Authorization": "Bearer wrong"}, **body)
+            if rule.endpoint in PERSPECTIVE_ENDPOINTS:
+                assert response.status_code == 400, (method, path, response.status_code)
+                assert response.get_json()["error"]["message"] == "API key not valid. Please pass a valid API key."
+                checked.append(f"{method} {path}")
+                continue
             assert response.status_code == 401, (method, path, response.status_code)
             assert response.get_json()["error"]["code"] == "unauthorized"
             checked.append(f"{method} {path}")
     assert {"DELETE /v1/comments/x", "GET /v1/comments/x", "DELETE /v1/articles/x", "POST /v1/feedback",
-            "POST /1.1/comment-check", "POST /1.1/submit-spam", "POST /coral/v1/moderate"} <= set(checked)
+            "POST /1.1/comment-check", "POST /1.1/submit-spam", "POST /coral/v1/moderate",
+            "POST /v1alpha1/comments:analyze", "POST /v1alpha1/comments:suggestscore"} <= set(checked)
 
 
 def test_valid_keys_pass_and_open_endpoints_need_none(keyed):
@@ -222,7 +231,9 @@ def test_metrics_count_requests_decisions_and_model_version(keyed, tiny_registry
 
 # Routes deliberately left out of the OpenAPI document (HTML pages for people, not API clients), by rule.
 NOT_IN_SPEC: set[str] = {"/review", "/review/login", "/review/logout", "/review/<int:decision_id>",
-                         "/review/pause", "/review/resume", "/review/end-wave"}  # the review page and its forms
+                         "/review/pause", "/review/resume", "/review/end-wave",  # the review page and its forms (HTML)
+                         # Perspective's API, described by its own discovery document (service/perspective.py)
+                         "/v1alpha1/comments:analyze", "/v1alpha1/comments:suggestscore", "/$discovery/rest"}
 
 
 def _metric(text: str, name: str) -> float | None:

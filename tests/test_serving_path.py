@@ -133,7 +133,8 @@ def test_scores_are_the_same_with_a_warm_cache_and_a_cold_one(two_workers, seed_
         fresh = Context.build(article["title"], article["body"], store.thread("seed"))
         expected = moderator.moderate(text, Article("seed", article["title"], article["body"]), context=fresh)
         got = warm.post("/v1/moderate", json=body).json
-        assert got["scores"] == {"spam": expected.spam, "off_topic": expected.off_topic}, text
+        assert got["scores"] == {"spam": expected.spam, "off_topic": expected.off_topic,
+                                 "toxicity": expected.toxicity}, text
         assert (got["decision"], got["reasons"]) == (expected.decision, [r.to_dict() for r in expected.reasons])
         seen = other.post("/v1/moderate", json={"text": f"{text} (seen by the other worker)",
                                                 "article": {"id": "seed"}}).json

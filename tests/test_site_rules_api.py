@@ -179,7 +179,7 @@ def test_word_lists_are_reloaded_when_their_file_changes(tiny_registry, tmp_path
 def test_openapi_lists_the_reason_codes(client):
     codes = client.get("/openapi.json").get_json()["components"]["schemas"]["Reason"]["properties"]["code"]["enum"]
     assert {"links", "banned_word", "suspect_word", "repeat", "empty", "too_long", "spam", "off_topic",
-            "wave_decided"} == set(codes)
+            "wave_decided", "toxic"} == set(codes)
 
 
 def test_rescore_resume_refuses_a_changed_word_list(tiny_registry, tmp_path, lists):

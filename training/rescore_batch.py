@@ -111,7 +111,7 @@ def _number(value) -> str:
 def verdict_line(rid_json: str, verdict, version_json: str) -> str:
     """`json.dumps({"id": rid, **verdict.to_dict()}, ensure_ascii=False)`, from a template."""
     return (f'{{"id": {rid_json}, "decision": "{verdict.decision}", "scores": {{"spam": {_number(verdict.spam)}, '
-            f'"off_topic": {_number(verdict.off_topic)}}}, "reasons": {_reasons_json(verdict.reasons)}, '
+            f'"off_topic": {_number(verdict.off_topic)}, "toxicity": {_number(verdict.toxicity)}}}, "reasons": {_reasons_json(verdict.reasons)}, '
             f'"model_version": {version_json}}}')
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 FIELDS = ("id", "text", "article_id", "article_title", "article_body", "decision")
-OUTPUT_COLUMNS = ("id", "decision", "spam", "off_topic", "reasons", "model_version")
+OUTPUT_COLUMNS = ("id", "decision", "spam", "off_topic", "toxicity", "reasons", "model_version")
 BATCH_ROWS = 10_000
 
 csv.field_size_limit(64 * 1024 * 1024)  # long texts are read, then reported as over the policy limit
@@ -311,7 +311,7 @@ def convert_output(jsonl_path: Path, output_path: Path) -> None:
         import pyarrow.parquet as pq
 
         schema = pa.schema([("id", pa.string()), ("decision", pa.string()), ("spam", pa.float64()),
-                            ("off_topic", pa.float64()), ("reasons", pa.string()), ("model_version", pa.string())])
+                            ("off_topic", pa.float64()), ("toxicity", pa.float64()), ("reasons", pa.string()), ("model_version", pa.string())])
         with open(jsonl_path, "rb") as src, pq.ParquetWriter(tmp, schema) as writer:
             batch: list = []
             for raw in src:
@@ -327,7 +327,7 @@ def convert_output(jsonl_path: Path, output_path: Path) -> None:
 
 
 def _flat(row: dict) -> list:
-    return [row["id"], row["decision"], row["scores"]["spam"], row["scores"]["off_topic"],
+    return [row["id"], row["decision"], row["scores"]["spam"], row["scores"]["off_topic"], row["scores"].get("toxicity"),
             json.dumps(row["reasons"], ensure_ascii=False), row["model_version"]]
 
 

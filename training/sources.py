@@ -54,6 +54,18 @@ FILES = {
     "civil-comments-toxic-spans/comments.csv": (
         "76cd6ebd10a890d269c0a7e5e451f3da12375219906f314fd9cfb1e18b1a905f",
         f"{_TOXIC_SPANS}/data/comments.csv", None),
+    "civil-comments-toxic-spans/annotations.csv": (
+        "f67725aa9de73cd4ef9050222f6ae985ef0e33e8da89cb8137ffeb9a1d0fc32b",
+        f"{_TOXIC_SPANS}/data/annotations.csv", None),
+    "civil-comments-toxic-spans/semeval2021/tsd_train.csv": (
+        "b538ea2d64ed7c306ff8f010a25a5286bef6ce61d469042482ba64efc1ddd6cd",
+        f"{_TOXIC_SPANS}/SemEval2021/data/tsd_train.csv", None),
+    "civil-comments-toxic-spans/semeval2021/tsd_trial.csv": (
+        "6bb8e9a16470c0269ac8727fd8bb77df68d8fb27955d9f5ff29ad724505622e8",
+        f"{_TOXIC_SPANS}/SemEval2021/data/tsd_trial.csv", None),
+    "civil-comments-toxic-spans/semeval2021/tsd_test.csv": (
+        "74f4dd086667fdad6198539ff9201d1f25f3a94c5169da1e7643a949974bf6b8",
+        f"{_TOXIC_SPANS}/SemEval2021/data/tsd_test.csv", None),
     "wikipedia-talk-discussions/gn.csv": (
         "def84ddcff46dfd628e3d37c9c81b9cb81d7cf35e82197212a5758c0d24fb667", f"{_CONTEXT_TOXICITY}/gn.csv", None),
     "wikipedia-talk-discussions/gc.csv": (

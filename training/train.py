@@ -22,6 +22,7 @@ from training.metrics import (
 )
 from training.report import training_report
 from training.relevance import train_relevance
+from training.toxicity import ToxicityData, train_toxicity_step
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def train_model(
     site_weight: float | None = None,
     archive_rows: list[dict] | None = None,
     archive_name: str | None = None,
+    toxicity: ToxicityData | None = None,
 ) -> dict:
     """Train, evaluate and register a model; return its metadata (with `version`).
 
@@ -68,7 +70,9 @@ def train_model(
     the general format: a site's own labels, each weighing `site_weight` (default `SITE_LABEL_WEIGHT`) times a
     shared example of the same balanced weight (`features.source_weights`). `archive_rows` are a site's published
     comments (`training.archive`), learnt as its legitimate comments and its articles, minus what may be spam.
-    `make_current` makes the new version live; by default only when none is live yet.
+    `make_current` makes the new version live; by default only when none is live yet. `toxicity` is the toxicity
+    model's data (`training.toxicity`); by default loaded from the data folder when it has it (a model without it
+    has no toxicity score).
     """
     site_weight = SITE_LABEL_WEIGHT if site_weight is None else site_weight
     hashes = {}
@@ -119,6 +123,9 @@ def train_model(
     log.info("step 3/3: training the relevance model (%.0f s so far)...", time.monotonic() - started)
     relevance, relevance_report = train_relevance(train, evaluation)
     thresholds.update(relevance_report.get("thresholds", {}))
+    artifact = {"spam": pipeline, "relevance": relevance}
+    toxicity_report = train_toxicity_step(artifact, thresholds, toxicity, data_dir if hashes else None,
+                                          threshold_folds, hashes)
     metadata = {
         "kind": "spam-linear",
         "thresholds": thresholds,
@@ -135,11 +142,12 @@ def train_model(
             "evaluation": len(evaluation),
             "train_by_source": _count_by_source(train),
         },
-        "metrics": {"evaluation": metrics, "relevance": relevance_report},
+        "metrics": {"evaluation": metrics, "relevance": relevance_report,
+                    **({"toxicity": toxicity_report} if toxicity_report else {})},
     }
     if archive_report is not None:
         metadata["archive"] = archive_report
-    version = registry.save({"spam": pipeline, "relevance": relevance}, metadata)
+    version = registry.save(artifact, metadata)
     training_report(registry.root / version, registry.metadata(version), y, out_of_fold)
     log.info("saved %s (%.0f s)", version, time.monotonic() - started)
     if make_current or (make_current is None and registry.current_version() is None):
