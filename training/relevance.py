@@ -50,9 +50,11 @@ YOUTUBE_TITLES = {
 # newspaper's real comments were held as off-topic (its long articles and discussions are not Fox's summaries).
 FLAG_RELEVANT_RATE = 0.01
 MIN_FLAG = 0.5
-# One- to five-word comments (their own combiner) are flagged at most this share of the time under their own
-# article with its discussion (out-of-fold); never below even odds (MIN_FLAG).
-FLAG_SHORT_RELEVANT_RATE = 0.10
+# One- to five-word comments (their own combiner) are flagged by their score at most this share of the time under
+# their own article with its discussion (out-of-fold); never below even odds (MIN_FLAG). As for longer comments:
+# the short-comment rule (moderation/short_support.py) holds those whose words find no support, whatever the score,
+# so the score holds only what it is surest of (at 10% it held 1 real short comment in 10 on top of the rule).
+FLAG_SHORT_RELEVANT_RATE = 0.01
 MIN_ARTICLE_COMMENTS = 5
 PARTIAL_THREADS = (3, 10, 30)  # sizes of the partial discussions comments are also paired with
 ARTICLE_BODIES = (10, 30)  # comments appended to an article's summary to stand in for a longer article text  # an article needs this many comments to give pairs (its thread is the others)
