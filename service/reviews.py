@@ -19,6 +19,7 @@ from moderation.store import review_event_json, review_outcome, utc_iso
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
+from service.validation import query_integer
 from service.waves import queue_wave_json
 
 bp = Blueprint("reviews", __name__, url_prefix="/v1")
@@ -47,25 +48,13 @@ def _only(cursor: str, limit: str) -> None:
                        f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send '{cursor}' and '{limit}'.")
 
 
-def _integer(name: str, default: int, low: int, high: int) -> int:
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    raw = values[0]
-    if len(values) > 1:
-        raise ApiError(422, "invalid_request", f"Send '{name}' once.")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
-        raise ApiError(422, "invalid_request", f"'{name}' must be an integer from {low} to {high}.")
-    return int(raw)
-
-
 @bp.get("/reviews")
 @require_key("api")
 def list_reviews():
     """The review events after the cursor `after` (0 or absent: from the first), oldest first, at most `limit`."""
     _only("after", "limit")
-    after = _integer("after", 0, 0, MAX_CURSOR)
-    limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    after = query_integer("after", 0, 0, MAX_CURSOR)
+    limit = query_integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     rows = get_store().review_events(after, limit + 1)
     more = len(rows) > limit
     events = [review_event_json(row) for row in rows[:limit]]
@@ -88,8 +77,8 @@ def review_queue():
     `next_before`) pages back. Decide on one with `POST /v1/feedback` and its `decision_id`: the review page's
     Accept / Reject, for moderation tools of the site's own. Reading changes nothing."""
     _only("before", "limit")
-    before = _integer("before", 0, 1, MAX_CURSOR) or None
-    limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    before = query_integer("before", 0, 1, MAX_CURSOR) or None
+    limit = query_integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     store = get_store()
     rows = store.review_queue(limit + 1, before=before)
     items = [queue_item_json(row) for row in rows[:limit]]
