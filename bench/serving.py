@@ -254,11 +254,13 @@ def unique_bodies(comments: list[str]) -> list[str]:
 
 
 def wrk(binary: str, port: int, path: str, seconds: float, connections: int = CONNECTIONS, bodies=(),
-        method: str = "GET", pause_ms: int = 0) -> dict:
+        method: str = "GET", pause_ms: int = 0, key: str = KEY, articles: int = ARTICLES) -> dict:
+    """One wrk run with the LUA script: __N__ in a body becomes a word no other request sends, __A__ an article
+    number below `articles`; `key` is the API key it sends."""
     global _RUNS
     _RUNS += 1
-    lua = LUA % {"bodies": ", ".join(json.dumps(b) for b in bodies), "method": method, "key": KEY, "path": path,
-                 "pause": pause_ms, "run": f"{os.getpid() % 10000}{_RUNS:03d}", "articles": ARTICLES}
+    lua = LUA % {"bodies": ", ".join(json.dumps(b) for b in bodies), "method": method, "key": key, "path": path,
+                 "pause": pause_ms, "run": f"{os.getpid() % 10000}{_RUNS:03d}", "articles": articles}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=VAR, delete=False) as f:
         f.write(lua)
     try:

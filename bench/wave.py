@@ -24,12 +24,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.serving import LUA, ROOT, VAR, combine, ensure_wrk, free_port, request, stop_server, workers
+from bench import serving
+from bench.serving import ROOT, VAR, combine, ensure_wrk, free_port, request, stop_server, workers
 
 KEY, ADMIN = "bench-wave-key", "bench-wave-admin"
 THREADS, CONNECTIONS = 2, 8
@@ -98,30 +98,10 @@ def call(port: int, method: str, path: str, body=None, admin: bool = False) -> t
         return status, {}
 
 
-_RUNS = 0
-
-
 def wrk(binary: str, port: int, path: str, seconds: float, bodies=(), method: str = "GET",
         connections: int = CONNECTIONS, pause_ms: int = 0) -> dict:
-    """One wrk run with bench/serving.py's script: __N__ in a body becomes a word no other request sends, __A__
-    an article number below ARTICLES."""
-    global _RUNS
-    _RUNS += 1
-    lua = LUA % {"bodies": ", ".join(json.dumps(b) for b in bodies), "method": method, "key": KEY, "path": path,
-                 "pause": pause_ms, "run": f"{os.getpid() % 10000}{_RUNS:03d}", "articles": ARTICLES}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=VAR, delete=False) as f:
-        f.write(lua)
-    try:
-        out = subprocess.run([binary, "-t", str(THREADS), "-c", str(connections), "-d", f"{int(round(seconds))}s",
-                              "--timeout", "5s", "-s", f.name, f"http://127.0.0.1:{port}{path}"],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(f.name)
-    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    result = json.loads(line[len("WRKJSON "):])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["socket_errors"] = sum(result[k] for k in ("connect", "read", "write", "timeout"))
-    return result
+    """One wrk run with bench/serving.py's script, this bench's key and articles."""
+    return serving.wrk(binary, port, path, seconds, connections, bodies, method, pause_ms, key=KEY, articles=ARTICLES)
 
 
 def normal_bodies() -> list[str]:
