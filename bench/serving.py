@@ -127,6 +127,12 @@ def start_server(port: int, log_path: Path, app: str = "service:create_app()") -
     log = open(log_path, "w")
     proc = subprocess.Popen([str(gunicorn), "-c", "service/gunicorn.conf.py", app], cwd=ROOT,
                             env=env, stdout=log, stderr=log, start_new_session=True)
+    return wait_ready(proc, port, log_path)
+
+
+def wait_ready(proc, port: int, log_path) -> subprocess.Popen:
+    """`proc` (a gunicorn master) once /readyz answers 200 and two workers run; exit naming `log_path` if it
+    dies or is not ready within 180 s."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:

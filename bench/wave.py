@@ -74,18 +74,7 @@ def start(port: int, log_path: Path) -> subprocess.Popen:
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "service/gunicorn.conf.py",
                              "service:create_app()"], cwd=ROOT, env=env, stdout=log, stderr=log,
                             start_new_session=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with {proc.returncode}; see {log_path}")
-        try:
-            if request(port, "GET", "/readyz")[0] == 200 and len(workers(proc.pid)) >= 2:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    sys.exit(f"gunicorn did not become ready in 180 s; see {log_path}")
+    return serving.wait_ready(proc, port, log_path)
 
 
 def call(port: int, method: str, path: str, body=None, admin: bool = False) -> tuple[int, dict]:
