@@ -241,8 +241,8 @@ class LeanSpamScorer:
                 self.blocks.append(("counts", chars.counts, block.steps[1][1], hasher.n_features))
                 self.single.append(chars)
             elif isinstance(block, WebSpamSignals):  # one text at a time already
-                self.blocks.append(("dense", block.transform, None, None))
-                self.single.append(block.transform)
+                self.blocks.append(("dense", block.rows, None, None))
+                self.single.append(block.rows)
             elif isinstance(block, FunctionTransformer) and block.func is not None and not block.kw_args:
                 self.blocks.append(("dense", block.func, None, None))
                 self.single.append(single_text.get(block.func, block.func))

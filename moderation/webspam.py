@@ -216,11 +216,12 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        texts = list(X)
-        values = np.zeros((len(texts), len(WEBSPAM_NAMES)))
-        for i, text in enumerate(texts):
-            values[i] = self._row(text)
-        return np.tanh(values)
+        return self.rows(list(X))
+
+    def rows(self, texts: list[str]) -> np.ndarray:
+        """`transform` without scikit-learn's output wrapping (the single-comment scorer's path)."""
+        return np.tanh(np.array([self._row(text) for text in texts], dtype=np.float64).reshape(
+            len(texts), len(WEBSPAM_NAMES)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
