@@ -53,6 +53,15 @@ def queue(client):
     return answer.json
 
 
+def spam_wave_decided(client, copies):
+    """A wave of `copies` copies, held as one review item, which a moderator labels spam."""
+    wave_of(client, copies)
+    [item] = queue(client)["items"]
+    answer = client.post("/v1/feedback", headers=ADMIN, json={"text": CAMPAIGN, "label": "spam",
+                                                              "decision_id": item["decision_id"]})
+    assert answer.status_code == 201, answer.json
+
+
 def test_the_held_copies_of_a_text_are_one_review_item(tiny_registry, tmp_path):
     app = make_app(tiny_registry, tmp_path)
     client = app.test_client()
@@ -147,10 +156,7 @@ def test_a_wave_accepted_by_a_moderator_publishes_every_copy_and_accepts_the_nex
 def test_a_decision_runs_out_after_the_repeat_window(tiny_registry, tmp_path):
     app = make_app(tiny_registry, tmp_path)
     client = app.test_client()
-    wave_of(client, 4)
-    [item] = queue(client)["items"]
-    client.post("/v1/feedback", headers=ADMIN, json={"text": CAMPAIGN, "label": "spam",
-                                                     "decision_id": item["decision_id"]})
+    spam_wave_decided(client, 4)
     store = app.extensions["store"]
     with store.engine.begin() as conn:  # a day later: the decision and the copies are out of the window
         conn.execute(update(waves).values(decided_until=now() - timedelta(seconds=1)))
@@ -191,10 +197,7 @@ def test_a_single_held_comment_decided_does_not_decide_its_later_copies(tiny_reg
 def test_a_batch_gets_a_wave_decision_too(tiny_registry, tmp_path):
     app = make_app(tiny_registry, tmp_path)
     client = app.test_client()
-    wave_of(client, 5)
-    [item] = queue(client)["items"]
-    client.post("/v1/feedback", headers=ADMIN, json={"text": CAMPAIGN, "label": "spam",
-                                                     "decision_id": item["decision_id"]})
+    spam_wave_decided(client, 5)
     batch = client.post("/v1/moderate/batch", headers=CLIENT, json={"comments": [
         {"id": "b1", "text": CAMPAIGN, "article": {"id": "a1"}}, {"id": "b2", "text": OTHER, "article": {"id": "a1"}}]})
     assert [r["decision"] for r in batch.json["results"]] == ["reject", "accept"]
