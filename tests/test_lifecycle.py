@@ -101,6 +101,70 @@ def test_a_candidate_without_the_live_model_s_relevance_model_is_refused(registr
     assert gate.compare(live, candidate, evaluation).passed  # gaining a relevance model is not a failure
 
 
+@pytest.fixture(scope="module")
+def toxic_evaluation(data_dir):
+    examples = lifecycle.toxicity_examples(data_dir)
+    assert examples, "the shared data holds the toxicity sets"
+    return examples
+
+
+class _Inverted:
+    """A toxicity scorer that ranks comments the wrong way round."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def scores(self, texts):
+        return 1.0 - self.inner.scores(texts)
+
+
+def _with(live, artifact_changes: dict, thresholds: dict | None = None, version="20990101-000000-tox"):
+    """The live model with parts of its artifact replaced (None: removed) and thresholds moved."""
+    from moderation.registry import LoadedModel
+
+    artifact = dict(live.artifact)
+    for name, part in artifact_changes.items():
+        if part is None:
+            artifact.pop(name, None)
+        else:
+            artifact[name] = part
+    metadata = {**live.metadata, "thresholds": {**live.metadata.get("thresholds", {}), **(thresholds or {})}}
+    return LoadedModel(version, artifact, metadata)
+
+
+def test_a_candidate_whose_toxicity_ranks_worse_is_refused(registry, evaluation, toxic_evaluation):
+    live = registry.load()
+    assert live.artifact.get("toxicity") is not None
+    candidate = _with(live, {"toxicity": _Inverted(live.artifact["toxicity"])})
+    result = gate.compare(candidate, live, evaluation, toxic=toxic_evaluation)
+    assert not result.passed
+    assert result.checks["toxicity_auc"]["verdict"] == "WORSE"
+    assert result.candidate["toxicity_auc"] < 0.5 < result.live["toxicity_auc"]
+    assert result.checks["spam_auc"]["verdict"] == "ok"
+    assert result.dataset["toxicity_n"] == len(toxic_evaluation)
+
+
+def test_a_candidate_without_a_toxicity_score_is_refused(registry, evaluation, toxic_evaluation):
+    live = registry.load()
+    candidate = _with(live, {"toxicity": None})
+    result = gate.compare(candidate, live, evaluation, toxic=toxic_evaluation)
+    assert not result.passed and result.checks["toxicity_auc"]["verdict"] == "MISSING"
+    assert gate.compare(live, candidate, evaluation, toxic=toxic_evaluation).passed
+
+
+def test_a_candidate_holding_more_news_comments_for_toxicity_is_refused(registry, evaluation, toxic_evaluation):
+    """The same scores at a toxic flag threshold far down: its spam figures are the live model's, but it holds
+    ordinary readers' comments; the whole-decision figure and the toxicity one both say so."""
+    live = registry.load()
+    candidate = _with(live, {}, thresholds={"toxic_flag": 0.05})
+    result = gate.compare(candidate, live, evaluation, toxic=toxic_evaluation)
+    assert not result.passed
+    assert result.checks["news_held_any_reason"]["verdict"] == "WORSE"
+    assert result.checks["toxicity_civil_held"]["verdict"] == "WORSE"
+    assert result.checks["news_held"]["verdict"] == "ok"  # the spam-only figure cannot see it
+    assert result.checks["toxicity_auc"]["verdict"] == "ok"
+
+
 def _trained_as(monkeypatch, source):
     """`train` made to save a copy of the version folder `source` instead of training (the gate is what is tested)."""
     import training.train

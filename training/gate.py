@@ -21,7 +21,14 @@ worse than the live model's beyond its tolerance:
   `AUC_TOLERANCE` lower; without it a retrained relevance model would go live unchecked whenever moderators
   have given no `off_topic` labels;
 - news comments flagged off-topic under their own article (at the model's own long and short thresholds, the
-  readers a site would hold for nothing): at most `OFF_TOPIC_FLAGGED_TOLERANCE` higher.
+  readers a site would hold for nothing): at most `OFF_TOPIC_FLAGGED_TOLERANCE` higher;
+- news comments held for any reason (the whole decision under their article: spam, off-topic, the short-comment
+  rule, toxicity, the policy checks - what the readers see): at most `NEWS_HELD_TOLERANCE` higher; compared only
+  between models with the same parts (a model gaining a relevance or toxicity score holds more by design, and
+  the figures of that part judge it);
+- toxicity, when the toxicity data is at hand (`training/toxicity.py`'s held-out slice, drawn apart from the
+  spam split): ROC AUC at most `AUC_TOLERANCE` lower, and civil news comments (Civil Comments and Fox) held at
+  the model's own `toxic_flag` at most `NEWS_HELD_TOLERANCE` higher.
 
 A figure the live model has on the set and the candidate has not (a candidate without a relevance model, which
 would silently stop scoring `off_topic`) refuses the candidate (verdict MISSING); a figure only the candidate has
@@ -51,6 +58,8 @@ NEWS_REJECTED_TOLERANCE = 0.005
 NEWS_HELD_TOLERANCE = 0.01
 OFF_TOPIC_FLAGGED_TOLERANCE = 0.02
 FEEDBACK_SOURCE = "feedback"
+# Figures of the whole decision: compared only between models with the same parts (`figures`' "parts").
+SAME_PARTS_ONLY = {"news_held_any_reason"}
 
 # name -> (higher is better, tolerance)
 CHECKS = {
@@ -62,6 +71,9 @@ CHECKS = {
     "relevance_auc": (True, AUC_TOLERANCE),
     "relevance_pairing_auc": (True, AUC_TOLERANCE),
     "news_off_topic_flagged": (False, OFF_TOPIC_FLAGGED_TOLERANCE),
+    "news_held_any_reason": (False, NEWS_HELD_TOLERANCE),
+    "toxicity_auc": (True, AUC_TOLERANCE),
+    "toxicity_civil_held": (False, NEWS_HELD_TOLERANCE),
 }
 
 
@@ -109,9 +121,21 @@ def pairing(model: LoadedModel, pairs, policy) -> dict:
             "relevance_pairs": int(thread.sum())}
 
 
-def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None) -> dict:
+def toxicity_figures(scorer, toxic: list, flag: float) -> dict:
+    """ROC AUC of the toxicity score on the held-out toxicity examples (`training.toxicity.ToxicExample`), and the
+    share of their civil news comments held at `flag`."""
+    scores = np.asarray(scorer.scores([e.text for e in toxic]), dtype=float)
+    y = np.array([e.toxic for e in toxic], dtype=bool)
+    civil = ~y & np.isin([e.source for e in toxic], ("civil", "fox"))
+    return {"toxicity_auc": round(float(roc_auc_score(y, scores)), 4) if 0 < y.sum() < len(y) else None,
+            "toxicity_civil_held": round(float((scores[civil] >= flag).mean()), 4) if civil.any() else None,
+            "toxicity_n": len(toxic)}
+
+
+def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None, toxic: list | None = None) -> dict:
     """The gate's figures for one model on the evaluation set, at the model's own thresholds; `pairs`
-    (`relevance_pairs`) adds the relevance pairing figures."""
+    (`relevance_pairs`) adds the relevance pairing figures, `toxic` (held-out toxicity examples) the toxicity
+    ones."""
     moderator = Moderator(model, policy_for(model))
     articles = [Article(e.article_id or None, e.article_title, e.article_body) if (e.article_title or e.article_body)
                 else None for e in examples]
@@ -128,8 +152,14 @@ def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None) ->
         "spam_held_or_caught": round(float((spam[y == 1] >= moderator.policy.spam_flag).mean()), 4) if y.any() else None,
         "news_rejected": round(float((spam[news] >= reject).mean()), 4) if news.any() else None,
         "news_held": round(float((spam[news] >= moderator.policy.spam_flag).mean()), 4) if news.any() else None,
+        "news_held_any_reason": round(float(np.mean([verdicts[i].decision != "accept" for i in np.flatnonzero(news)])),
+                                      4) if news.any() else None,
         "relevance_auc": None, "relevance_pairing_auc": None, "news_off_topic_flagged": None,
+        "toxicity_auc": None, "toxicity_civil_held": None,
+        "parts": sorted(name for name in ("relevance", "toxicity") if model.artifact.get(name) is not None),
     }
+    if toxic and moderator.toxicity is not None:
+        out.update(toxicity_figures(moderator.toxicity, toxic, moderator.policy.toxic_flag))
     if model.relevance is not None and pairs is not None:
         out.update(pairing(model, pairs, moderator.policy))
     if model.relevance is not None:
@@ -165,20 +195,24 @@ class GateResult:
 
 
 def compare(candidate: LoadedModel, live: LoadedModel | None, examples: list[datasets.Example],
-            feedback_held_out: int = 0) -> GateResult:
-    """Score both models on `examples` and decide whether the candidate may go live."""
-    dataset = {"n": len(examples), "feedback_held_out": feedback_held_out, "fingerprint": fingerprint(examples)}
+            feedback_held_out: int = 0, toxic: list | None = None) -> GateResult:
+    """Score both models on `examples` (and `toxic`, held-out toxicity examples) and decide whether the candidate
+    may go live."""
+    dataset = {"n": len(examples), "feedback_held_out": feedback_held_out, "fingerprint": fingerprint(examples),
+               "toxicity_n": len(toxic or ())}
     log.info("gate: scoring candidate %s on %d examples", candidate.version, len(examples))
     with_relevance = candidate.relevance is not None or (live is not None and live.relevance is not None)
     pairs = relevance_pairs(examples) if with_relevance else None
-    cand = figures(candidate, examples, pairs)
+    cand = figures(candidate, examples, pairs, toxic)
     if live is None:
         return GateResult(True, cand, None, dataset=dataset)
     log.info("gate: scoring live model %s", live.version)
-    base = figures(live, examples, pairs)
+    base = figures(live, examples, pairs, toxic)
     failures, checks = [], {}
     for name, (higher_better, tolerance) in CHECKS.items():
         a, b = base.get(name), cand.get(name)
+        if name in SAME_PARTS_ONLY and base["parts"] != cand["parts"]:
+            a = b = None
         if a is not None and b is None:  # the live model measures it on this set, the candidate cannot
             checks[name] = {"live": a, "candidate": None, "tolerance": tolerance, "verdict": "MISSING"}
             failures.append(f"{name}: the candidate has none (live {a:.4f}); it lacks a part the live model has")

@@ -64,9 +64,20 @@ def evaluation_examples(store: Store | None, data_dir: Path | None = None) -> tu
     return examples, sum(e.source == gate.FEEDBACK_SOURCE for e in examples)
 
 
+def toxicity_examples(data_dir: Path | None = None) -> list:
+    """The held-out toxicity examples the gate compares toxicity on; none without the toxicity data."""
+    from training import toxicity
+
+    folder = data_dir or sources.find_data_dir()
+    if folder is None or not toxicity.available(folder):
+        return []
+    return toxicity.load(folder).evaluation
+
+
 def promote(registry: ModelRegistry, version: str, store: Store | None, force: bool = False,
-            reason: str | None = None, examples: list | None = None) -> gate.GateResult:
-    """Run the gate, then make `version` live; raise GateRefused (with the figures) unless it passes or `force`."""
+            reason: str | None = None, examples: list | None = None, toxic: list | None = None) -> gate.GateResult:
+    """Run the gate, then make `version` live; raise GateRefused (with the figures) unless it passes or `force`.
+    `toxic` defaults to the held-out toxicity examples of the shared data."""
     candidate = registry.load(version)
     live_version = registry.current_version()
     live = None
@@ -78,7 +89,9 @@ def promote(registry: ModelRegistry, version: str, store: Store | None, force: b
     held = 0
     if examples is None:
         examples, held = evaluation_examples(store)
-    result = gate.compare(candidate, live, examples, feedback_held_out=held)
+    if toxic is None:
+        toxic = toxicity_examples()
+    result = gate.compare(candidate, live, examples, feedback_held_out=held, toxic=toxic)
     if not result.passed and not force:
         raise GateRefused(result)
     action = "promote" if result.passed else "force-promote"
