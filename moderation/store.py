@@ -868,12 +868,17 @@ class Store:
         return {"article": article, "thread_comments": comments, "reviews": reviews}
 
     def prune(self, before: datetime, dry_run: bool = False) -> dict:
-        """Retention: delete thread comments accepted before `before`, flagged comments reviewed before it and
-        the review events of those reviews. The review queue (flagged, not reviewed yet), articles and moderator
-        labels are kept. Returns the counts; with `dry_run`, what would be deleted, deleting nothing."""
+        """Retention: delete thread comments accepted before `before`, flagged comments reviewed before it, the
+        review events of those reviews, and the waves decided before it whose decision has run out and whose copies
+        all go (a later copy of the text starts a new wave, as after any expired decision). The review queue
+        (flagged, not reviewed yet), articles and moderator labels are kept. Returns the counts; with `dry_run`,
+        what would be deleted, deleting nothing."""
         old_thread = thread_comments.c.created_at < before
         old_reviews = decisions.c.reviewed_at.is_not(None) & (decisions.c.reviewed_at < before)
         old_events = review_events.c.reviewed_at < before
+        kept_copy = select(decisions.c.id).where(decisions.c.wave_id == waves.c.id, ~old_reviews)
+        old_waves = (waves.c.label.is_not(None) & (waves.c.decided_at < before)
+                     & (func.coalesce(waves.c.decided_until, waves.c.decided_at) < before) & ~kept_copy.exists())
         with self.durable() as conn:
             if dry_run:
                 def count(table, where) -> int:
@@ -881,11 +886,14 @@ class Store:
 
                 return {"thread_comments": count(thread_comments, old_thread),
                         "reviewed_flagged": count(decisions, old_reviews),
-                        "review_events": count(review_events, old_events)}
+                        "review_events": count(review_events, old_events),
+                        "waves": count(waves, old_waves)}
             _touch_articles(conn, old_thread)
+            gone_waves = conn.execute(delete(waves).where(old_waves)).rowcount
             return {"thread_comments": conn.execute(delete(thread_comments).where(old_thread)).rowcount,
                     "reviewed_flagged": conn.execute(delete(decisions).where(old_reviews)).rowcount,
-                    "review_events": conn.execute(delete(review_events).where(old_events)).rowcount}
+                    "review_events": conn.execute(delete(review_events).where(old_events)).rowcount,
+                    "waves": gone_waves}
 
     # Moderator labels
     def add_feedback(self, text: str, label: str, article_id: str | None = None, article_title: str | None = None,

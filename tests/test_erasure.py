@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, select, update
+from sqlalchemy import create_engine, insert, inspect, select, update
 from sqlalchemy import text as sql
 
 from moderation.moderator import Article
-from moderation.store import Store, decisions, now, thread_comments
+from moderation.store import Store, decisions, now, thread_comments, waves
 from service import create_app
 from service.articles import contexts
 from training.__main__ import cli
@@ -158,11 +158,11 @@ def test_prune_deletes_old_thread_comments_and_old_reviews_only(tmp_path):
 
     dry = run("--older-than", "30", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0}' in dry.output
+    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0, "waves": 0}' in dry.output
     assert store.thread("a") == ["old comment", "new comment"]
 
     done = run("--older-than", "30")
-    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0}' in done.output
+    assert '"deleted": {"thread_comments": 1, "reviewed_flagged": 1, "review_events": 0, "waves": 0}' in done.output
     assert store.thread("a") == ["new comment"]
     with store.engine.connect() as conn:
         left = sorted(r[0] for r in conn.execute(select(decisions.c.text)))
@@ -170,6 +170,34 @@ def test_prune_deletes_old_thread_comments_and_old_reviews_only(tmp_path):
     assert [row["text"] for row in store.list_feedback()] == ["an old label"]  # nor are labels
     assert run("--older-than", "0").exit_code == 2  # a usage error, nothing deleted
     assert store.thread("a") == ["new comment"]
+
+
+def test_prune_deletes_the_waves_whose_decision_ran_out_with_their_last_copy(tmp_path):
+    """A decided wave is kept while its decision is in force or any copy of it stays (the queue, a recent review);
+    once its decision ran out before the cut-off and its copies are pruned, its row goes too."""
+    store = Store(f"sqlite:///{tmp_path / 'moderation.db'}")
+    long_ago = now() - timedelta(days=100)
+    flagged = dict(decision="flag", spam=0.9, off_topic=None, reasons=[], model_version="v1")
+    with store.engine.begin() as conn:
+        def wave(name, label, decided_until):
+            return conn.execute(insert(waves).values(
+                fingerprint=name, opened_at=long_ago, label=label, decided_at=long_ago if label else None,
+                decided_until=decided_until)).inserted_primary_key[0]
+
+        ran_out = wave("ran-out", "spam", long_ago + timedelta(days=1))
+        queued = wave("copy-queued", "spam", long_ago + timedelta(days=1))
+        in_force = wave("in-force", "spam", now() + timedelta(days=1))
+        still_open = wave("open", None, None)
+        for wave_id, reviewed in ((ran_out, long_ago), (queued, long_ago), (queued, None), (in_force, long_ago),
+                                  (still_open, None)):
+            conn.execute(insert(decisions).values(text="buy now", created_at=long_ago, reviewed_at=reviewed,
+                                                  wave_id=wave_id, reasons=[], **{k: v for k, v in flagged.items()
+                                                                                   if k != "reasons"}))
+    before = now() - timedelta(days=30)
+    assert store.prune(before, dry_run=True)["waves"] == 1
+    assert store.prune(before) == {"thread_comments": 0, "reviewed_flagged": 3, "review_events": 0, "waves": 1}
+    with store.engine.connect() as conn:
+        assert sorted(r[0] for r in conn.execute(select(waves.c.fingerprint))) == ["copy-queued", "in-force", "open"]
 
 
 def test_a_store_made_by_an_older_version_is_upgraded_in_place(tmp_path):

@@ -88,9 +88,9 @@ def test_retention_and_the_schema_upgrade_on_postgresql(pg_url):
 
     from moderation.store import now
 
-    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
+    assert store.prune(now() - timedelta(days=30), dry_run=True) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0, "waves": 0}
     assert store.thread("a") == ["from long ago", "today"]
-    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0}
+    assert store.prune(now() - timedelta(days=30)) == {"thread_comments": 1, "reviewed_flagged": 0, "review_events": 0, "waves": 0}
     assert store.thread("a") == ["today"]
     Store(pg_url)  # opening it again changes nothing
 

@@ -337,7 +337,8 @@ def prune(database_url: str | None, days: float, dry_run: bool) -> None:
     """Retention: delete old comment text from the service's store (run it daily, e.g. from cron).
 
     Thread comments give relevance the discussion so far, and old ones matter little; reviewed flagged comments are
-    the review log; the review events the CMS reads (GET /v1/reviews) go with them. The review queue, articles and
+    the review log; the review events the CMS reads (GET /v1/reviews) go with them, and so do spam waves decided
+    before the cut-off whose decision has run out and whose copies all go. The review queue, articles and
     moderator labels are never pruned (labels are training data:
     erase one with DELETE /v1/comments/<id>). Prints the counts as JSON.
     """
