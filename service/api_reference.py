@@ -33,7 +33,8 @@ def _type(schema: dict) -> str:
         return f"[{name}](#{_anchor(name)})"
     for combiner in ("oneOf", "anyOf", "allOf"):
         if combiner in schema:
-            return (" or " if combiner != "allOf" else " and ").join(_type(s) for s in schema[combiner])
+            kind = (" or " if combiner != "allOf" else " and ").join(_type(s) for s in schema[combiner])
+            return kind + (", or null" if schema.get("nullable") else "")
     kind = schema.get("type", "object" if "properties" in schema else "any")
     if kind == "array":
         kind = f"array of {_type(schema.get('items', {}))}"
@@ -110,7 +111,7 @@ def schema_markdown(name: str, schema: dict) -> list[str]:
                      f"{_cell(sub.get('description', ''))} |")
     extra = schema.get("additionalProperties")
     if extra is False:
-        lines += ["", "No other field is accepted."]
+        lines += ["", "No other field."]
     lines.append("")
     return lines
 
