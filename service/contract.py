@@ -196,6 +196,59 @@ def one_of(values: tuple, code: str = "invalid_request", nullable: bool = False)
     return Annotated[Any, PlainValidator(check, json_schema_input_type=accepted)]
 
 
+def query_integer(low: int, high: int):
+    """A query parameter holding an integer from `low` to `high` (its digits, as the query sends them)."""
+    def check(value):
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()) or len(value) > 19 \
+                or not low <= int(value) <= high:
+            raise refuse(f"'{{field}}' must be an integer from {low} to {high}.")
+        return int(value)
+    return Annotated[int | None, PlainValidator(check, json_schema_input_type=Annotated[int, Field(ge=low, le=high)])]
+
+
+class QueryModel(BaseModel):
+    """The query parameters of a GET: each sent at most once, none but the model's fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def unknown_message(cls, unknown: list[str]) -> str:
+        return f"Unknown query parameter(s): {', '.join(map(repr, unknown))}."
+
+    @classmethod
+    def parameters(cls) -> list[dict]:
+        """The OpenAPI parameters of the query, from the model's fields."""
+        schema = openapi_30(cls.model_json_schema())
+        out = []
+        for name, field in schema["properties"].items():
+            description = field.pop("description", None)
+            field.pop("nullable", None)  # a parameter left out is its default
+            if field.get("default", 0) is None:
+                del field["default"]
+            out.append({"name": name, "in": "query", "required": False, "schema": field,
+                        **({"description": description} if description else {})})
+        return out
+
+
+def parse_query(model: type[QueryModel], args) -> QueryModel:
+    """The query `args` (a MultiDict) validated by `model`, or the ApiError of its first refusal."""
+    unknown = sorted(set(args) - set(model.model_fields))
+    if unknown:
+        raise ApiError(422, "invalid_request", model.unknown_message(unknown))
+    values = {}
+    for name in model.model_fields:
+        sent = args.getlist(name)
+        if len(sent) > 1:
+            raise ApiError(422, "invalid_request", f"Send '{name}' once.")
+        if sent:
+            values[name] = sent[0]
+    return parse(model, values)
+
+
 class RequestModel(BaseModel):
     """A request body: fields the model does not name are ignored unless it says otherwise."""
 

@@ -56,21 +56,18 @@ ARTICLE_ID = [{"name": "article_id", "in": "path", "required": True,
 OPEN = []  # no security requirement
 
 
-def paged(cursor: str, bounds: dict, about: str, page: str, schema: str) -> dict:
-    """The parameters and responses of a paged GET: a cursor parameter and `limit` (1 to 1,000, 100 by default)."""
+def paged(query: type, page: str, schema: str) -> dict:
+    """The parameters (from the query's model: a cursor and `limit`) and responses of a paged GET."""
+    cursor = next(name for name in query.model_fields if name != "limit")
     return {
-        "parameters": [
-            {"name": cursor, "in": "query", "required": False,
-             "schema": {"type": "integer", "maximum": 2**63 - 1, **bounds}, "description": about},
-            {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-        ],
+        "parameters": query.parameters(),
         "responses": {"200": {"description": page, "content": {JSON: {"schema": ref(schema)}}},
                       "401": BAD_INPUT["401"],
                       "422": error(f"`{cursor}` or `limit` is not an integer in range, or another query parameter "
                                    "was sent (`invalid_request`)."),
                       "503": STORE_DOWN},
     }
+
 
 FORM = "application/x-www-form-urlencoded"
 MODERATION_HEADERS = {name: {"schema": {"type": "string"}, "description": text} for name, text in (
@@ -185,8 +182,7 @@ PATHS = {
         "description": "Poll with the last `next` you got (start with `after=0`): each outcome comes once, in commit "
                        "order, with nothing missed across restarts and workers; an empty page when nothing is new. "
                        "Reading changes nothing. Events are kept as long as reviewed comments (`training prune`).",
-        **paged("after", {"minimum": 0, "default": 0},
-                "The cursor after which to read (the previous answer's `next`).", "A page of events.", "ReviewPage"),
+        **paged(rq.ReviewsQuery, "A page of events.", "ReviewPage"),
     }},
     "/v1/review-queue": {"get": {
         "summary": "The flagged comments awaiting a moderator, newest first (admin key).",
@@ -194,8 +190,7 @@ PATHS = {
         "description": "For a moderation tool of the site's own instead of the review page: decide on an item with "
                        "`POST /v1/feedback` and its `decision_id` (ham: accept, spam / off_topic: reject). "
                        "Reading changes nothing.",
-        **paged("before", {"minimum": 1}, "The previous page's `next_before`: items older than it.",
-                "A page of the queue.", "QueuePage"),
+        **paged(rq.QueueQuery, "A page of the queue.", "QueuePage"),
     }},
     "/v1/feedback": {"post": {
         "summary": "A moderator's label for a comment (admin key); stored durably before the 201.",
@@ -209,8 +204,7 @@ PATHS = {
     "/v1/waves": {"get": {
         "summary": "Spam waves awaiting review or whose decision later copies get now, newest first (admin key).",
         "tags": ["moderators"],
-        "parameters": [{"name": "limit", "in": "query", "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+        "parameters": rq.WavesQuery.parameters(),
         "responses": {"200": {"description": "The waves.", "content": {JSON: {"schema": ref("WaveList")}}},
             "401": BAD_INPUT["401"],
             "422": error("`limit` is not an integer from 1 to 1000, or another query parameter was sent."),

@@ -12,8 +12,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, Validat
 from moderation.actions import ACTIONS
 from moderation.policy import REASON_CODES
 from service.contract import (
-    MAX_ID_CHARS, Flag, Required, RequestModel, StoredString, Text, TextOrEmpty, TextOrNone, IntegerOrNone,
-    identifier, one_of, refuse, refuse_as_is, text_value,
+    INT64_MAX, MAX_ID_CHARS, Flag, IntegerOrNone, QueryModel, Required, RequestModel, StoredString, Text, TextOrEmpty,
+    TextOrNone, identifier, one_of, query_integer, refuse, refuse_as_is, text_value,
 )
 
 MAX_BATCH_COMMENTS = 1000  # the default of MODERATION_MAX_BATCH_COMMENTS, documented as the batch's maxItems
@@ -349,3 +349,40 @@ class AkismetKey(RequestModel):
 
     key: str = ""
     blog: str = ""
+
+
+# Query parameters (service/reviews.py, service/waves.py)
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+Limit = query_integer(1, MAX_LIMIT)
+
+
+class ReviewsQuery(QueryModel):
+    """GET /v1/reviews."""
+
+    after: query_integer(0, INT64_MAX) = Field(0, description="The cursor after which to read (the previous answer's "
+                                                              "`next`).")
+    limit: Limit = DEFAULT_LIMIT
+
+    @classmethod
+    def unknown_message(cls, unknown: list[str]) -> str:
+        # a typo (`cursor=`, `since=`) would otherwise read from the first page again
+        return f"{super().unknown_message(unknown)[:-1]}; send 'after' and 'limit'."
+
+
+class QueueQuery(QueryModel):
+    """GET /v1/review-queue."""
+
+    before: query_integer(1, INT64_MAX) = Field(None, description="The previous page's `next_before`: items older "
+                                                                  "than it.")
+    limit: Limit = DEFAULT_LIMIT
+
+    @classmethod
+    def unknown_message(cls, unknown: list[str]) -> str:
+        return f"{super().unknown_message(unknown)[:-1]}; send 'before' and 'limit'."
+
+
+class WavesQuery(QueryModel):
+    """GET /v1/waves."""
+
+    limit: Limit = DEFAULT_LIMIT

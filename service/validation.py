@@ -54,17 +54,3 @@ def stored_comment_id(comment_id) -> str | None:
     """The CMS's comment id as the store keeps it with a comment (thread row, repeat count): a string, or None when
     none (or an empty one) was sent."""
     return None if comment_id in (None, "") else str(comment_id)
-
-
-def query_integer(name: str, default: int, low: int, high: int) -> int:
-    """A query parameter sent at most once as an integer from `low` to `high` (`default` when absent); a 422
-    naming it otherwise."""
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    raw = values[0]
-    if len(values) > 1:
-        raise ApiError(422, "invalid_request", f"Send '{name}' once.")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
-        raise ApiError(422, "invalid_request", f"'{name}' must be an integer from {low} to {high}.")
-    return int(raw)

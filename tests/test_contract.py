@@ -9,7 +9,9 @@ from service import response_models as rs
 from service.contract import component_schemas, parse
 from service.errors import ApiError
 from service.openapi import REQUESTS, RESPONSES, spec
-from service.request_models import BatchRequest, FeedbackRequest, ModerateRequest, PolicySettingsChange
+from service.request_models import (
+    BatchRequest, FeedbackRequest, ModerateRequest, PolicySettingsChange, QueueQuery, ReviewsQuery, WavesQuery,
+)
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 
@@ -26,6 +28,8 @@ def test_the_served_schemas_are_the_ones_the_models_generate(client):
                     .get("schema", {}).get("$ref")
                 if ref:  # every body of the document is a model's, named as the model
                     assert ref.rsplit("/", 1)[-1] in models, (method, path, ref)
+    for path, query in (("/v1/reviews", ReviewsQuery), ("/v1/review-queue", QueueQuery), ("/v1/waves", WavesQuery)):
+        assert served["paths"][path]["get"]["parameters"] == query.parameters()
 
 
 @pytest.mark.parametrize(("model", "body", "status", "code", "message"), [
