@@ -16,7 +16,7 @@ A thin layer over pydantic, so that every refusal keeps the API's error shape an
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -97,33 +97,28 @@ def parse(model: type[BaseModel], body: dict, context: dict | None = None):
 # Field types: what the check accepts is what the schema says (both from the same constants).
 
 
-def text_value(value, name: str | None = None) -> str:
+def text_value(value) -> str:
     """A string the API can take: refused when not a string (422), holding a lone surrogate (not Unicode) or a NUL
-    character (no store can keep it) (400 invalid_text). `name` given: an ApiError naming it, for checks outside
-    a model (a path segment, a form field)."""
+    character (no store can keep it) (400 invalid_text)."""
     if not isinstance(value, str):
-        raise _raise(name, "'{field}' must be a string.")
+        raise refuse("'{field}' must be a string.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _raise(name, "'{field}' contains a lone surrogate, which is not valid Unicode.", "invalid_text") \
-            from None
-    return storable(value, name)
+        raise refuse("'{field}' contains a lone surrogate, which is not valid Unicode.", "invalid_text") from None
+    return storable(value)
 
 
 def storable(value: str, name: str | None = None) -> str:
     """`value`, or 400 invalid_text when it holds a NUL character: PostgreSQL cannot store one in a text column
     (every write with it failed there, answered 503 with Retry-After: a CMS would retry it for ever), so no store
-    takes it."""
+    takes it. With `name`, outside a model (an id in the path): the ApiError naming it."""
     if "\x00" in value:
-        raise _raise(name, "'{field}' contains a NUL character (U+0000), which cannot be stored.", "invalid_text")
+        message = "'{field}' contains a NUL character (U+0000), which cannot be stored."
+        if name is None:
+            raise refuse(message, "invalid_text")
+        raise ApiError(400, "invalid_text", message.replace("{field}", name))
     return value
-
-
-def _raise(name: str | None, message: str, code: str = "invalid_request") -> Exception:
-    if name is None:
-        return refuse(message, code)
-    return ApiError(STATUS.get(code, 422), code, message.replace("{field}", name))
 
 
 def _text_or_empty(value) -> str:
@@ -150,11 +145,11 @@ TextOrNone = Annotated[str | None, PlainValidator(_text_or_none, json_schema_inp
 Flag = Annotated[bool, PlainValidator(_flag, json_schema_input_type=bool)]
 
 
-def _integer(value, name: str | None = None) -> int:
+def _integer(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _raise(name, "'{field}' must be an integer.")
+        raise refuse("'{field}' must be an integer.")
     if not INT64_MIN <= value <= INT64_MAX:  # past it, the database refuses it
-        raise _raise(name, "'{field}' as an integer must fit in 64 bits.")
+        raise refuse("'{field}' as an integer must fit in 64 bits.")
     return value
 
 
@@ -184,8 +179,6 @@ def identifier(min_chars: int = 0, as_text: bool = False):
 
 def one_of(values: tuple, code: str = "invalid_request", nullable: bool = False):
     """A string among `values` ("'x' must be one of a, b, c." otherwise)."""
-    from typing import Literal
-
     def check(value):
         if value is None and nullable:
             return None
@@ -217,7 +210,10 @@ class QueryModel(BaseModel):
 
     @classmethod
     def unknown_message(cls, unknown: list[str]) -> str:
-        return f"Unknown query parameter(s): {', '.join(map(repr, unknown))}."
+        """422 for a parameter the query does not take: a typo (`cursor=`, `since=`) would otherwise read from the
+        first page again. A query of several parameters names them."""
+        taken = f"; send {' and '.join(map(repr, cls.model_fields))}" if len(cls.model_fields) > 1 else ""
+        return f"Unknown query parameter(s): {', '.join(map(repr, unknown))}{taken}."
 
     @classmethod
     def parameters(cls) -> list[dict]:

@@ -364,11 +364,6 @@ class ReviewsQuery(QueryModel):
                                                               "`next`).")
     limit: Limit = DEFAULT_LIMIT
 
-    @classmethod
-    def unknown_message(cls, unknown: list[str]) -> str:
-        # a typo (`cursor=`, `since=`) would otherwise read from the first page again
-        return f"{super().unknown_message(unknown)[:-1]}; send 'after' and 'limit'."
-
 
 class QueueQuery(QueryModel):
     """GET /v1/review-queue."""
@@ -376,10 +371,6 @@ class QueueQuery(QueryModel):
     before: query_integer(1, INT64_MAX) = Field(None, description="The previous page's `next_before`: items older "
                                                                   "than it.")
     limit: Limit = DEFAULT_LIMIT
-
-    @classmethod
-    def unknown_message(cls, unknown: list[str]) -> str:
-        return f"{super().unknown_message(unknown)[:-1]}; send 'before' and 'limit'."
 
 
 class WavesQuery(QueryModel):
