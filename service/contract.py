@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import PydanticCustomError
 
 from service.errors import ApiError
@@ -289,9 +289,18 @@ def openapi_30(node, in_properties: bool = False):
     return out
 
 
+class _Schemas(GenerateJsonSchema):
+    """An answer's defaults are not part of it (a field with one is only left out of some answers)."""
+
+    def default_schema(self, schema):
+        if self.mode == "serialization":
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+
 def component_schemas(requests: list[type[BaseModel]], responses: list[type[BaseModel]]) -> dict:
     """The schemas of the request models (as validated) and the response models (as sent), by model name, in the
     OpenAPI 3.0 dialect with references in the document's `#/components/schemas/...` form."""
     _, schemas = models_json_schema([(m, "validation") for m in requests] + [(m, "serialization") for m in responses],
-                                    ref_template=REF)
+                                    ref_template=REF, schema_generator=_Schemas)
     return openapi_30(schemas.get("$defs", {}))

@@ -1,7 +1,8 @@
 """The JSON answers of the API as pydantic models (service/contract.py): the OpenAPI document's response schemas
 are generated from them, and tests/test_contract.py checks real answers against them. The views build the
 answers as dicts (the hot path pays nothing for these models); a field added to an answer is declared here, or
-the schemathesis run and the contract test fail."""
+the schemathesis run and the contract test fail. A field that may be null says so (`X | None`); a field left
+out of some answers has a default (`= Field(None, ...)`), which the document does not show."""
 
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ class Reason(ResponseModel):
 class Scores(ResponseModel):
     spam: Probability | None = Field(description="Calibrated spam probability; null for an empty comment.")
     off_topic: Probability | None
-    toxicity: Probability | None = Field(None, description="Calibrated probability that raters would call the "
-                                                           "comment toxic; null for an empty comment or a model "
-                                                           "without a toxicity score.")
+    toxicity: Probability | None = Field(description="Calibrated probability that raters would call the comment "
+                                                     "toxic; null for an empty comment or a model without a "
+                                                     "toxicity score.")
 
 
 class Contribution(ResponseModel):
@@ -70,8 +71,8 @@ class Explanation(ResponseModel):
     method: str
     pushed_up: list[Contribution]
     pushed_down: list[Contribution]
-    toxicity: float | None = Field(None, description="With a toxicity model: the toxicity score explained.")
-    toxic_spans: list[dict[str, Any]] | None = Field(None, description="The words that made it toxic: character "
+    toxicity: float = Field(None, description="With a toxicity model: the toxicity score explained.")
+    toxic_spans: list[dict[str, Any]] = Field(None, description="The words that made it toxic: character "
                                                                       "offsets into the text as sent, with scores.")
 
 
@@ -82,13 +83,14 @@ class Verdict(ResponseModel):
     scores: Scores
     reasons: list[Reason]
     model_version: str
-    explanation: Explanation | None = None
+    explanation: Explanation | None = Field(None, description="Only with `explain: true` (null for an empty "
+                                                              "comment).")
 
 
 class BatchResult(Verdict):
     """A comment's verdict in a batch, with its `id` when one was sent."""
 
-    id: str | int | None = Field(None, description="The comment's `id`, as sent.")
+    id: str | int = Field(None, description="The comment's `id`, as sent (left out when none was).")
 
 
 class BatchResponse(ResponseModel):
@@ -105,11 +107,11 @@ class Model(ResponseModel):
     policy: dict[str, Any] = Field(description="Thresholds and actions in force; `site`, when the site has rules: "
                                                "the word lists by source, entry count and SHA-256, their actions, "
                                                "the links action, LINKS_MIN and the allowed domains.")
-    switch_error: str | None = Field(None, description="Only when the newest model could not be loaded (the live "
+    switch_error: str = Field(None, description="Only when the newest model could not be loaded (the live "
                                                        "one keeps serving): why.")
-    site_rules_error: str | None = Field(None, description="Only when an edited word list was refused (the "
+    site_rules_error: str = Field(None, description="Only when an edited word list was refused (the "
                                                            "previous one keeps applying): why.")
-    policy_settings_error: str | None = Field(None, description="Only when the policy settings set at run time do "
+    policy_settings_error: str = Field(None, description="Only when the policy settings set at run time do "
                                                                 "not make a policy with this model (the configured "
                                                                 "policy applies): why.")
 
@@ -128,7 +130,7 @@ class PolicyState(ResponseModel):
     policy: dict[str, Any] = Field(description="The policy they give with the live model.")
     model_version: str
     history: list[PolicySettingsRecord] = Field(description="Newest first, 20.")
-    error: str | None = Field(None, description="Only when the settings do not make a policy with the live model "
+    error: str = Field(None, description="Only when the settings do not make a policy with the live model "
                                                 "(the configured policy applies): why.")
 
 
@@ -143,9 +145,9 @@ class StoredArticle(ResponseModel):
 class FeedbackStored(ResponseModel):
     id: int
     label: Literal[LABELS]
-    reviewed: Annotated[int, Field(ge=1)] | None = Field(
+    reviewed: Annotated[int, Field(ge=1)] = Field(
         None, description="With `decision_id`: the flagged comments reviewed (every pending copy of a wave).")
-    wave_id: int | None = Field(None, description="The wave decided, if the comment was in one.")
+    wave_id: int = Field(None, description="The wave decided, if the comment was in one.")
     decided_until: Time | None = Field(None, description="Later copies of the wave's text get this decision at once "
                                                          "until then (null: they do not).")
 
@@ -153,7 +155,7 @@ class FeedbackStored(ResponseModel):
 class ArticleErasedCounts(ResponseModel):
     article: Annotated[int, Field(ge=0, le=1)]
     thread_comments: Count
-    reviews: Count | None = Field(None, description="Review events of the article's comments.")
+    reviews: Count = Field(description="Review events of the article's comments.")
 
 
 class ArticleErased(ResponseModel):
@@ -172,8 +174,8 @@ class CoralAnswer(ResponseModel):
     """`{}` for an accepted comment (Coral's own phases go on) unless MODERATION_CORAL_ACCEPT_STATUS is set;
     REJECTED or SYSTEM_WITHHELD with a FLAG action per reason Coral has a flag for."""
 
-    status: Literal["APPROVED", "NONE", "REJECTED", "SYSTEM_WITHHELD"] | None = None
-    actions: list[CoralAction] | None = None
+    status: Literal["APPROVED", "NONE", "REJECTED", "SYSTEM_WITHHELD"] = None
+    actions: list[CoralAction] = None
 
 
 class ThreadEntry(ResponseModel):
@@ -265,19 +267,19 @@ class QueueItem(ResponseModel):
                                                            "true` gives it).")
     model_version: str
     created_at: Time
-    wave: QueueWave | None = None
+    wave: QueueWave | None
 
 
 class Wave(ResponseModel):
     id: int
     label: str | None = Field(description="The moderator's label; null while open.")
-    moderator: str | None = None
-    decision_id: int | None = None
-    opened_at: Time | None = None
-    decided_at: Time | None = None
-    decided_until: Time | None = None
+    moderator: str | None
+    decision_id: int | None
+    opened_at: Time | None
+    decided_at: Time | None
+    decided_until: Time | None
     in_force: bool = Field(description="Later copies get the decision at once now.")
-    pending: Count | None = Field(None, description="Copies awaiting review.")
+    pending: Count = Field(None, description="Copies awaiting review.")
 
 
 class WaveList(ResponseModel):
@@ -291,7 +293,7 @@ class WaveEnded(ResponseModel):
 class QueuePage(ResponseModel):
     items: list[QueueItem] = Field(description="Newest first.")
     pending: Count = Field(description="Flagged comments awaiting review in all.")
-    pending_items: Count | None = Field(None, description="Queue items awaiting review (a wave's copies are one "
+    pending_items: Count = Field(description="Queue items awaiting review (a wave's copies are one "
                                                           "item).")
     next_before: int | None = Field(description="Send as `before` for the next (older) page; null on the last page.")
 
