@@ -27,6 +27,7 @@ from service.errors import ApiError
 MAX_ID_CHARS = 255
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 NO_NUL = "^[^\\u0000]*$"  # a string the store can keep: no NUL character (else 400 invalid_text)
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"  # and not blank
 STATUS = {"invalid_text": 400}  # an error code's status; 422 for every other refusal of a body
 # The codes a model's checks refuse with (pydantic's own errors are answered as invalid_request).
 CODES = {"invalid_request", "invalid_text", "invalid_label", "batch_too_large"}

@@ -12,8 +12,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, Validat
 from moderation.actions import ACTIONS
 from moderation.policy import REASON_CODES
 from service.contract import (
-    INT64_MAX, MAX_ID_CHARS, Flag, IntegerOrNone, QueryModel, Required, RequestModel, StoredString, Text, TextOrEmpty,
-    TextOrNone, identifier, one_of, query_integer, refuse, refuse_as_is, text_value,
+    INT64_MAX, MAX_ID_CHARS, NOT_BLANK, Flag, IntegerOrNone, QueryModel, Required, RequestModel, StoredString, Text,
+    TextOrEmpty, TextOrNone, identifier, one_of, query_integer, refuse, refuse_as_is, text_value,
 )
 
 MAX_BATCH_COMMENTS = 1000  # the default of MODERATION_MAX_BATCH_COMMENTS, documented as the batch's maxItems
@@ -142,7 +142,7 @@ class FeedbackRequest(RequestModel):
     """POST /v1/feedback: a moderator's label for a comment."""
 
     text: Annotated[str, PlainValidator(_label_text, json_schema_input_type=Annotated[
-        StoredString, Field(pattern="\\S")])] = Field(description="The comment labelled (not blank).")
+        str, Field(pattern=NOT_BLANK)])] = Field(description="The comment labelled (not blank).")
     article: ArticleField = None
     label: Annotated[one_of(LABELS, "invalid_label"), Required(f"'label' must be one of {', '.join(LABELS)}.",
                                                                "invalid_label")]
@@ -150,7 +150,7 @@ class FeedbackRequest(RequestModel):
                                                          "(its outcome then appears in `GET /v1/reviews`).")
     comment_id: identifier(min_chars=1, as_text=True) = Field(None, description="As in `/v1/moderate`: kept as sent.")
     moderator: Annotated[str | None, PlainValidator(_moderator, json_schema_input_type=Annotated[
-        str, Field(max_length=MAX_ID_CHARS, pattern="^[^\\u0000]*$")] | int | None)] = None
+        StoredString, Field(max_length=MAX_ID_CHARS)] | int | None)] = None
 
 
 class ArticleText(RequestModel):
@@ -216,7 +216,8 @@ class PolicySettings(RequestModel):
     short_off_topic_flag: Threshold = None
     short_off_topic_action: Action = None
     repeat_action: Action = None
-    paused: Annotated[list | None, PlainValidator(_paused, json_schema_input_type=list[Literal[REASON_CODES]] | None)] = Field(
+    paused: Annotated[list | None, PlainValidator(
+        _paused, json_schema_input_type=list[Literal[REASON_CODES]] | None)] = Field(
         None, description="Reasons whose holds are paused: a flag for one of them becomes an accept (the reason still "
                           "listed); a reject stays a reject.")
 
@@ -239,12 +240,12 @@ class PolicySettings(RequestModel):
         return self.model_dump(exclude_none=True)
 
 
+NOTE_REFUSED = f"'note' must say why, in 1 to {MAX_NOTE_CHARS} characters."
+
+
 def _note(value) -> str:
-    message = f"'note' must say why, in 1 to {MAX_NOTE_CHARS} characters."
-    if not isinstance(value, str):
-        raise refuse_as_is(message)
-    if not text_value(value).strip() or len(value) > MAX_NOTE_CHARS:
-        raise refuse_as_is(message)
+    if not isinstance(value, str) or not text_value(value).strip() or len(value) > MAX_NOTE_CHARS:
+        raise refuse_as_is(NOTE_REFUSED)
     return value.strip()
 
 
@@ -261,8 +262,8 @@ class PolicySettingsChange(RequestModel):
 
     settings: Annotated[PolicySettings, Required("'settings' is required (an object; {} goes back to the configured "
                                                  "policy).")]
-    note: Annotated[str, Required(f"'note' must say why, in 1 to {MAX_NOTE_CHARS} characters."), PlainValidator(_note, json_schema_input_type=Annotated[str, Field(
-        min_length=1, max_length=MAX_NOTE_CHARS, pattern="^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")])] = Field(
+    note: Annotated[str, Required(NOTE_REFUSED), PlainValidator(_note, json_schema_input_type=Annotated[
+        str, Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NOT_BLANK)])] = Field(
         description="Why: kept in the history (not blank, no NUL character).")
     moderator: Annotated[str | None, PlainValidator(_policy_moderator, json_schema_input_type=Annotated[
         StoredString, Field(max_length=MAX_ID_CHARS)] | None)] = None
