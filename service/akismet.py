@@ -25,7 +25,10 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from moderation.moderator import Article
-from service.api import MAX_ID_CHARS, _string, id_only_article, moderate_one, raw_body, storable
+from service.api import id_only_article, moderate_one
+from service.contract import MAX_ID_CHARS, parse
+from service.request_models import AkismetComment
+from service.validation import raw_body
 from service.auth import auth_enabled, bearer_token, key_matches
 from service.engine import get_store
 from service.errors import ApiError
@@ -63,24 +66,10 @@ def check_key(fields: dict, kind: str) -> None:
         raise ApiError(401, "unauthorized", "The key is not valid for this endpoint.")
 
 
-def comment(fields: dict) -> tuple[str, Article | None]:
-    if "comment_content" not in fields:
-        raise ApiError(422, "invalid_request", "The field 'comment_content' is required.")
-    text = _string(fields["comment_content"], "comment_content")
-    storable(fields.get("blog", ""), "blog")  # stored with a label (submit-spam / submit-ham): one rule for all
-    permalink = storable(fields.get("permalink", ""), "permalink").strip()
-    return text, id_only_article(permalink)
-
-
-def comment_parent(fields: dict) -> str | None:
-    """`comment_parent`, the id of the comment this one answers as WordPress sends it with the comment (0 or empty
-    for a top-level comment), or a 422."""
-    value = storable(fields.get("comment_parent", ""), "comment_parent").strip()
-    if value in ("", "0"):
-        return None
-    if len(value) > MAX_ID_CHARS:
-        raise ApiError(422, "invalid_request", f"'comment_parent' must be at most {MAX_ID_CHARS} characters.")
-    return value
+def comment(fields: dict) -> tuple[str, Article | None, AkismetComment]:
+    """(text, article, the whole request) of a form (request_models.AkismetComment), or a 4xx ApiError."""
+    sent = parse(AkismetComment, fields)
+    return sent.comment_content, id_only_article(sent.permalink), sent
 
 
 def moderation_headers(verdict) -> dict:
@@ -105,9 +94,9 @@ def plain(body: str, headers: dict | None = None) -> Response:
 def comment_check():
     fields = form()
     check_key(fields, "api")
-    text, article = comment(fields)
-    record = fields.get("is_test", "").strip().lower() not in TRUE_VALUES and not fields.get("recheck_reason")
-    verdict, _ = moderate_one(text, article, record=record, parent_id=comment_parent(fields))
+    text, article, sent = comment(fields)
+    record = sent.is_test.strip().lower() not in TRUE_VALUES and not sent.recheck_reason
+    verdict, _ = moderate_one(text, article, record=record, parent_id=sent.comment_parent)
     headers = moderation_headers(verdict)
     if verdict.decision == "reject":
         headers["X-akismet-pro-tip"] = "discard"
@@ -117,10 +106,10 @@ def comment_check():
 def _submit(label: str) -> Response:
     fields = form()
     check_key(fields, "admin")
-    text, article = comment(fields)
+    text, article, sent = comment(fields)
     if not text.strip():
         raise ApiError(422, "invalid_request", "'comment_content' is empty: there is nothing to label.")
-    site = (fields.get("blog") or "").strip()[:MAX_ID_CHARS - len("akismet:")]
+    site = sent.blog.strip()[:MAX_ID_CHARS - len("akismet:")]
     store = get_store()
     stored = store.get_article(article.id) if article is not None else None  # its text, for relevance training
     store.add_feedback(text, label, article_id=article.id if article else None,

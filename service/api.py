@@ -17,13 +17,12 @@ from service.engine import get_moderator, get_store
 from service.errors import ApiError
 from service.observability import record_verdicts, remember_text
 from service.review import flagged_row
-from service.validation import MAX_ID_CHARS, _string, json_body, raw_body, storable, stored_comment_id  # noqa: F401 (the adapters import them from here)
+from service.contract import MAX_ID_CHARS, parse
+from service.request_models import BatchRequest, ModerateRequest
+from service.validation import json_body, stored_comment_id
 from service import waves as wave_states
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
-
-ARTICLE_FIELDS = ("id", "title", "body")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def id_only_article(article_id: str) -> Article | None:
@@ -33,53 +32,16 @@ def id_only_article(article_id: str) -> Article | None:
     return Article(article_id, "", "") if 0 < len(article_id) <= MAX_ID_CHARS else None
 
 
-def _identifier(value, name: str, min_chars: int = 0):
-    """An id: a string of at most MAX_ID_CHARS characters or a 64-bit integer (what the OpenAPI document says)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ApiError(422, "invalid_request", f"'{name}' must be a string or an integer.")
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise ApiError(422, "invalid_request", f"'{name}' as an integer must fit in 64 bits.")
-        return value
-    _string(value, name)
-    if not min_chars <= len(value) <= MAX_ID_CHARS:
-        raise ApiError(422, "invalid_request", f"'{name}' must be {min_chars} to {MAX_ID_CHARS} characters.")
-    return value
-
-
-def _or_empty(value):
-    """A missing or null article field is empty text; anything else (0, [], {}) must be a string."""
-    return "" if value is None else value
+def article_of(request) -> Article | None:
+    """The moderation core's Article of a validated request's `article`, or None."""
+    sent = request.article
+    return None if sent is None else Article(sent.id, sent.title, sent.body)
 
 
 def parse_comment(body: dict) -> tuple[str, Article | None]:
-    """Validate a moderation request: `text` (string) and an optional `article` object."""
-    if "text" not in body:
-        raise ApiError(422, "invalid_request", "The field 'text' is required.")
-    text = _string(body["text"], "text")
-    article = body.get("article")
-    if article is None:
-        return text, None
-    if not isinstance(article, dict):
-        raise ApiError(422, "invalid_request", "'article' must be an object with 'id', 'title' and 'body'.")
-    article_id = article.get("id")
-    if article_id is not None:
-        article_id = str(_identifier(article_id, "article.id", min_chars=1))
-    title = _string(_or_empty(article.get("title")), "article.title")
-    content = _string(_or_empty(article.get("body")), "article.body")
-    return text, Article(article_id, title, content)
-
-
-def parse_parent(body: dict, prefix: str = "") -> tuple[str | None, str | None]:
-    """(parent id, parent text) of a request: the comment it answers, by `parent_id` (a comment id the service has
-    seen: string or integer) or inline as `parent_text` (a string); both optional, `parent_text` wins."""
-    parent_id, parent_text = body.get("parent_id"), body.get("parent_text")
-    if parent_id is not None:
-        parent_id = str(_identifier(parent_id, f"{prefix}parent_id"))
-        parent_id = parent_id or None
-    if parent_text is not None:
-        parent_text = _string(parent_text, f"{prefix}parent_text")
-    return parent_id, parent_text
+    """Validate a moderation request (request_models.ModerateRequest): (text, article)."""
+    request = parse(ModerateRequest, body)
+    return request.text, article_of(request)
 
 
 def parent_of(parent_id: str | None, parent_text: str | None, batch: dict | None = None) -> str | None:
@@ -95,48 +57,12 @@ def parent_of(parent_id: str | None, parent_text: str | None, batch: dict | None
     return get_store().comment_text(parent_id)
 
 
-def explain_requested(body: dict) -> bool:
-    explain = body.get("explain", False)
-    if not isinstance(explain, bool):
-        raise ApiError(422, "invalid_request", "'explain' must be true or false.")
-    return explain
-
-
-def _where(exc: ApiError, index: int) -> ApiError:
-    """The same error, saying which comment of a batch it is about."""
-    return ApiError(exc.status, exc.code, f"comments[{index}]: {exc.message}")
-
-
 def parse_batch(body: dict) -> tuple[list, list[str], list[Article | None], list[bool], list[tuple]]:
-    """Validate a batch: `comments`, 1 to MAX_BATCH_COMMENTS objects, each a moderation request with an optional
-    client `id` (string or integer) echoed back. One bad comment rejects the whole batch, saying which one."""
-    comments = body.get("comments")
-    limit = current_app.config["MAX_BATCH_COMMENTS"]
-    if not isinstance(comments, list):
-        raise ApiError(422, "invalid_request", "The field 'comments' is required: a list of comment objects.")
-    if not comments:
-        raise ApiError(422, "invalid_request", "'comments' is empty; send 1 to %d comments." % limit)
-    if len(comments) > limit:
-        raise ApiError(422, "batch_too_large", f"A batch holds at most {limit} comments; this one has {len(comments)}.")
-    ids, texts, articles, explains, parents = [], [], [], [], []
-    for index, item in enumerate(comments):
-        if not isinstance(item, dict):
-            raise _where(ApiError(422, "invalid_request", "each comment must be a JSON object."), index)
-        comment_id = item.get("id")
-        try:
-            if comment_id is not None:
-                comment_id = _identifier(comment_id, "id")
-            if not isinstance(item.get("explain", False), bool):  # the item schema is /v1/moderate's
-                raise ApiError(422, "invalid_request", "'explain' must be true or false.")
-            text, article = parse_comment(item)
-            explains.append(explain_requested(item))
-            parents.append(parse_parent(item))
-        except ApiError as exc:
-            raise _where(exc, index) from None
-        ids.append(comment_id)
-        texts.append(text)
-        articles.append(article)
-    return ids, texts, articles, explains, parents
+    """Validate a batch (request_models.BatchRequest: 1 to MAX_BATCH_COMMENTS comments, each a moderation request
+    with an optional client `id`, echoed back). One bad comment rejects the whole batch, saying which one."""
+    comments = parse(BatchRequest, body, {"max_comments": current_app.config["MAX_BATCH_COMMENTS"]}).comments
+    return ([c.id for c in comments], [c.text for c in comments], [article_of(c) for c in comments],
+            [c.explain for c in comments], [(c.parent_id or None, c.parent_text) for c in comments])
 
 
 def record_writes(thread: list, flagged: list) -> None:
@@ -151,15 +77,9 @@ def record_writes(thread: list, flagged: list) -> None:
 @require_key("api")
 def moderate():
     """Decide on one comment: accept, flag or reject, with scores, reasons and the model version."""
-    body = json_body()
-    text, article = parse_comment(body)
-    explain = explain_requested(body)
-    comment_id = body.get("comment_id")
-    if comment_id is not None:
-        comment_id = str(_identifier(comment_id, "comment_id", min_chars=1))
-    parent_id, parent_text = parse_parent(body)
-    _, result = moderate_one(text, article, comment_id, explain=explain, parent_id=parent_id,
-                             parent_text=parent_text)
+    sent = parse(ModerateRequest, json_body())
+    _, result = moderate_one(sent.text, article_of(sent), sent.comment_id, explain=sent.explain,
+                             parent_id=sent.parent_id or None, parent_text=sent.parent_text)
     return jsonify(result)
 
 

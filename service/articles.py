@@ -23,7 +23,9 @@ from moderation.store import articles, thread_comments, utc_iso
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
-from service.validation import MAX_ID_CHARS, _string, json_body, storable, stored_comment_id
+from service.contract import MAX_ID_CHARS, parse, storable
+from service.request_models import ArticleText
+from service.validation import json_body, stored_comment_id
 
 bp = Blueprint("articles", __name__, url_prefix="/v1")
 
@@ -68,14 +70,8 @@ def _thread_count(article_id: str) -> int:
 def put_article(article_id: str):
     """Create or replace an article's text; its thread (accepted comments) is kept."""
     _check_id(article_id)
-    body = json_body()
-    unknown = sorted(set(body) - {"title", "body"})
-    if unknown:
-        raise ApiError(422, "invalid_request", f"Unknown field(s): {', '.join(unknown)}; send 'title' and 'body'.")
-    title = _string(body.get("title") if body.get("title") is not None else "", "title")
-    text = _string(body.get("body") if body.get("body") is not None else "", "body")
-    if not (title.strip() or text.strip()):
-        raise ApiError(422, "invalid_request", "Send at least one of 'title' and 'body' (non-empty strings).")
+    sent = parse(ArticleText, json_body())
+    title, text = sent.title, sent.body
     store = get_store()
     created = store.get_article(article_id) is None
     store.put_article(article_id, title, text)

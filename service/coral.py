@@ -16,7 +16,8 @@ own phases go on, and an error or a timeout counts as no opinion.
 
 THE CONTRACT ABOVE IS WRITTEN FROM CORAL'S DOCUMENTATION AS REMEMBERED, NOT CHECKED AGAINST CORAL'S SOURCE OR A
 RUNNING CORAL (neither was reachable when this was written). Everything Coral-specific is in this module's
-constants (SIGNATURE_HEADER, FLAG_REASONS, the statuses, parse_request): fix it here if Coral differs.
+constants (SIGNATURE_HEADER, FLAG_REASONS, the statuses) and its request model (service/request_models.py,
+CoralRequest): fix it here if Coral differs.
 
 The comment goes through the same path as `POST /v1/moderate` (`moderate_one`): same decision, reasons, metrics,
 access log (no text unless MODERATION_LOG_TEXT), thread and review-queue writes. `comment.id` is the comment id (a
@@ -39,7 +40,10 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from moderation.moderator import Article
 from service.akismet import moderation_headers
-from service.api import _identifier, _string, id_only_article, json_body, moderate_one, raw_body
+from service.api import id_only_article, moderate_one
+from service.contract import parse
+from service.request_models import CoralRequest
+from service.validation import json_body, raw_body
 from service.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,6 @@ SIGNATURE_HEADER = "X-Coral-Signature"
 # The WWW-Authenticate of a 401 here: the signature, not a Bearer key, authenticates this route.
 CHALLENGE = 'Coral-Signature realm="coral", header="X-Coral-Signature"'
 MAX_SIGNATURES = 16  # values in one header: a rotation has two or three; more is not Coral
-ACTIONS = ("NEW", "EDIT")
 ACCEPT_STATUSES = ("APPROVED", "NONE")  # MODERATION_CORAL_ACCEPT_STATUS; unset: {} (Coral's own phases go on)
 REJECT_STATUS = "REJECTED"
 FLAG_STATUS = "SYSTEM_WITHHELD"  # held for Coral's moderators (its "pending" queue)
@@ -160,43 +163,16 @@ def html_to_text(body: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-def parse_request(body: dict) -> tuple[str, str | None, Article | None]:
-    """(text, comment id, article) of Coral's request; a 4xx ApiError saying what is wrong otherwise. The comment it
-    answers (`comment.parentID`) is read by `parent_id`."""
-    action = body.get("action", "NEW")
-    if action not in ACTIONS:
-        raise ApiError(422, "invalid_request", f"'action' must be one of {', '.join(ACTIONS)}.")
-    comment = body.get("comment")
-    if not isinstance(comment, dict):
-        raise ApiError(422, "invalid_request", "'comment' must be an object with the comment's 'body'.")
-    if "body" not in comment:
-        raise ApiError(422, "invalid_request", "The field 'comment.body' is required.")
-    text = html_to_text(_string(comment["body"], "comment.body"))
-    comment_id = comment.get("id")
-    if comment_id is not None:
-        comment_id = str(_identifier(comment_id, "comment.id", min_chars=1))
-    story = body.get("story")
-    if story is not None and not isinstance(story, dict):
-        raise ApiError(422, "invalid_request", "'story' must be an object with the story's 'id' and 'url'.")
-    story = story or {}
-    for name, types, kind in (("id", (str, int), "a string or an integer"), ("url", (str,), "a string")):
-        value = story.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            raise ApiError(422, "invalid_request", f"'story.{name}' must be {kind}.")
-        if isinstance(value, str):
-            _string(value, f"story.{name}")
-    story_id = story.get(article_id_field(current_app.config))
+def parse_request(body: dict) -> tuple[str, str | None, Article | None, str | None]:
+    """(text, comment id, article, id of the comment it answers) of Coral's request (request_models.CoralRequest);
+    a 4xx ApiError saying what is wrong otherwise."""
+    sent = parse(CoralRequest, body)
+    story = sent.story
+    story_id = getattr(story, article_id_field(current_app.config)) if story is not None else None
     if isinstance(story_id, str):
         story_id = story_id.strip()
-    return text, comment_id, None if story_id is None else id_only_article(str(story_id))
-
-
-def parent_id(body: dict) -> str | None:
-    """The id of the comment this one answers (`comment.parentID`, null for a top-level comment), or a 422."""
-    value = body["comment"].get("parentID")
-    if value is None:
-        return None
-    return str(_identifier(value, "comment.parentID")) or None
+    article = None if story_id is None else id_only_article(str(story_id))
+    return html_to_text(sent.comment.body), sent.comment.id, article, sent.comment.parentID or None
 
 
 def coral_answer(verdict, accepted: str | None) -> dict:
@@ -229,9 +205,8 @@ def moderate():
         log.warning("coral: the %s header matches no configured signing secret", SIGNATURE_HEADER)
         raise ApiError(401, "unauthorized", f"{SIGNATURE_HEADER} matches no configured signing secret.",
                        CHALLENGE)
-    body = json_body()
-    text, comment_id, article = parse_request(body)
-    verdict, _ = moderate_one(text, article, comment_id, parent_id=parent_id(body))
+    text, comment_id, article, parent_id = parse_request(json_body())
+    verdict, _ = moderate_one(text, article, comment_id, parent_id=parent_id)
     response = jsonify(coral_answer(verdict, current_app.extensions["coral_accept_status"]))
     response.headers.update(moderation_headers(verdict))
     return response

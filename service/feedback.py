@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from service.api import (
-    INT64_MAX, INT64_MIN, MAX_ID_CHARS, _identifier, _string, json_body, parse_comment, stored_comment_id,
-)
+from service.api import article_of
+from service.contract import parse
+from service.request_models import FeedbackRequest
+from service.validation import json_body
 from service.auth import require_key
 from moderation.store import utc_iso
 from service.engine import get_moderator, get_store
@@ -20,44 +21,21 @@ from service.reviews import count_review
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1")
 
-LABELS = ("spam", "ham", "off_topic")
-
-
-def _optional_id(body: dict, name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ApiError(422, "invalid_request", f"'{name}' must be a string or an integer.")
-    value = _string(str(value), name).strip()
-    if not value or len(value) > MAX_ID_CHARS:
-        raise ApiError(422, "invalid_request", f"'{name}' must be 1 to {MAX_ID_CHARS} characters long.")
-    return value
-
 
 def parse_feedback(body: dict) -> dict:
-    """Validate a label: `text`, `label` and optional `article`, `comment_id`, `moderator`, `decision_id`."""
-    text, article = parse_comment(body)
-    if not text.strip():
-        raise ApiError(422, "invalid_request", "'text' must not be empty: a label needs the comment it is about.")
-    label = body.get("label")
-    if label not in LABELS:
-        raise ApiError(422, "invalid_label", f"'label' must be one of {', '.join(LABELS)}.")
-    decision_id = body.get("decision_id")
-    if decision_id is not None and (isinstance(decision_id, bool) or not isinstance(decision_id, int)):
-        raise ApiError(422, "invalid_request", "'decision_id' must be an integer.")
-    if decision_id is not None and not INT64_MIN <= decision_id <= INT64_MAX:  # past it, the database refuses it
-        raise ApiError(422, "invalid_request", "'decision_id' as an integer must fit in 64 bits.")
+    """The label's row (request_models.FeedbackRequest: `text`, `label` and optional `article`, `comment_id`,
+    `moderator`, `decision_id`)."""
+    sent = parse(FeedbackRequest, body)
+    article = article_of(sent)
     return {
-        "text": text, "label": label,
+        "text": sent.text, "label": sent.label,
         "article_id": article.id if article else None,
         "article_title": (article.title or None) if article else None,
         "article_body": (article.body or None) if article else None,
         # as /v1/moderate stores it (not stripped), so that erasing the comment's id erases its labels too
-        "comment_id": stored_comment_id(_identifier(body["comment_id"], "comment_id", min_chars=1))
-        if body.get("comment_id") is not None else None,
-        "moderator": _optional_id(body, "moderator"),
-        "decision_id": decision_id,
+        "comment_id": sent.comment_id,
+        "moderator": sent.moderator,
+        "decision_id": sent.decision_id,
     }
 
 

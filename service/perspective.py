@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 
 from moderation.moderator import SCORED_CHARS
 from moderation.text import clear_memos, is_blank
-from service.api import raw_body
+from service.validation import raw_body
 from service.auth import auth_enabled, bearer_token, key_matches
 from service.engine import get_moderator
 

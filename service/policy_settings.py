@@ -26,8 +26,10 @@ import os
 
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, request, session, url_for
 
-from moderation.policy import ACTIONS, REASON_CODES, PolicyError
-from service.api import _string, json_body
+from moderation.policy import REASON_CODES, PolicyError
+from service.contract import parse
+from service.request_models import SETTINGS, PolicySettingsChange
+from service.validation import json_body
 from service.auth import require_key
 from service.engine import POLICY_LOCK, get_store, resolve_policy
 from service.errors import ApiError
@@ -37,45 +39,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("policy_settings", __name__)
 
-THRESHOLDS = ("spam_flag", "spam_reject", "off_topic_flag", "off_topic_reject", "short_off_topic_flag")
-ACTION_FIELDS = ("short_off_topic_action", "repeat_action")
-FIELDS = THRESHOLDS + ACTION_FIELDS + ("paused",)
-MAX_NOTE_CHARS = 1000
+FIELDS = SETTINGS  # the settings a change may hold (request_models.PolicySettings)
 HISTORY = 20
-
-def clean_settings(raw) -> dict:
-    """The settings object of a PUT, checked field by field; nulls dropped. Raises ApiError (422)."""
-    if not isinstance(raw, dict):
-        raise ApiError(422, "invalid_request", "'settings' must be a JSON object.")
-    unknown = sorted(set(raw) - set(FIELDS))
-    if unknown:
-        raise ApiError(422, "invalid_request", f"Unknown setting {unknown[0]!r}; settings are {', '.join(FIELDS)}.")
-    settings = {}
-    for name, value in raw.items():
-        if value is None:
-            continue
-        if name in THRESHOLDS:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ApiError(422, "invalid_request", f"'{name}' must be a number within [0, 1].")
-            settings[name] = float(value)
-        elif name in ACTION_FIELDS:
-            if value not in ACTIONS:
-                raise ApiError(422, "invalid_request", f"'{name}' must be one of {', '.join(ACTIONS)}.")
-            settings[name] = value
-        else:  # paused
-            if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
-                raise ApiError(422, "invalid_request", "'paused' must be a list of reason codes.")
-            unknown = sorted(set(value) - set(REASON_CODES))
-            if unknown:
-                raise ApiError(422, "invalid_request", f"'paused': unknown reason code {unknown[0][:64]!r}; reason "
-                                                       f"codes are {', '.join(REASON_CODES)}.")
-            if value:
-                settings[name] = sorted(set(value))
-    if settings.get("spam_reject", 1.0) < settings.get("spam_flag", 0.0):
-        raise ApiError(422, "invalid_request", "'spam_reject' must not be below 'spam_flag'.")
-    if settings.get("off_topic_reject", 1.0) < settings.get("off_topic_flag", 0.0):
-        raise ApiError(422, "invalid_request", "'off_topic_reject' must not be below 'off_topic_flag'.")
-    return settings
 
 
 def apply(app: Flask, row: dict | None) -> bool:
@@ -188,21 +153,8 @@ def get_policy():
 @bp.put("/v1/policy")
 @require_key("admin")
 def put_policy():
-    body = json_body()
-    unknown = sorted(set(body) - {"settings", "note", "moderator"})
-    if unknown:
-        raise ApiError(422, "invalid_request", f"Unknown field {unknown[0][:64]!r}; send settings, note, moderator.")
-    if "settings" not in body:
-        raise ApiError(422, "invalid_request", "'settings' is required (an object; {} goes back to the configured "
-                                               "policy).")
-    settings = clean_settings(body["settings"])
-    note = body.get("note")
-    if not isinstance(note, str) or not _string(note, "note").strip() or len(note) > MAX_NOTE_CHARS:
-        raise ApiError(422, "invalid_request", f"'note' must say why, in 1 to {MAX_NOTE_CHARS} characters.")
-    moderator = body.get("moderator")
-    if moderator is not None and (not isinstance(moderator, str) or len(_string(moderator, "moderator")) > 255):
-        raise ApiError(422, "invalid_request", "'moderator' must be a string of at most 255 characters.")
-    record(settings, note.strip(), moderator)
+    change = parse(PolicySettingsChange, json_body())
+    record(change.settings.settings(), change.note, change.moderator)
     return jsonify(state_json())
 
 

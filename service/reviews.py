@@ -18,15 +18,11 @@ from prometheus_client import Counter
 from moderation.store import review_event_json, review_outcome, utc_iso
 from service.auth import require_key
 from service.engine import get_store
-from service.errors import ApiError
-from service.validation import query_integer
+from service.contract import parse_query
+from service.request_models import QueueQuery, ReviewsQuery
 from service.waves import queue_wave_json
 
 bp = Blueprint("reviews", __name__, url_prefix="/v1")
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-MAX_CURSOR = 2**63 - 1
 
 REVIEWS = Counter("moderation_reviews_total", "Flagged comments reviewed by a moderator, by outcome for the CMS.",
                   ["outcome"])
@@ -39,22 +35,12 @@ def count_review(label: str, comments: int = 1) -> None:
     REVIEWS.labels(outcome=review_outcome(label)).inc(comments)
 
 
-def _only(cursor: str, limit: str) -> None:
-    """422 for any query parameter but these two: a typo (`cursor=`, `since=`) would otherwise read from the first
-    page again."""
-    unknown = sorted(set(request.args) - {cursor, limit})
-    if unknown:
-        raise ApiError(422, "invalid_request",
-                       f"Unknown query parameter(s): {', '.join(map(repr, unknown))}; send '{cursor}' and '{limit}'.")
-
-
 @bp.get("/reviews")
 @require_key("api")
 def list_reviews():
     """The review events after the cursor `after` (0 or absent: from the first), oldest first, at most `limit`."""
-    _only("after", "limit")
-    after = query_integer("after", 0, 0, MAX_CURSOR)
-    limit = query_integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    query = parse_query(ReviewsQuery, request.args)
+    after, limit = query.after, query.limit
     rows = get_store().review_events(after, limit + 1)
     more = len(rows) > limit
     events = [review_event_json(row) for row in rows[:limit]]
@@ -76,9 +62,8 @@ def review_queue():
     """The flagged comments awaiting a moderator, newest first, at most `limit`; `before` (the previous page's
     `next_before`) pages back. Decide on one with `POST /v1/feedback` and its `decision_id`: the review page's
     Accept / Reject, for moderation tools of the site's own. Reading changes nothing."""
-    _only("before", "limit")
-    before = query_integer("before", 0, 1, MAX_CURSOR) or None
-    limit = query_integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    query = parse_query(QueueQuery, request.args)
+    before, limit = query.before, query.limit
     store = get_store()
     rows = store.review_queue(limit + 1, before=before)
     items = [queue_item_json(row) for row in rows[:limit]]

@@ -1,6 +1,7 @@
-"""Reading a request: the JSON body and the strings and ids in it, each refused with the API's JSON error saying
-what is wrong (415, 400, 413, 422). Shared by every blueprint that takes a body (service/api.py, articles, feedback,
-policy settings and the adapters)."""
+"""Reading a request: the raw body, the JSON object in it and the query's integers, each refused with the API's
+JSON error saying what is wrong (415, 400, 413, 422). Shared by every blueprint that takes a body (service/api.py,
+articles, feedback, policy settings and the adapters); what the object must hold is its request model's
+(service/request_models.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import ApiError
-
-MAX_ID_CHARS = 255
-
 
 def raw_body(max_bytes: int | None = None) -> bytes:
     """The request body's bytes, 413 over the limit (`max_bytes`, else the app's MAX_CONTENT_LENGTH)."""
@@ -52,40 +50,7 @@ def json_body(max_bytes: int | None = None) -> dict:
     return body
 
 
-def _string(value, name: str) -> str:
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid_request", f"'{name}' must be a string.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(400, "invalid_text", f"'{name}' contains a lone surrogate, which is not valid Unicode.") from None
-    return storable(value, name)
-
-
-def storable(value: str, name: str) -> str:
-    """`value`, or 400 invalid_text when it holds a NUL character: PostgreSQL cannot store one in a text column
-    (every write with it failed there, answered 503 with Retry-After: a CMS would retry it for ever), so no store
-    takes it."""
-    if "\x00" in value:
-        raise ApiError(400, "invalid_text", f"'{name}' contains a NUL character (U+0000), which cannot be stored.")
-    return value
-
-
 def stored_comment_id(comment_id) -> str | None:
     """The CMS's comment id as the store keeps it with a comment (thread row, repeat count): a string, or None when
     none (or an empty one) was sent."""
     return None if comment_id in (None, "") else str(comment_id)
-
-
-def query_integer(name: str, default: int, low: int, high: int) -> int:
-    """A query parameter sent at most once as an integer from `low` to `high` (`default` when absent); a 422
-    naming it otherwise."""
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    raw = values[0]
-    if len(values) > 1:
-        raise ApiError(422, "invalid_request", f"Send '{name}' once.")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
-        raise ApiError(422, "invalid_request", f"'{name}' must be an integer from {low} to {high}.")
-    return int(raw)

@@ -20,7 +20,8 @@ from moderation.waves import in_force, is_open, settle
 from service.auth import require_key
 from service.engine import get_store
 from service.errors import ApiError
-from service.validation import query_integer
+from service.contract import parse_query
+from service.request_models import WavesQuery
 
 bp = Blueprint("waves", __name__, url_prefix="/v1")
 
@@ -88,11 +89,7 @@ def queue_wave_json(wave: dict | None) -> dict | None:
 @require_key("admin")
 def list_waves():
     """Waves awaiting review or with a decision in force, newest first, at most `limit` (100, up to 1000)."""
-
-    unknown = sorted(set(request.args) - {"limit"})
-    if unknown:
-        raise ApiError(422, "invalid_request", f"Unknown query parameter(s): {', '.join(map(repr, unknown))}.")
-    limit = query_integer("limit", 100, 1, 1000)
+    limit = parse_query(WavesQuery, request.args).limit
     return jsonify({"waves": [wave_json(row) for row in get_store().list_waves(limit)]})
 
 
