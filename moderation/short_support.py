@@ -1,20 +1,26 @@
 """Short comments without support: the rule that holds a one- to five-word comment unrelated to its page.
 
-A comment of one to SHORT_WORDS words is judged by what its words find in the page it was posted on, not by a
-score: too few words for a similarity to mean much. Its content words are stemmed (the relevance model's Snowball
-stems) and split in two:
+A top-level comment of one to SHORT_WORDS words is judged by what its words find in the page it was posted on,
+not by a score: too few words for a similarity to mean much. Its content words are stemmed (the relevance
+model's Snowball stems) and split in two:
 - **generic** words: words of comments on any subject (`GenericWords`, learned from comment corpora of several
   unrelated communities - news readers, encyclopedia editors, video viewers, text messages - plus a listed
   lexicon of interjections). A comment whose content words are all generic (or that has none: "So true.",
   "Well said.", "Great article, thanks") is a **generic reaction** and is never held for relevance;
 - the **other** words. One of them is **supported** when its stem is among the article's most specific words
   (`RelevanceModel.article_support`: the words the article is about, all its words for a headline and summary),
-  is used in the discussion (the thread's other comments) or in the comment it answers (its parent). Stems make
-  "shoes" match "shoe" and "finished" match "finish". Word-vector neighbours of the article's words can be
-  switched on (NEIGHBOUR_COSINE); measured, they do not help.
+  is used in the discussion (the thread's other comments), or goes with one of the article's most specific words
+  (`word_associations`: pairs of stems that comments of other communities use together far more often than
+  chance, learned at training: training/generic_words.py). Stems make "shoes" match "shoe" and "finished" match
+  "finish". Word-vector neighbours of the article's words can be switched on (NEIGHBOUR_COSINE); measured, they
+  do not help.
 
-A short comment with at least one non-generic word and none of them supported is **unsupported**: the policy
-holds it with an `off_topic` reason naming its words (`policy.decide`, action `short_off_topic_action`).
+A **reply** (a comment given with the comment it answers) is not judged by the rule: measured on Wikipedia talk
+and Fox replies, the rule held replies under their own parent about as often as under another one, so it told
+nothing apart there. A reply is judged by the short-comment score, as a supported comment is.
+
+A top-level short comment with at least one non-generic word and none of them supported is **unsupported**: the
+policy holds it with an `off_topic` reason naming its words (`policy.decide`, action `short_off_topic_action`).
 
 One function (`short_support`) serves the single-comment and the batch paths, so both give the same verdict.
 """
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moderation.relevance import Context, is_short
-from moderation.relevance_words import _STOP, content_words, stem
+from moderation.relevance_words import _STOP, N_FEATURES, content_words, stem
 from moderation.relevance_one import _column
 from moderation.semantic import _cached_representation, raw_words
 from moderation.text import reader_words
@@ -41,6 +47,7 @@ NEIGHBOUR_COSINE: float | None = None
 # The verdicts of `short_support`.
 GENERIC = "generic"  # a generic reaction: never held for relevance
 SUPPORTED = "supported"  # at least one non-generic word found support: the short-comment score decides
+REPLY = "reply"  # a reply with a non-generic word: not judged by the rule, the short-comment score decides
 UNSUPPORTED = "unsupported"  # held: no non-generic word found support
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Support:
         quoted = ", ".join(f"'{w}'" for w in self.words)
         plural = "s" if self.length != 1 else ""
         return (f"A short comment ({self.length} word{plural}) whose words ({quoted}) appear nowhere in what the "
-                f"article is about, its discussion or the comment it answers.")
+                f"article is about or its discussion, nor go with its words.")
 
 
 def short_support(model, text: str, context: Context | None, leave_out: bool = False,
@@ -61,7 +68,7 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     """The rule's verdict on `text` against `context` (None: not a short comment, no context, or a model without
     the learned generic words). `leave_out` says the comment is itself counted in the context's thread (batch
     rescoring's leave-one-out threads): its own words are taken out of the thread first. `parent` is the text of
-    the comment it answers."""
+    the comment it answers: a reply is not judged by the rule (verdict REPLY unless it is a generic reaction)."""
     generic_words = getattr(model, "generic_words", None)
     if generic_words is None or context is None or not is_short(text):
         return None
@@ -70,12 +77,19 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     specific = [(w, s) for w, s in ((w, stem(w)) for w in raw) if s and s not in generic_words]
     if not specific:
         return Support(GENERIC, tuple(raw), length)
+    if parent:
+        return Support(REPLY, tuple(raw), length)
     columns = np.array([_column(s) for _, s in specific], np.int64)
     # The article: its most specific words (every word of a headline and summary).
     article = model.article_support(context)  # sorted
     if article is None:
         article = context.article.indices if context.article.has_sorted_indices else np.sort(context.article.indices)
     supported = _found(article, columns) > 0
+    # Words that go with the article's: a learned pair (comment word, article word).
+    pairs = getattr(model, "word_associations", None)
+    if pairs is not None and len(pairs) and len(article) and not supported.any():
+        keys = (columns[:, None] * N_FEATURES + article.astype(np.int64)[None, :]).ravel()
+        supported |= (_found(pairs, keys) > 0).reshape(len(columns), len(article)).any(axis=1)
     # The discussion: any word another comment used (the comment's own counts taken out of a leave-one-out thread).
     thread = context.thread
     if thread.nnz and not supported.any():
@@ -87,10 +101,6 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
                 own[_column(s)] = own.get(_column(s), 0) + 1
             counts = counts - np.array([own.get(int(c), 0) for c in columns], np.float64)
         supported |= counts > 0
-    # The comment it answers.
-    if parent and not supported.any():
-        parent_stems = set(content_words(parent))
-        supported |= np.array([s in parent_stems for _, s in specific], bool)
     # Word-vector neighbours of the article's most specific words.
     vectors = getattr(model, "vectors", None)
     if NEIGHBOUR_COSINE is not None and not supported.any() and vectors is not None:

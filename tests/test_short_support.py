@@ -1,5 +1,5 @@
-"""Short comments without support (moderation/short_support.py): the learned generic words, the rule's verdicts
-against an article, its discussion and the comment it answers, the policy's reason, the same verdict on the
+"""Short comments without support (moderation/short_support.py): the learned generic words and word associations,
+the rule's verdicts against an article and its discussion, replies left to the score, the policy's reason, the same verdict on the
 single-comment and batch paths, and `parent_id` / `parent_text` on the API, the adapters and rescore."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig, decide
 from moderation.relevance import Context
-from moderation.short_support import GENERIC, SUPPORTED, UNSUPPORTED, Support, short_support
-from training.generic_words import INTERJECTIONS, generic_stems
+from moderation.relevance_words import N_FEATURES, _column
+from moderation.short_support import GENERIC, REPLY, SUPPORTED, UNSUPPORTED, Support, short_support
+from training.generic_words import INTERJECTIONS, generic_stems, word_associations
 
 TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
 BODY = ("Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria. The army retook the Qayyara airbase "
@@ -64,12 +65,31 @@ def test_verdicts_against_the_article(model):
     assert short_support(model, "Shoe level lies.", None) is None  # no article to judge against
 
 
-def test_the_discussion_and_the_parent_support_a_word(model):
+def test_word_associations_are_pairs_used_together_far_more_than_chance():
+    texts = (["The gun and the rifle were seized"] * 4 + ["A new rifle law, says the gun lobby"] * 2
+             + ["The shoe shop", "Shoe sizes", "The law passed", "The lobby met", "A new shop"] * 20)
+    pairs = set(word_associations(texts, min_comments=3, min_pmi=2.0).tolist())
+    key = _column("gun") * N_FEATURES + _column("rifl")
+    assert key in pairs and _column("rifl") * N_FEATURES + _column("gun") in pairs  # both orders
+    assert _column("shoe") * N_FEATURES + _column("gun") not in pairs  # never together
+    assert _column("law") * N_FEATURES + _column("gun") not in pairs  # together twice only
+
+
+def test_a_word_that_goes_with_the_articles_is_supported(model):
+    guns = Context.build("Senate passes new gun law", "The bill bans the sale of assault weapons.")
+    assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "gun"
+    # "shoe" goes with words like "wear", "pair" and "foot", none of the Mosul report's.
+    assert short_support(model, "Shoe level lies.", Context.build(TITLE, BODY)).verdict == UNSUPPORTED
+
+
+def test_the_discussion_supports_a_word_and_a_reply_is_left_to_the_score(model):
     context = Context.build(TITLE, BODY)
     threaded = Context.build(TITLE, BODY, ["My shoe came off running from the news", "Sad day"])
     assert short_support(model, "Shoe level lies.", threaded).verdict == SUPPORTED
-    assert short_support(model, "Shoe level lies.", context, parent="Which shoe do you mean?").verdict == SUPPORTED
-    assert short_support(model, "Shoe level lies.", context, parent="Sad day").verdict == UNSUPPORTED
+    # A reply is not judged by the rule, whatever the comment it answers says; a generic one is still generic.
+    assert short_support(model, "Shoe level lies.", context, parent="Which shoe do you mean?").verdict == REPLY
+    assert short_support(model, "Shoe level lies.", context, parent="Sad day").verdict == REPLY
+    assert short_support(model, "So true.", context, parent="Sad day").verdict == GENERIC
     # In a leave-one-out thread (batch rescoring) the comment's own words are not support for it ...
     own = Context.build(TITLE, BODY, ["Shoe level lies.", "Sad day"])
     assert short_support(model, "Shoe level lies.", own, leave_out=True).verdict == UNSUPPORTED
@@ -91,7 +111,7 @@ def test_the_policy_holds_an_unsupported_short_comment_with_its_words():
     [reason] = decision.reasons
     assert reason.code == "off_topic" and reason.message == (
         "A short comment (3 words) whose words ('shoe', 'level', 'lies') appear nowhere in what the article is "
-        "about, its discussion or the comment it answers.")
+        "about or its discussion, nor go with its words.")
     # The site's short-comment action turns it up or down; a paused off_topic hold accepts with the reason listed.
     assert decide(16, 0.01, PolicyConfig(short_off_topic_action="reject"), 0.1, True,
                   support=support).decision == "reject"
@@ -103,11 +123,13 @@ def test_the_policy_holds_an_unsupported_short_comment_with_its_words():
 def test_a_generic_reaction_is_never_held_for_relevance_whatever_its_score():
     generic = Support(GENERIC, ("thanks", "update"), 4)
     assert decide(20, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True, support=generic).reasons == ()
-    # A supported short comment is judged by its score, as before.
-    supported = Support(SUPPORTED, ("pray", "mosul"), 3)
-    assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
-                  support=supported).decision == "flag"
-    assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.2, True, support=supported).decision == "accept"
+    # A supported short comment, and a reply, is judged by its score, as before.
+    for verdict in (SUPPORTED, REPLY):
+        supported = Support(verdict, ("pray", "mosul"), 3)
+        assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
+                      support=supported).decision == "flag"
+        assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.2, True,
+                      support=supported).decision == "accept"
 
 
 SHORT = ["Shoe level lies.", "Pray for Mosul", "Great article, thanks", "Nice shoes", "Thanks for the update.",
