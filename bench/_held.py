@@ -68,7 +68,7 @@ def _rate(texts, verdicts) -> dict:
 
 
 def fox(moderator: Moderator, articles: list[dict]) -> dict:
-    """The three ways of seeing the Fox comments of `articles`; each: n, held, rejected, reasons."""
+    """The four ways of seeing the Fox comments of `articles`; each: n, held, rejected, reasons."""
     texts, heads, threads, parents = [], [], [], []
     for a in articles:
         own = [t for t, _ in a["comments"]]
@@ -81,6 +81,7 @@ def fox(moderator: Moderator, articles: list[dict]) -> dict:
     return {
         "article only": _rate(texts, moderator.moderate_batch(texts, heads)),
         "article + the comment it answers": _rate(texts, moderator.moderate_batch(texts, heads, parents=parents)),
+        "article + discussion": _rate(texts, moderator.moderate_batch(texts, heads, threads)),
         "article, discussion + the comment it answers": _rate(texts, moderator.moderate_batch(
             texts, heads, threads, parents=parents)),
     }

@@ -66,6 +66,8 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
     out["fox replies: article only, parent unknown"] = _held(model, [(t, bare[k], False, None)
                                                                     for k, t, _ in replies])
     out["fox replies: article + parent"] = _held(model, [(t, bare[k], False, p) for k, t, p in replies])
+    out["fox replies: with discussion, parent unknown"] = _held(model, [(t, full[k], True, None)
+                                                                         for k, t, _ in replies])
     out["fox replies: with discussion + parent"] = _held(model, [(t, full[k], True, p) for k, t, p in replies])
     out["fox moved: under another article only"] = _held(model, [(t, bare[moved_to[(k, t)]], False, None)
                                                                 for k, t, _ in rows])
@@ -77,6 +79,8 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
     for name, top_row, reply_row in (
             ("article only, parents unknown", "fox top-level: article only", "fox replies: article only, parent unknown"),
             ("article and parents", "fox top-level: article only", "fox replies: article + parent"),
+            ("with discussion, parents unknown", "fox top-level: with discussion",
+             "fox replies: with discussion, parent unknown"),
             ("with discussion and parents", "fox top-level: with discussion", "fox replies: with discussion + parent")):
         held = out[top_row]["held"] * len(top) + out[reply_row]["held"] * len(replies)
         out[f"fox, all comments (any length): {name}"] = {"n": total, "held": held / total, "generic": float("nan")}

@@ -9,9 +9,9 @@ model's Snowball stems) and split in two:
   "Well said.", "Great article, thanks") is a **generic reaction** and is never held for relevance;
 - the **other** words. One of them is **supported** when its stem is among the article's most specific words
   (`RelevanceModel.article_support`: the words the article is about, all its words for a headline and summary),
-  is used in the discussion (the thread's other comments), or goes with one of the article's most specific words
-  (`word_associations`: pairs of stems that comments of other communities use together far more often than
-  chance, learned at training: training/generic_words.py). Stems make "shoes" match "shoe" and "finished" match
+  is used in the discussion (the thread's other comments), or goes with one of those words (`word_associations`:
+  pairs of stems that comments of other communities use together far more often than chance, learned at
+  training: training/generic_words.py). Stems make "shoes" match "shoe" and "finished" match
   "finish". Word-vector neighbours of the article's words can be switched on (NEIGHBOUR_COSINE); measured, they
   do not help.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moderation.relevance import Context, is_short
+from moderation.relevance import SUPPORT_WORDS, Context, is_short
 from moderation.relevance_words import _STOP, N_FEATURES, content_words, stem
 from moderation.relevance_one import _column
 from moderation.semantic import _cached_representation, raw_words
@@ -48,6 +48,13 @@ NEIGHBOUR_COSINE: float | None = None
 GENERIC = "generic"  # a generic reaction: never held for relevance
 SUPPORTED = "supported"  # at least one non-generic word found support: the short-comment score decides
 REPLY = "reply"  # a reply with a non-generic word: not judged by the rule, the short-comment score decides
+THIN = "thin"  # a page with fewer than MIN_PAGE_WORDS distinct words: not judged, the short-comment score decides
+
+# The rule judges a short comment against a page of at least this many distinct content words (the article and its
+# discussion, the comment itself left out): the article's SUPPORT_WORDS most specific words, the words the rule
+# reads as what the article is about. A headline and a summary (17 to 30 words for the Fox articles) say too little:
+# under them, the rule held real short comments about as often as the same comments moved under another article.
+MIN_PAGE_WORDS = SUPPORT_WORDS
 UNSUPPORTED = "unsupported"  # held: no non-generic word found support
 
 @dataclass(frozen=True)
@@ -84,23 +91,28 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     article = model.article_support(context)  # sorted
     if article is None:
         article = context.article.indices if context.article.has_sorted_indices else np.sort(context.article.indices)
+    thread = context.thread
+    thread = thread if thread.has_sorted_indices else thread.sorted_indices()
+    own: dict[int, int] = {}  # the comment's own word counts, in a leave-one-out thread
+    if leave_out and thread.nnz:
+        for s in content_words(text):
+            own[_column(s)] = own.get(_column(s), 0) + 1
+    if _page_words(context, thread, own) < MIN_PAGE_WORDS:
+        return Support(THIN, tuple(raw), length)
     supported = _found(article, columns) > 0
     # Words that go with the article's: a learned pair (comment word, article word).
     pairs = getattr(model, "word_associations", None)
-    if pairs is not None and len(pairs) and len(article) and not supported.any():
-        keys = (columns[:, None] * N_FEATURES + article.astype(np.int64)[None, :]).ravel()
-        supported |= (_found(pairs, keys) > 0).reshape(len(columns), len(article)).any(axis=1)
-    # The discussion: any word another comment used (the comment's own counts taken out of a leave-one-out thread).
-    thread = context.thread
+    if not supported.any():
+        supported |= _associated(pairs, columns, article)
+    # The discussion: any word another comment used (the comment's own counts taken out of a leave-one-out thread),
+    # or a word that goes with one of them.
     if thread.nnz and not supported.any():
-        thread = thread if thread.has_sorted_indices else thread.sorted_indices()
         counts = _found(thread.indices, columns, thread.data)
-        if leave_out:
-            own: dict[int, int] = {}
-            for s in content_words(text):
-                own[_column(s)] = own.get(_column(s), 0) + 1
+        if own:
             counts = counts - np.array([own.get(int(c), 0) for c in columns], np.float64)
         supported |= counts > 0
+        if not supported.any():
+            supported |= _associated(pairs, columns, _used(thread, own))
     # Word-vector neighbours of the article's most specific words.
     vectors = getattr(model, "vectors", None)
     if NEIGHBOUR_COSINE is not None and not supported.any() and vectors is not None:
@@ -114,6 +126,31 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
     if supported.any():
         return Support(SUPPORTED, tuple(raw), length)
     return Support(UNSUPPORTED, tuple(raw), length)
+
+
+def _page_words(context: Context, thread, own: dict[int, int]) -> int:
+    """Distinct content words of the article and the discussion (less the comment's own, `own`, in a leave-one-out
+    thread)."""
+    article = context.article.indices
+    if len(article) >= MIN_PAGE_WORDS or not thread.nnz:
+        return len(article)
+    return len(np.union1d(article, _used(thread, own)))
+
+
+def _used(thread, own: dict[int, int]) -> np.ndarray:
+    """The sorted columns of the words the discussion uses, less the comment's own (`own`, leave-one-out)."""
+    if not own:
+        return thread.indices
+    left = thread.data - np.array([own.get(int(c), 0) for c in thread.indices], np.float64)
+    return thread.indices[left > 0]
+
+
+def _associated(pairs: np.ndarray | None, columns: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Per comment word (`columns`): whether a learned pair ties it to one of `words` (columns)."""
+    if pairs is None or not len(pairs) or not len(words):
+        return np.zeros(len(columns), bool)
+    keys = (columns[:, None] * N_FEATURES + words.astype(np.int64)[None, :]).ravel()
+    return (_found(pairs, keys) > 0).reshape(len(columns), len(words)).any(axis=1)
 
 
 def _found(keys: np.ndarray, columns: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:

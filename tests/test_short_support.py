@@ -13,12 +13,19 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig, decide
 from moderation.relevance import Context
 from moderation.relevance_words import N_FEATURES, _column
-from moderation.short_support import GENERIC, REPLY, SUPPORTED, UNSUPPORTED, Support, short_support
+from moderation.short_support import (GENERIC, MIN_PAGE_WORDS, REPLY, SUPPORTED, THIN, UNSUPPORTED, Support,
+                                      short_support)
 from training.generic_words import INTERJECTIONS, generic_stems, word_associations
 
 TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
+# A report long enough for the rule to judge a short comment against it (MIN_PAGE_WORDS distinct words).
 BODY = ("Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria. The army retook the Qayyara airbase "
-        "south of the city, and tribal fighters say civilians are leaving the villages.")
+        "south of the city, and tribal fighters say civilians are leaving the villages. Commanders expect the "
+        "offensive to begin before winter, with Kurdish peshmerga units holding the eastern front and federal "
+        "police moving along the Tigris river. Aid agencies warn that up to a million residents could be "
+        "displaced, and the United Nations is building camps near Erbil and Dohuk. Officials in Baghdad said "
+        "the government would rebuild bridges, schools and hospitals destroyed during two years of occupation, "
+        "while coalition aircraft continued strikes on positions in Tal Afar and Hawija.")
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +82,36 @@ def test_word_associations_are_pairs_used_together_far_more_than_chance():
     assert _column("law") * N_FEATURES + _column("gun") not in pairs  # together twice only
 
 
+GUN_LAW = ("Senators voted 54 to 46 after a long debate, and the governor is expected to sign it next week. "
+           "Owners of magazines holding more than ten rounds will have a year to hand them in at a police station. "
+           "Dealers must run background checks on every buyer, including private sales at shows, and keep their "
+           "records for twenty years. Opponents said they would challenge the measure in federal court, arguing "
+           "that hunters and sport shooters are punished for crimes they never committed. Supporters pointed to "
+           "the shooting at a shopping mall last spring, when a teenager killed six people with a weapon bought "
+           "online, and to surveys showing most voters in the state back stricter licensing.")
+
+
 def test_a_word_that_goes_with_the_articles_is_supported(model):
-    guns = Context.build("Senate passes new gun law", "The bill bans the sale of assault weapons.")
+    guns = Context.build("Senate passes new gun law", "The bill bans the sale of assault weapons. " + GUN_LAW)
     assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "gun"
     # "shoe" goes with words like "wear", "pair" and "foot", none of the Mosul report's.
     assert short_support(model, "Shoe level lies.", Context.build(TITLE, BODY)).verdict == UNSUPPORTED
+
+
+def test_a_headline_and_a_summary_say_too_little_to_judge_a_short_comment(model):
+    headline = Context.build(TITLE, "Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria.")
+    assert headline.article.nnz < MIN_PAGE_WORDS
+    assert short_support(model, "Shoe level lies.", headline).verdict == THIN
+    assert short_support(model, "So true.", headline).verdict == GENERIC
+    # A discussion makes the page long enough; the comment's own words do not count in a leave-one-out thread.
+    discussed = Context.build(TITLE, "Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria.",
+                              [BODY, "Sad day"])
+    assert short_support(model, "Shoe level lies.", discussed).verdict == UNSUPPORTED
+    title = Context.build(TITLE, "").article.nnz
+    filler = " ".join(f"word{i}" for i in range(MIN_PAGE_WORDS - title - 1))
+    own = Context.build(TITLE, "", ["Shoe level lies. " + filler])
+    assert short_support(model, "Shoe level lies.", own).verdict != THIN
+    assert short_support(model, "Shoe level lies.", own, leave_out=True).verdict == THIN
 
 
 def test_the_discussion_supports_a_word_and_a_reply_is_left_to_the_score(model):
@@ -123,8 +155,8 @@ def test_the_policy_holds_an_unsupported_short_comment_with_its_words():
 def test_a_generic_reaction_is_never_held_for_relevance_whatever_its_score():
     generic = Support(GENERIC, ("thanks", "update"), 4)
     assert decide(20, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True, support=generic).reasons == ()
-    # A supported short comment, and a reply, is judged by its score, as before.
-    for verdict in (SUPPORTED, REPLY):
+    # A supported short comment, a reply and one under a page too short to judge by are judged by their score.
+    for verdict in (SUPPORTED, REPLY, THIN):
         supported = Support(verdict, ("pray", "mosul"), 3)
         assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
                       support=supported).decision == "flag"
