@@ -77,7 +77,8 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
                                                                 for k, t, _ in rows])
     total = sum(len(a["comments"]) for a in articles)
     for name, top_row, reply_row in (
-            ("article only, parents unknown", "fox top-level: article only", "fox replies: article only, parent unknown"),
+            ("article only, parents unknown", "fox top-level: article only",
+             "fox replies: article only, parent unknown"),
             ("article and parents", "fox top-level: article only", "fox replies: article + parent"),
             ("with discussion, parents unknown", "fox top-level: with discussion",
              "fox replies: with discussion, parent unknown"),

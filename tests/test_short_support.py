@@ -1,6 +1,7 @@
 """Short comments without support (moderation/short_support.py): the learned generic words and word associations,
-the rule's verdicts against an article and its discussion, replies left to the score, the policy's reason, the same verdict on the
-single-comment and batch paths, and `parent_id` / `parent_text` on the API, the adapters and rescore."""
+the rule's verdicts against an article and its discussion, pages too short and replies left to the score, the
+policy's reason, the same verdict on the single-comment and batch paths, and `parent_id` / `parent_text` on the
+API, the adapters and rescore."""
 
 from __future__ import annotations
 
