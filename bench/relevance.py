@@ -264,7 +264,7 @@ def main() -> None:
               "SHORT_OFF_TOPIC_ACTION):")
         print(rule_table)
         effect = short_rule.neighbour_effect(model.relevance, data_dir)
-        print("word-vector neighbours as support (cosine: own article held / moved held, article only): "
+        print("word-vector neighbours as support (cosine: own article held / moved held, with the discussion): "
               + "; ".join(f"{c if c is not None else 'off'}: {o:.1%} / {m:.1%}" for c, (o, m) in effect.items()))
 
     print("held for any reason: the full decision on real comments the model did not train on (every reason; a "

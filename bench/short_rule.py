@@ -92,19 +92,19 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
 
 
 def neighbour_effect(model, data_dir: Path, cosines=(None, 0.65, 0.75, 0.85)) -> dict:
-    """Held own-article (top-level, article only) and moved (another article only) Fox short comments for each
-    word-vector neighbour cosine (None: no neighbours)."""
+    """Held own-article and moved (under another article and its discussion) Fox short comments, with the
+    discussion, for each word-vector neighbour cosine (None: no neighbours)."""
     saved, out = rule.NEIGHBOUR_COSINE, {}
     articles = list(_fox(data_dir).values())
-    bare = {a["title"]: Context.build(a["title"], a["body"]) for a in articles}
+    full = {a["title"]: Context.build(a["title"], a["body"], [t for t, _ in a["comments"]]) for a in articles}
     rng = random.Random(1)
     rows = [(a["title"], t) for a in articles for t, p in a["comments"] if is_short(t)]
-    moved = [(rng.choice([k2 for k2 in bare if k2 != k]), t) for k, t in rows]
+    moved = [(rng.choice([k2 for k2 in full if k2 != k]), t) for k, t in rows]
     try:
         for cosine in cosines:
             rule.NEIGHBOUR_COSINE = cosine
-            out[cosine] = (_held(model, [(t, bare[k], False, None) for k, t in rows])["held"],
-                           _held(model, [(t, bare[k], False, None) for k, t in moved])["held"])
+            out[cosine] = (_held(model, [(t, full[k], True, None) for k, t in rows])["held"],
+                           _held(model, [(t, full[k], False, None) for k, t in moved])["held"])
     finally:
         rule.NEIGHBOUR_COSINE = saved
     return out

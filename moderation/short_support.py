@@ -130,27 +130,37 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
 
 def _page_words(context: Context, thread, own: dict[int, int]) -> int:
     """Distinct content words of the article and the discussion (less the comment's own, `own`, in a leave-one-out
-    thread)."""
+    thread), counted up to MIN_PAGE_WORDS."""
     article = context.article.indices
     if len(article) >= MIN_PAGE_WORDS or not thread.nnz:
         return len(article)
-    return len(np.union1d(article, _used(thread, own)))
+    used = _used(thread, own)
+    if len(used) >= MIN_PAGE_WORDS:
+        return len(used)
+    return len(np.union1d(article, used))
 
 
 def _used(thread, own: dict[int, int]) -> np.ndarray:
     """The sorted columns of the words the discussion uses, less the comment's own (`own`, leave-one-out)."""
     if not own:
         return thread.indices
-    left = thread.data - np.array([own.get(int(c), 0) for c in thread.indices], np.float64)
-    return thread.indices[left > 0]
+    columns = np.array(sorted(own), np.int64)
+    counts = _found(thread.indices, columns, thread.data)
+    gone = columns[(counts > 0) & (counts <= np.array([own[int(c)] for c in columns], np.float64))]
+    return thread.indices[~np.isin(thread.indices, gone)] if len(gone) else thread.indices
 
 
 def _associated(pairs: np.ndarray | None, columns: np.ndarray, words: np.ndarray) -> np.ndarray:
-    """Per comment word (`columns`): whether a learned pair ties it to one of `words` (columns)."""
+    """Per comment word (`columns`): whether a learned pair ties it to one of `words` (sorted columns). A word's
+    partners are one slice of the sorted pairs (key = word * N_FEATURES + partner)."""
+    out = np.zeros(len(columns), bool)
     if pairs is None or not len(pairs) or not len(words):
-        return np.zeros(len(columns), bool)
-    keys = (columns[:, None] * N_FEATURES + words.astype(np.int64)[None, :]).ravel()
-    return (_found(pairs, keys) > 0).reshape(len(columns), len(words)).any(axis=1)
+        return out
+    starts = columns * N_FEATURES
+    for k, (lo, hi) in enumerate(zip(pairs.searchsorted(starts), pairs.searchsorted(starts + N_FEATURES))):
+        if hi > lo:
+            out[k] = (_found(words, pairs[lo:hi] - starts[k]) > 0).any()
+    return out
 
 
 def _found(keys: np.ndarray, columns: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
