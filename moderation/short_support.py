@@ -21,6 +21,10 @@ nothing apart there. A reply is judged by the short-comment score, as a supporte
 
 A top-level short comment with at least one non-generic word and none of them supported is **unsupported**: the
 policy holds it with an `off_topic` reason naming its words (`policy.decide`, action `short_off_topic_action`).
+Unless none of those words is one the rule knows (`known_words`: used by enough comments of the corpora for its
+associations to be learned): a typo, a laugh or a coinage ("wellsaid", "hahahahahahaha", "Demrats") finds no association
+because none could be learned, which says nothing; such a comment is left to the short-comment score (UNKNOWN).
+The same holds for a page of fewer than MIN_PAGE_WORDS distinct words (THIN).
 
 One function (`short_support`) serves the single-comment and the batch paths, so both give the same verdict.
 """
@@ -49,6 +53,7 @@ GENERIC = "generic"  # a generic reaction: never held for relevance
 SUPPORTED = "supported"  # at least one non-generic word found support: the short-comment score decides
 REPLY = "reply"  # a reply with a non-generic word: not judged by the rule, the short-comment score decides
 THIN = "thin"  # a page with fewer than MIN_PAGE_WORDS distinct words: not judged, the short-comment score decides
+UNKNOWN = "unknown"  # no support, but no word the rule knows (`known_words`): the short-comment score decides
 
 # The rule judges a short comment against a page of at least this many distinct content words (the article and its
 # discussion, the comment itself left out): the article's SUPPORT_WORDS most specific words, the words the rule
@@ -125,6 +130,10 @@ def short_support(model, text: str, context: Context | None, leave_out: bool = F
             supported[[k for k, j in enumerate(ids) if j is not None]] |= near >= NEIGHBOUR_COSINE
     if supported.any():
         return Support(SUPPORTED, tuple(raw), length)
+    # Held only on a word common enough in the corpora for its associations to have been learned.
+    known = getattr(model, "known_words", None)
+    if known is not None and not (_found(known, columns) > 0).any():
+        return Support(UNKNOWN, tuple(raw), length)
     return Support(UNSUPPORTED, tuple(raw), length)
 
 

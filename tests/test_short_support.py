@@ -14,8 +14,8 @@ from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig, decide
 from moderation.relevance import Context
 from moderation.relevance_words import N_FEATURES, _column
-from moderation.short_support import (GENERIC, MIN_PAGE_WORDS, REPLY, SUPPORTED, THIN, UNSUPPORTED, Support,
-                                      short_support)
+from moderation.short_support import (GENERIC, MIN_PAGE_WORDS, REPLY, SUPPORTED, THIN, UNKNOWN, UNSUPPORTED,
+                                      Support, short_support)
 from training.generic_words import INTERJECTIONS, generic_stems, word_associations
 
 TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
@@ -75,12 +75,16 @@ def test_verdicts_against_the_article(model):
 
 def test_word_associations_are_pairs_used_together_far_more_than_chance():
     texts = (["The gun and the rifle were seized"] * 4 + ["A new rifle law, says the gun lobby"] * 2
-             + ["The shoe shop", "Shoe sizes", "The law passed", "The lobby met", "A new shop"] * 20)
-    pairs = set(word_associations(texts, min_comments=3, min_pmi=2.0).tolist())
+             + ["The shoe shop", "Shoe sizes", "The law passed", "The lobby met", "A new shop"] * 20
+             + ["A tapir in the zoo"] * 2)
+    pairs, known = word_associations(texts, min_comments=3, min_pmi=2.0)
+    pairs = set(pairs.tolist())
     key = _column("gun") * N_FEATURES + _column("rifl")
     assert key in pairs and _column("rifl") * N_FEATURES + _column("gun") in pairs  # both orders
     assert _column("shoe") * N_FEATURES + _column("gun") not in pairs  # never together
     assert _column("law") * N_FEATURES + _column("gun") not in pairs  # together twice only
+    assert {_column("gun"), _column("rifl"), _column("shoe")} <= set(known.tolist())
+    assert _column("seiz") in known and _column("tapir") not in known  # used by 4 comments, by 2
 
 
 GUN_LAW = ("Senators voted 54 to 46 after a long debate, and the governor is expected to sign it next week. "
@@ -97,6 +101,14 @@ def test_a_word_that_goes_with_the_articles_is_supported(model):
     assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "gun"
     # "shoe" goes with words like "wear", "pair" and "foot", none of the Mosul report's.
     assert short_support(model, "Shoe level lies.", Context.build(TITLE, BODY)).verdict == UNSUPPORTED
+
+
+def test_a_comment_is_held_only_on_a_word_the_rule_knows(model):
+    context = Context.build(TITLE, BODY)
+    # Typos and coinages too rare in the corpora for their associations to be learned: nothing to judge them by.
+    assert short_support(model, "Wellsaid Demrats", context).verdict == UNKNOWN
+    # One known unsupported word is enough to hold.
+    assert short_support(model, "Wellsaid shoes", context).verdict == UNSUPPORTED
 
 
 def test_a_headline_and_a_summary_say_too_little_to_judge_a_short_comment(model):
@@ -157,7 +169,7 @@ def test_a_generic_reaction_is_never_held_for_relevance_whatever_its_score():
     generic = Support(GENERIC, ("thanks", "update"), 4)
     assert decide(20, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True, support=generic).reasons == ()
     # A supported short comment, a reply and one under a page too short to judge by are judged by their score.
-    for verdict in (SUPPORTED, REPLY, THIN):
+    for verdict in (SUPPORTED, REPLY, THIN, UNKNOWN):
         supported = Support(verdict, ("pray", "mosul"), 3)
         assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
                       support=supported).decision == "flag"
@@ -187,14 +199,14 @@ def test_leave_one_out_rows_get_the_verdict_of_their_own_thread(moderator):
     """Batch rescoring gives every row of an article one context holding all of them (leave_out): a row's own
     words are not its support, the others' are, exactly as with its thread given without it."""
     article = Article("mosul", TITLE, BODY)
-    rows = ["Shoe level lies.", "Nice shoes", "GLOCK", "The army will win"]
+    rows = ["Shoe level lies.", "Nice shoes", "Pizza tastes good", "The army will win"]
     context = Context.build(TITLE, BODY, rows)
     shared = moderator.moderate_batch(rows, [None] * len(rows), contexts=[context] * len(rows),
                                       leave_out=[True] * len(rows))
     apart = [moderator.moderate(t, article, [r for r in rows if r != t]) for t in rows]
     assert [v.reasons for v in shared] == [v.reasons for v in apart]
     assert shared[0].decision == "accept"  # "shoe" is in another row ("Nice shoes")
-    assert shared[2].decision == "flag"  # "glock" in none
+    assert shared[2].decision == "flag"  # "pizza" and "tastes" in none
 
 
 # --- the API and the adapters -----------------------------------------------------------------------------------

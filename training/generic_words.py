@@ -13,7 +13,9 @@ The same news and Wikipedia talk comments give the **word associations** (`learn
 stems that comments use together far more often than chance (pointwise mutual information at least MIN_PMI, in at
 least MIN_PAIR_COMMENTS comments): "gun" and "rifle", "transgender" and "bathroom", "bernie" and "sanders". A
 short comment's word that goes with one of the article's words is supported by it (moderation/short_support.py);
-"shoe" goes with "wear", "pair" and "foot", none of the words of the Mosul report.
+"shoe" goes with "wear", "pair" and "foot", none of the words of the Mosul report. A stem used by fewer than
+MIN_PAIR_COMMENTS of these comments (a typo, a laugh, a coinage: "wellsaid", "hahahahahahaha", "demrat") has no
+association that could be learned: the rule does not hold a comment on such words alone.
 
 The Fox News comments are deliberately not among the corpora: they are what the rule is measured on
 (bench/relevance.py).
@@ -126,12 +128,16 @@ def learn_generic_words(data_dir: Path | None, fallback: dict[str, list[str]] | 
 
 
 def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS,
-                      min_pmi: float = MIN_PMI) -> np.ndarray:
-    """The sorted keys `column(a) * N_FEATURES + column(b)` (both orders) of the stem pairs of `texts` used together
-    by at least `min_comments` comments with a pointwise mutual information of at least `min_pmi`."""
+                      min_pmi: float = MIN_PMI) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs, known) of `texts`: pairs are the sorted keys `column(a) * N_FEATURES + column(b)` (both orders) of
+    the stem pairs used together by at least `min_comments` comments with a pointwise mutual information of at
+    least `min_pmi`; known are the sorted columns of the stems used by at least `min_comments` comments, the only
+    ones whose associations could be learned."""
     docs = [set(content_words(t)) for t in texts]
     df = Counter(s for d in docs for s in d)
     vocabulary = {s: i for i, s in enumerate(s for s, n in df.items() if n >= min_comments)}
+    if not vocabulary:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     rows, cols = [], []
     for r, d in enumerate(docs):
         for s in d:
@@ -139,8 +145,6 @@ def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS,
             if j is not None:
                 rows.append(r)
                 cols.append(j)
-    if not vocabulary:
-        return np.zeros(0, np.int64)
     x = sp.csr_matrix((np.ones(len(rows), np.float64), (rows, cols)), shape=(len(docs), len(vocabulary)))
     together = sp.triu(x.T @ x, k=1).tocoo()
     used = np.asarray(x.sum(axis=0)).ravel()
@@ -149,14 +153,15 @@ def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS,
     keep = np.log(n * len(docs) / (used[a] * used[b])) >= min_pmi
     column = np.array([_column(s) for s in vocabulary], np.int64)
     a, b = column[a[keep]], column[b[keep]]
-    return np.unique(np.concatenate([a * N_FEATURES + b, b * N_FEATURES + a]))
+    return np.unique(np.concatenate([a * N_FEATURES + b, b * N_FEATURES + a])), np.unique(column)
 
 
-_ASSOCIATED: dict[str, np.ndarray] = {}
+_ASSOCIATED: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def learn_word_associations(data_dir: Path | None) -> np.ndarray | None:
-    """The word associations of the news and Wikipedia talk comments under `data_dir` (None without them)."""
+def learn_word_associations(data_dir: Path | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pairs, known) of the news and Wikipedia talk comments under `data_dir` (`word_associations`; None without
+    them)."""
     key = str(Path(data_dir).resolve()) if data_dir is not None else None
     if key in _ASSOCIATED:
         return _ASSOCIATED[key]
@@ -164,7 +169,7 @@ def learn_word_associations(data_dir: Path | None) -> np.ndarray | None:
     texts = [t for name in ASSOCIATION_CORPORA for t in found.get(name, [])]
     if not texts:
         return None
-    pairs = word_associations(texts)
-    _ASSOCIATED[key] = pairs
-    log.info("word associations: %d stem pairs from %d comments", len(pairs) // 2, len(texts))
-    return pairs
+    learned = _ASSOCIATED[key] = word_associations(texts)
+    log.info("word associations: %d stem pairs among %d known stems, from %d comments", len(learned[0]) // 2,
+             len(learned[1]), len(texts))
+    return learned
