@@ -84,6 +84,10 @@ def test_word_associations_are_pairs_used_together_far_more_than_chance():
     assert _column("shoe") * N_FEATURES + _column("gun") not in pairs  # never together
     assert _column("law") * N_FEATURES + _column("gun") not in pairs  # together twice only
     assert {_column("gun"), _column("rifl"), _column("shoe")} <= set(known.tolist())
+    # No pair towards a generic word: "rifle" does not go with a "gun" that is a word of any subject.
+    towards = set(word_associations(texts, min_comments=3, min_pmi=2.0, generic=frozenset({"gun"}))[0].tolist())
+    assert _column("rifl") * N_FEATURES + _column("gun") not in towards
+    assert _column("gun") * N_FEATURES + _column("rifl") in towards
     assert _column("seiz") in known and _column("tapir") not in known  # used by 4 comments, by 2
 
 
@@ -98,7 +102,7 @@ GUN_LAW = ("Senators voted 54 to 46 after a long debate, and the governor is exp
 
 def test_a_word_that_goes_with_the_articles_is_supported(model):
     guns = Context.build("Senate passes new gun law", "The bill bans the sale of assault weapons. " + GUN_LAW)
-    assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "gun"
+    assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "weapon"
     # "shoe" goes with words like "wear", "pair" and "foot", none of the Mosul report's.
     assert short_support(model, "Shoe level lies.", Context.build(TITLE, BODY)).verdict == UNSUPPORTED
 

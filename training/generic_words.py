@@ -11,8 +11,9 @@ say nothing about a subject.
 
 The same news and Wikipedia talk comments give the **word associations** (`learn_word_associations`): pairs of
 stems that comments use together far more often than chance (pointwise mutual information at least MIN_PMI, in at
-least MIN_PAIR_COMMENTS comments): "gun" and "rifle", "transgender" and "bathroom", "bernie" and "sanders". A
-short comment's word that goes with one of the article's words is supported by it (moderation/short_support.py);
+least MIN_PAIR_COMMENTS comments): "rifle" and "weapon", "transgender" and "bathroom", "bernie" and "sanders". A
+short comment's word that goes with one of the article's words is supported by it (moderation/short_support.py),
+unless that word is generic ("pizza" goes with "news", a word of any page, after "pizzagate");
 "shoe" goes with "wear", "pair" and "foot", none of the words of the Mosul report. A stem used by fewer than
 MIN_PAIR_COMMENTS of these comments (a typo, a laugh, a coinage: "wellsaid", "hahahahahahaha", "demrat") has no
 association that could be learned: the rule does not hold a comment on such words alone.
@@ -127,12 +128,13 @@ def learn_generic_words(data_dir: Path | None, fallback: dict[str, list[str]] | 
     return stems
 
 
-def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS,
-                      min_pmi: float = MIN_PMI) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs, known) of `texts`: pairs are the sorted keys `column(a) * N_FEATURES + column(b)` (both orders) of
-    the stem pairs used together by at least `min_comments` comments with a pointwise mutual information of at
-    least `min_pmi`; known are the sorted columns of the stems used by at least `min_comments` comments, the only
-    ones whose associations could be learned."""
+def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS, min_pmi: float = MIN_PMI,
+                      generic: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs, known) of `texts`: pairs are the sorted keys `column(a) * N_FEATURES + column(b)` of the stem pairs
+    used together by at least `min_comments` comments with a pointwise mutual information of at least `min_pmi`,
+    in both orders except towards a `generic` stem b (a word of any subject ties a to none); known are the sorted
+    columns of the stems used by at least `min_comments` comments, the only ones whose associations could be
+    learned."""
     docs = [set(content_words(t)) for t in texts]
     df = Counter(s for d in docs for s in d)
     vocabulary = {s: i for i, s in enumerate(s for s, n in df.items() if n >= min_comments)}
@@ -152,24 +154,29 @@ def word_associations(texts: list[str], min_comments: int = MIN_PAIR_COMMENTS,
     a, b, n = together.row[keep], together.col[keep], together.data[keep]
     keep = np.log(n * len(docs) / (used[a] * used[b])) >= min_pmi
     column = np.array([_column(s) for s in vocabulary], np.int64)
-    a, b = column[a[keep]], column[b[keep]]
-    return np.unique(np.concatenate([a * N_FEATURES + b, b * N_FEATURES + a])), np.unique(column)
+    specific = np.array([s not in generic for s in vocabulary], bool)
+    a, b = a[keep], b[keep]
+    towards_b, towards_a = specific[b], specific[a]
+    a, b = column[a], column[b]
+    keys = np.concatenate([a[towards_b] * N_FEATURES + b[towards_b], b[towards_a] * N_FEATURES + a[towards_a]])
+    return np.unique(keys), np.unique(column)
 
 
-_ASSOCIATED: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_ASSOCIATED: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def learn_word_associations(data_dir: Path | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pairs, known) of the news and Wikipedia talk comments under `data_dir` (`word_associations`; None without
-    them)."""
-    key = str(Path(data_dir).resolve()) if data_dir is not None else None
+def learn_word_associations(data_dir: Path | None, generic: frozenset[str] = frozenset()
+                            ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pairs, known) of the news and Wikipedia talk comments under `data_dir` (`word_associations`, no pair
+    towards a `generic` stem; None without those comments)."""
+    key = (str(Path(data_dir).resolve()) if data_dir is not None else None, generic)
     if key in _ASSOCIATED:
         return _ASSOCIATED[key]
     found = corpora(data_dir)
     texts = [t for name in ASSOCIATION_CORPORA for t in found.get(name, [])]
     if not texts:
         return None
-    learned = _ASSOCIATED[key] = word_associations(texts)
-    log.info("word associations: %d stem pairs among %d known stems, from %d comments", len(learned[0]) // 2,
+    learned = _ASSOCIATED[key] = word_associations(texts, generic=generic)
+    log.info("word associations: %d (word, partner) pairs among %d known stems, from %d comments", len(learned[0]),
              len(learned[1]), len(texts))
     return learned

@@ -518,12 +518,13 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
         model.generic_words = learn_generic_words(sources.find_data_dir(), fallback=_ham_by_source(train))
         # Pairs of words comments use together: a short comment's word that goes with the article's is supported.
         # and the stems common enough for their associations to be learned (the only ones the rule holds on).
-        model.word_associations, model.known_words = learn_word_associations(sources.find_data_dir()) or (None, None)
+        model.word_associations, model.known_words = learn_word_associations(
+            sources.find_data_dir(), model.generic_words) or (None, None)
         chat = oof_pairs.kind == "foreign"
     report = {
         "kind": "relevance-logistic",
         "generic_words": len(model.generic_words),
-        "word_associations": 0 if model.word_associations is None else len(model.word_associations) // 2,
+        "word_associations": 0 if model.word_associations is None else len(model.word_associations),
         "known_words": 0 if model.known_words is None else len(model.known_words),
         "features": list(FEATURE_NAMES),
         "train_articles": {"news": len(news), "youtube": len(groups) - len(news)},
