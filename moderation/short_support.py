@@ -9,9 +9,9 @@ model's Snowball stems) and split in two:
   "Well said.", "Great article, thanks") is a **generic reaction** and is never held for relevance;
 - the **other** words. One of them is **supported** when its stem is among the article's most specific words
   (`RelevanceModel.article_support`: the words the article is about, all its words for a headline and summary),
-  is used in the discussion (the thread's other comments), or goes with one of those words (`word_associations`:
-  pairs of stems that comments of other communities use together far more often than chance, learned at
-  training: training/generic_words.py). Stems make "shoes" match "shoe" and "finished" match
+  is used in the discussion (the thread's other comments), or goes with one of those words that is not generic
+  (`word_associations`: pairs of stems that comments of other communities use together far more often than
+  chance, learned at training: training/generic_words.py). Stems make "shoes" match "shoe" and "finished" match
   "finish". Word-vector neighbours of the article's words can be switched on (NEIGHBOUR_COSINE); measured, they
   do not help.
 
@@ -22,9 +22,9 @@ nothing apart there. A reply is judged by the short-comment score, as a supporte
 A top-level short comment with at least one non-generic word and none of them supported is **unsupported**: the
 policy holds it with an `off_topic` reason naming its words (`policy.decide`, action `short_off_topic_action`).
 Unless none of those words is one the rule knows (`known_words`: used by enough comments of the corpora for its
-associations to be learned): a typo, a laugh or a coinage ("wellsaid", "hahahahahahaha", "Demrats") finds no association
-because none could be learned, which says nothing; such a comment is left to the short-comment score (UNKNOWN).
-The same holds for a page of fewer than MIN_PAGE_WORDS distinct words (THIN).
+associations to be learned): a typo, a laugh or a coinage ("wellsaid", "hahahahahahaha", "Demrats") finds no
+association because none could be learned, which says nothing; such a comment is left to the short-comment score
+(UNKNOWN). The same holds for a page of fewer than MIN_PAGE_WORDS distinct words (THIN).
 
 One function (`short_support`) serves the single-comment and the batch paths, so both give the same verdict.
 """
@@ -43,9 +43,9 @@ from moderation.text import reader_words
 
 # With a number, a comment word is also supported by the article when its vector is at least this close to one of
 # the article's most specific words' (mean-removed unit GloVe vectors, moderation/semantic.py). Off (None): on the
-# Fox comments it lowered the share held of short comments under their own article and of the same comments moved
-# under another article alike (51% / 53% held without; 46% / 47% at 0.65, 50% / 51% at 0.75), so it bought
-# nothing; `make bench BENCH=relevance` prints the measure.
+# Fox comments with their discussion it lowered the share held of short comments under their own article and of
+# the same comments moved under another article alike (11.6% / 19.8% held without; 11.1% / 18.8% at 0.65, the
+# same as without at 0.75 and 0.85), so it buys nothing; `make bench BENCH=relevance` prints the measure.
 NEIGHBOUR_COSINE: float | None = None
 
 # The verdicts of `short_support`.
