@@ -1,4 +1,5 @@
-"""Relevance benchmark: Fox pairing AUC (grouped by article), the seed case, batch cost, /v1/moderate p99.
+"""Relevance benchmark: Fox pairing AUC (grouped by article), the seed case, the short-comment rule, the share of
+real comments held for any reason (bench/_held.py), batch cost, /v1/moderate p99.
 
 `python -m bench relevance` (or `make bench BENCH=relevance`). Uses the live model (models/current) for the seed
 case, the batch timing and the latency run; the pairing AUC retrains the relevance combiner per fold, so no
@@ -20,7 +21,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from bench import short_rule
+from bench import _held, short_rule
 from moderation.moderator import Article, Moderator
 from moderation.registry import ModelRegistry
 from moderation.relevance import is_short
@@ -263,8 +264,12 @@ def main() -> None:
               "SHORT_OFF_TOPIC_ACTION):")
         print(rule_table)
         effect = short_rule.neighbour_effect(model.relevance, data_dir)
-        print("word-vector neighbours as support (cosine: own article held / moved held, article only): "
+        print("word-vector neighbours as support (cosine: own article held / moved held, with the discussion): "
               + "; ".join(f"{c if c is not None else 'off'}: {o:.1%} / {m:.1%}" for c, (o, m) in effect.items()))
+
+    print("held for any reason: the full decision on real comments the model did not train on (every reason; a "
+          "comment held for two reasons counts under both):")
+    print(_held.table(_held.figures(moderator, data_dir)))
 
     print("batch rows/s (Fox comments, article fields, leave-one-out threads):", json.dumps(batch_cost(moderator, data_dir)))
     print("/v1/moderate with relevance on (gunicorn, one comment per request, article by id):",

@@ -2,17 +2,15 @@
 
 Part of `make bench BENCH=relevance`. The rule reads the model's generic words (learned from other corpora than
 these: training/generic_words.py) and the article's words, so it is measured on the Fox News comments as they
-are, top-level comments and replies apart, and on Wikipedia talk replies with the comment they answer:
+are, top-level comments and replies apart (a reply given with the comment it answers is not judged by the rule):
 - held: the share of real short comments (one to five words) the rule holds under their own page;
-- moved: the same comments under another page (another Fox article; another talk comment as the parent), the
-  share held: what it catches;
+- moved: the same comments under another Fox article, the share held: what it catches;
 - a long article: each Fox article's summary followed by 30 of its other comments as the body.
 `write_table` puts the figures in docs/figures/relevance.md.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
@@ -35,12 +33,6 @@ def _fox(data_dir: Path) -> dict[str, dict]:
                                                        "comments": []})
                 a["comments"].append((row["text"], row.get("prev") or ""))
     return articles
-
-
-def _wiki_replies(data_dir: Path) -> list[tuple[str, str]]:
-    csv.field_size_limit(2 ** 30)
-    with (data_dir / "wikipedia-talk-discussions" / "gc.csv").open(encoding="utf-8", newline="") as f:
-        return [(row["text"], row["parent"]) for row in csv.DictReader(f) if row.get("parent")]
 
 
 def _held(model, cases) -> dict:
@@ -74,6 +66,8 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
     out["fox replies: article only, parent unknown"] = _held(model, [(t, bare[k], False, None)
                                                                     for k, t, _ in replies])
     out["fox replies: article + parent"] = _held(model, [(t, bare[k], False, p) for k, t, p in replies])
+    out["fox replies: with discussion, parent unknown"] = _held(model, [(t, full[k], True, None)
+                                                                         for k, t, _ in replies])
     out["fox replies: with discussion + parent"] = _held(model, [(t, full[k], True, p) for k, t, p in replies])
     out["fox moved: under another article only"] = _held(model, [(t, bare[moved_to[(k, t)]], False, None)
                                                                 for k, t, _ in rows])
@@ -82,17 +76,15 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
     out["fox moved: under another long article"] = _held(model, [(t, long[moved_to[(k, t)]][0], False, None)
                                                                 for k, t, _ in rows])
     total = sum(len(a["comments"]) for a in articles)
-    for name, kind in (("article only", "bare"), ("with discussion", "full")):
-        held = (out[f"fox top-level: {name}"]["held"] * len(top)
-                + out[f"fox replies: {'article + parent' if kind == 'bare' else 'with discussion + parent'}"]["held"]
-                * len(replies))
+    for name, top_row, reply_row in (
+            ("article only, parents unknown", "fox top-level: article only",
+             "fox replies: article only, parent unknown"),
+            ("article and parents", "fox top-level: article only", "fox replies: article + parent"),
+            ("with discussion, parents unknown", "fox top-level: with discussion",
+             "fox replies: with discussion, parent unknown"),
+            ("with discussion and parents", "fox top-level: with discussion", "fox replies: with discussion + parent")):
+        held = out[top_row]["held"] * len(top) + out[reply_row]["held"] * len(replies)
         out[f"fox, all comments (any length): {name}"] = {"n": total, "held": held / total, "generic": float("nan")}
-    wiki = [(t, p) for t, p in _wiki_replies(data_dir) if is_short(t)]
-    empty = Context.build("", "")
-    parents = [p for _, p in wiki]
-    out["wikipedia talk replies: parent only"] = _held(model, [(t, empty, False, p) for t, p in wiki])
-    out["wikipedia talk replies: another comment as parent"] = _held(
-        model, [(t, empty, False, rng.choice(parents)) for t, _ in wiki])
     seed_context = Context.build(seed_article["title"], seed_article["body"])
     verdict = short_support(model, "Shoe level lies.", seed_context)
     out["seed"] = verdict.verdict if verdict else None
@@ -100,19 +92,19 @@ def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
 
 
 def neighbour_effect(model, data_dir: Path, cosines=(None, 0.65, 0.75, 0.85)) -> dict:
-    """Held own-article (top-level, article only) and moved (another article only) Fox short comments for each
-    word-vector neighbour cosine (None: no neighbours)."""
+    """Held own-article and moved (under another article and its discussion) Fox short comments, with the
+    discussion, for each word-vector neighbour cosine (None: no neighbours)."""
     saved, out = rule.NEIGHBOUR_COSINE, {}
     articles = list(_fox(data_dir).values())
-    bare = {a["title"]: Context.build(a["title"], a["body"]) for a in articles}
+    full = {a["title"]: Context.build(a["title"], a["body"], [t for t, _ in a["comments"]]) for a in articles}
     rng = random.Random(1)
     rows = [(a["title"], t) for a in articles for t, p in a["comments"] if is_short(t)]
-    moved = [(rng.choice([k2 for k2 in bare if k2 != k]), t) for k, t in rows]
+    moved = [(rng.choice([k2 for k2 in full if k2 != k]), t) for k, t in rows]
     try:
         for cosine in cosines:
             rule.NEIGHBOUR_COSINE = cosine
-            out[cosine] = (_held(model, [(t, bare[k], False, None) for k, t in rows])["held"],
-                           _held(model, [(t, bare[k], False, None) for k, t in moved])["held"])
+            out[cosine] = (_held(model, [(t, full[k], True, None) for k, t in rows])["held"],
+                           _held(model, [(t, full[k], False, None) for k, t in moved])["held"])
     finally:
         rule.NEIGHBOUR_COSINE = saved
     return out

@@ -208,7 +208,7 @@ def test_seed_short_comment_is_flagged_off_topic(default_registry, seed_article,
     [reason] = [r for r in shoe["reasons"] if r["code"] == "off_topic"]
     assert reason["message"].startswith("A short comment (3 words) whose words ('shoe', 'level', 'lies') appear "
                                         "nowhere"), reason
-    # The same words answering a comment that uses them: a reply judged against what it replies to.
+    # The same words answering another comment: a reply is not judged by the rule, only by its short-comment score.
     reply = client.post("/v1/moderate", json={"text": "Shoe level lies.", "article": seed_article,
                                               "parent_text": "Which shoe brand lies about its level of comfort?"})
     assert reply.get_json()["decision"] == "accept", reply.get_json()

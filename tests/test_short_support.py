@@ -1,6 +1,7 @@
-"""Short comments without support (moderation/short_support.py): the learned generic words, the rule's verdicts
-against an article, its discussion and the comment it answers, the policy's reason, the same verdict on the
-single-comment and batch paths, and `parent_id` / `parent_text` on the API, the adapters and rescore."""
+"""Short comments without support (moderation/short_support.py): the learned generic words and word associations,
+the rule's verdicts against an article and its discussion, pages too short and replies left to the score, the
+policy's reason, the same verdict on the single-comment and batch paths, and `parent_id` / `parent_text` on the
+API, the adapters and rescore."""
 
 from __future__ import annotations
 
@@ -12,12 +13,20 @@ import pytest
 from moderation.moderator import Article, Moderator
 from moderation.policy import PolicyConfig, decide
 from moderation.relevance import Context
-from moderation.short_support import GENERIC, SUPPORTED, UNSUPPORTED, Support, short_support
-from training.generic_words import INTERJECTIONS, generic_stems
+from moderation.relevance_words import N_FEATURES, _column
+from moderation.short_support import (GENERIC, MIN_PAGE_WORDS, REPLY, SUPPORTED, THIN, UNKNOWN, UNSUPPORTED,
+                                      Support, short_support)
+from training.generic_words import INTERJECTIONS, generic_stems, word_associations
 
 TITLE = "ISIL fighters flee Mosul as Iraqi forces approach"
+# A report long enough for the rule to judge a short comment against it (MIN_PAGE_WORDS distinct words).
 BODY = ("Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria. The army retook the Qayyara airbase "
-        "south of the city, and tribal fighters say civilians are leaving the villages.")
+        "south of the city, and tribal fighters say civilians are leaving the villages. Commanders expect the "
+        "offensive to begin before winter, with Kurdish peshmerga units holding the eastern front and federal "
+        "police moving along the Tigris river. Aid agencies warn that up to a million residents could be "
+        "displaced, and the United Nations is building camps near Erbil and Dohuk. Officials in Baghdad said "
+        "the government would rebuild bridges, schools and hospitals destroyed during two years of occupation, "
+        "while coalition aircraft continued strikes on positions in Tal Afar and Hawija.")
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +73,72 @@ def test_verdicts_against_the_article(model):
     assert short_support(model, "Shoe level lies.", None) is None  # no article to judge against
 
 
-def test_the_discussion_and_the_parent_support_a_word(model):
+def test_word_associations_are_pairs_used_together_far_more_than_chance():
+    texts = (["The gun and the rifle were seized"] * 4 + ["A new rifle law, says the gun lobby"] * 2
+             + ["The shoe shop", "Shoe sizes", "The law passed", "The lobby met", "A new shop"] * 20
+             + ["A tapir in the zoo"] * 2)
+    pairs, known = word_associations(texts, min_comments=3, min_pmi=2.0)
+    pairs = set(pairs.tolist())
+    key = _column("gun") * N_FEATURES + _column("rifl")
+    assert key in pairs and _column("rifl") * N_FEATURES + _column("gun") in pairs  # both orders
+    assert _column("shoe") * N_FEATURES + _column("gun") not in pairs  # never together
+    assert _column("law") * N_FEATURES + _column("gun") not in pairs  # together twice only
+    assert {_column("gun"), _column("rifl"), _column("shoe")} <= set(known.tolist())
+    # No pair towards a generic word: "rifle" does not go with a "gun" that is a word of any subject.
+    towards = set(word_associations(texts, min_comments=3, min_pmi=2.0, generic=frozenset({"gun"}))[0].tolist())
+    assert _column("rifl") * N_FEATURES + _column("gun") not in towards
+    assert _column("gun") * N_FEATURES + _column("rifl") in towards
+    assert _column("seiz") in known and _column("tapir") not in known  # used by 4 comments, by 2
+
+
+GUN_LAW = ("Senators voted 54 to 46 after a long debate, and the governor is expected to sign it next week. "
+           "Owners of magazines holding more than ten rounds will have a year to hand them in at a police station. "
+           "Dealers must run background checks on every buyer, including private sales at shows, and keep their "
+           "records for twenty years. Opponents said they would challenge the measure in federal court, arguing "
+           "that hunters and sport shooters are punished for crimes they never committed. Supporters pointed to "
+           "the shooting at a shopping mall last spring, when a teenager killed six people with a weapon bought "
+           "online, and to surveys showing most voters in the state back stricter licensing.")
+
+
+def test_a_word_that_goes_with_the_articles_is_supported(model):
+    guns = Context.build("Senate passes new gun law", "The bill bans the sale of assault weapons. " + GUN_LAW)
+    assert short_support(model, "Rifles everywhere", guns).verdict == SUPPORTED  # "rifle" goes with "weapon"
+    # "shoe" goes with words like "wear", "pair" and "foot", none of the Mosul report's.
+    assert short_support(model, "Shoe level lies.", Context.build(TITLE, BODY)).verdict == UNSUPPORTED
+
+
+def test_a_comment_is_held_only_on_a_word_the_rule_knows(model):
+    context = Context.build(TITLE, BODY)
+    # Typos and coinages too rare in the corpora for their associations to be learned: nothing to judge them by.
+    assert short_support(model, "Wellsaid Demrats", context).verdict == UNKNOWN
+    # One known unsupported word is enough to hold.
+    assert short_support(model, "Wellsaid shoes", context).verdict == UNSUPPORTED
+
+
+def test_a_headline_and_a_summary_say_too_little_to_judge_a_short_comment(model):
+    headline = Context.build(TITLE, "Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria.")
+    assert headline.article.nnz < MIN_PAGE_WORDS
+    assert short_support(model, "Shoe level lies.", headline).verdict == THIN
+    assert short_support(model, "So true.", headline).verdict == GENERIC
+    # A discussion makes the page long enough; the comment's own words do not count in a leave-one-out thread.
+    discussed = Context.build(TITLE, "Iraqi forces closed in on Mosul as ISIL leaders fled towards Syria.",
+                              [BODY, "Sad day"])
+    assert short_support(model, "Shoe level lies.", discussed).verdict == UNSUPPORTED
+    title = Context.build(TITLE, "").article.nnz
+    filler = " ".join(f"word{i}" for i in range(MIN_PAGE_WORDS - title - 1))
+    own = Context.build(TITLE, "", ["Shoe level lies. " + filler])
+    assert short_support(model, "Shoe level lies.", own).verdict != THIN
+    assert short_support(model, "Shoe level lies.", own, leave_out=True).verdict == THIN
+
+
+def test_the_discussion_supports_a_word_and_a_reply_is_left_to_the_score(model):
     context = Context.build(TITLE, BODY)
     threaded = Context.build(TITLE, BODY, ["My shoe came off running from the news", "Sad day"])
     assert short_support(model, "Shoe level lies.", threaded).verdict == SUPPORTED
-    assert short_support(model, "Shoe level lies.", context, parent="Which shoe do you mean?").verdict == SUPPORTED
-    assert short_support(model, "Shoe level lies.", context, parent="Sad day").verdict == UNSUPPORTED
+    # A reply is not judged by the rule, whatever the comment it answers says; a generic one is still generic.
+    assert short_support(model, "Shoe level lies.", context, parent="Which shoe do you mean?").verdict == REPLY
+    assert short_support(model, "Shoe level lies.", context, parent="Sad day").verdict == REPLY
+    assert short_support(model, "So true.", context, parent="Sad day").verdict == GENERIC
     # In a leave-one-out thread (batch rescoring) the comment's own words are not support for it ...
     own = Context.build(TITLE, BODY, ["Shoe level lies.", "Sad day"])
     assert short_support(model, "Shoe level lies.", own, leave_out=True).verdict == UNSUPPORTED
@@ -91,7 +160,7 @@ def test_the_policy_holds_an_unsupported_short_comment_with_its_words():
     [reason] = decision.reasons
     assert reason.code == "off_topic" and reason.message == (
         "A short comment (3 words) whose words ('shoe', 'level', 'lies') appear nowhere in what the article is "
-        "about, its discussion or the comment it answers.")
+        "about or its discussion, nor go with its words.")
     # The site's short-comment action turns it up or down; a paused off_topic hold accepts with the reason listed.
     assert decide(16, 0.01, PolicyConfig(short_off_topic_action="reject"), 0.1, True,
                   support=support).decision == "reject"
@@ -103,11 +172,13 @@ def test_the_policy_holds_an_unsupported_short_comment_with_its_words():
 def test_a_generic_reaction_is_never_held_for_relevance_whatever_its_score():
     generic = Support(GENERIC, ("thanks", "update"), 4)
     assert decide(20, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True, support=generic).reasons == ()
-    # A supported short comment is judged by its score, as before.
-    supported = Support(SUPPORTED, ("pray", "mosul"), 3)
-    assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
-                  support=supported).decision == "flag"
-    assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.2, True, support=supported).decision == "accept"
+    # A supported short comment, a reply and one under a page too short to judge by are judged by their score.
+    for verdict in (SUPPORTED, REPLY, THIN, UNKNOWN):
+        supported = Support(verdict, ("pray", "mosul"), 3)
+        assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.99, True,
+                      support=supported).decision == "flag"
+        assert decide(14, 0.01, PolicyConfig(short_off_topic_flag=0.5), 0.2, True,
+                      support=supported).decision == "accept"
 
 
 SHORT = ["Shoe level lies.", "Pray for Mosul", "Great article, thanks", "Nice shoes", "Thanks for the update.",
@@ -132,14 +203,14 @@ def test_leave_one_out_rows_get_the_verdict_of_their_own_thread(moderator):
     """Batch rescoring gives every row of an article one context holding all of them (leave_out): a row's own
     words are not its support, the others' are, exactly as with its thread given without it."""
     article = Article("mosul", TITLE, BODY)
-    rows = ["Shoe level lies.", "Nice shoes", "GLOCK", "The army will win"]
+    rows = ["Shoe level lies.", "Nice shoes", "Pizza tastes good", "The army will win"]
     context = Context.build(TITLE, BODY, rows)
     shared = moderator.moderate_batch(rows, [None] * len(rows), contexts=[context] * len(rows),
                                       leave_out=[True] * len(rows))
     apart = [moderator.moderate(t, article, [r for r in rows if r != t]) for t in rows]
     assert [v.reasons for v in shared] == [v.reasons for v in apart]
     assert shared[0].decision == "accept"  # "shoe" is in another row ("Nice shoes")
-    assert shared[2].decision == "flag"  # "glock" in none
+    assert shared[2].decision == "flag"  # "pizza" and "tastes" in none
 
 
 # --- the API and the adapters -----------------------------------------------------------------------------------

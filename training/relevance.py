@@ -33,7 +33,7 @@ from moderation.relevance_one import _column
 from moderation.semantic import WordVectors, word_baselines
 from training import sources
 from training.datasets import Example
-from training.generic_words import learn_generic_words
+from training.generic_words import learn_generic_words, learn_word_associations
 
 log = logging.getLogger(__name__)
 
@@ -516,10 +516,16 @@ def train_relevance(train: list[Example], evaluation: list[Example], folds: int 
         # The words of comments on any subject (training/generic_words.py): a short comment whose content words are
         # all generic is a generic reaction; one with other words and no support for them is held.
         model.generic_words = learn_generic_words(sources.find_data_dir(), fallback=_ham_by_source(train))
+        # Pairs of words comments use together: a short comment's word that goes with the article's is supported.
+        # and the stems common enough for their associations to be learned (the only ones the rule holds on).
+        model.word_associations, model.known_words = learn_word_associations(
+            sources.find_data_dir(), model.generic_words) or (None, None)
         chat = oof_pairs.kind == "foreign"
     report = {
         "kind": "relevance-logistic",
         "generic_words": len(model.generic_words),
+        "word_associations": 0 if model.word_associations is None else len(model.word_associations),
+        "known_words": 0 if model.known_words is None else len(model.known_words),
         "features": list(FEATURE_NAMES),
         "train_articles": {"news": len(news), "youtube": len(groups) - len(news)},
         "threshold_from": "out-of-fold scores, folds grouped by article",
