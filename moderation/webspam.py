@@ -10,9 +10,11 @@ spam; these signals carry the shapes across sources:
   compiled at training time into sets of literal strings (`compile_lists`) and stored with the model, so serving
   never reads the lists and no list regex runs on a comment;
 - links and written-out domains by kind: to a commercial-looking host, to a reference site (an encyclopaedia, a
-  government, a university, a code host, a news site), or spelt out ("showbox,com", "site dot com");
+  government, a university, a news site, documentation, a code host, the reader's own machine), or spelt out
+  ("showbox,com", "site dot com");
 - phone numbers next to support or booking words;
-- the share of the comment that is an advert (links, phone numbers, listed keywords) and link-only comments.
+- the share of the comment that is an advert (links that are no reference, phone numbers, listed keywords),
+  link-only comments, and generic praise around an advert ("Very informative blog. Visit ...").
 
 `WebSpamSignals` is a scikit-learn transformer (its fitted state is the compiled lists); one row per text, one
 column per WEBSPAM_NAMES, each squashed into [0, 1) with tanh.

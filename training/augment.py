@@ -8,6 +8,10 @@ end, or an essay, loan, casino or pharma pitch. The host comments are real, so t
 spam" or "news words are spam": the only difference inside a pair is the advert. A few link-only and pitch-only
 comments are added too.
 
+A tutorial blog's readers write what no shared data set has: an error message, a command, a line of code, a link
+to the docs. Those comments are written from parts (`tutorial_comment`) and are hosts like the real ones:
+legitimate alone or citing a reference, spam with an advert added.
+
 The adverts are built from the list entries (blacklisted websites and numbers, bad keywords) and from made-up
 hosts and numbers of the same shapes, half each, so the model learns the shape rather than the list. Only the
 training part's comments are used as hosts (`train_model` adds them after the split), and the generator is
