@@ -50,9 +50,11 @@ WRITTEN_DOMAIN = re.compile(
 )
 # A phone number as written in an advert: an optional +, country code and brackets, then 3-3-4 digits with
 # separators (or 10-11 digits in a row); digits inside code or a longer number are not one, but a full stop
-# ending the sentence after it ("call 1-877-301-0214.") does not hide it.
+# ending the sentence after it ("call 1-877-301-0214.") does not hide it. Scams put up to three symbols between
+# the groups to dodge filters ("+1 ➤ 888 ➤ 829 ➤ 0881", "1//888//829//0881", "+1 -805 -250 -8524").
+_GAP = r"[^\w\n]{0,3}"
 PHONE = re.compile(
-    r"(?<![\w/.=:-])(?:\+?\d{1,2}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?![\w/=:-]|\.\w)")
+    rf"(?<![\w/.=:-])(?:\+?\d{{1,2}}{_GAP})?\(?\d{{3}}\)?{_GAP}\d{{3}}{_GAP}\d{{4}}(?![\w/=:-]|\.\w)")
 SUPPORT_WORDS = re.compile(
     r"\b(?:customer\s*(?:care|service|support)|tech(?:nical)?\s*support|support\s*(?:number|line|phone|team)|"
     r"help\s*(?:line|desk)|helpline|toll\s*-?\s*free|contact\s*(?:number|no|us)|phone\s*(?:number|no)|"

@@ -77,9 +77,12 @@ def test_a_written_out_domain_is_not_a_comma_in_english_or_code():
     assert signals("k,a,p,q=loadstring,arg,io.write,print")["written_domain"] == 0
 
 
-def test_a_support_number_ending_a_sentence_is_found():
+def test_a_support_number_ending_a_sentence_or_spelt_with_symbols_is_found():
     assert signals("If your printer is offline, call our support team at 1-877-301-0214. We help 24/7.")[
         "support_phone"] > 0
+    for number in ("+1 ➤ 888 ➤ 829 ➤ 0881", "1//888//829//0881", "+1 -805 -250 -8524"):
+        assert phone_digits(f"Expedia bookings: dial {number} now")[0].endswith("0881" if "0881" in number else "8524")
+        assert signals(f"To change your flight, call {number} (24/7)")["support_phone"] > 0
 
 
 def test_generic_praise_around_an_advert():

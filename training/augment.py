@@ -197,7 +197,8 @@ class AdvertMaker:
         if self.numbers and rng.random() < 0.5:
             return rng.choice(self.numbers)
         a, b, c = rng.choice(("800", "833", "844", "855", "866", "877", "888")), rng.randint(200, 999), rng.randint(0, 9999)
-        return rng.choice((f"+1-{a}-{b}-{c:04d}", f"1 ({a}) {b} {c:04d}", f"{a}.{b}.{c:04d}", f"+1{a}{b}{c:04d}"))
+        return rng.choice((f"+1-{a}-{b}-{c:04d}", f"1 ({a}) {b} {c:04d}", f"{a}.{b}.{c:04d}", f"+1{a}{b}{c:04d}",
+                           f"+1 ➤ {a} ➤ {b} ➤ {c:04d}", f"1//{a}//{b}//{c:04d}", f"+1 -{a} -{b} -{c:04d}"))
 
     def keyword(self) -> str:
         return self.rng.choice(self.keywords) if self.keywords else self.rng.choice(ANCHORS)
