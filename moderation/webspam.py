@@ -242,13 +242,19 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(WEBSPAM_NAMES)
         return self
 
+    @property
+    def width_(self) -> int:
+        """Columns this fitted block gives: a model saved before `praise_advert` was added (its
+        `n_features_out_` is 9) keeps its nine, so it still loads and scores."""
+        return getattr(self, "n_features_out_", len(WEBSPAM_NAMES) - 1)
+
     def transform(self, X) -> np.ndarray:
         return self.rows(list(X))
 
     def rows(self, texts: list[str]) -> np.ndarray:
         """`transform` without scikit-learn's output wrapping (the single-comment scorer's path)."""
         return np.tanh(np.array([self._row(text) for text in texts], dtype=np.float64).reshape(
-            len(texts), len(WEBSPAM_NAMES)))
+            len(texts), len(WEBSPAM_NAMES))[:, :self.width_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

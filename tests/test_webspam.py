@@ -103,6 +103,13 @@ def test_dates_addresses_versions_and_codes_are_not_phone_numbers():
         assert PHONE.findall(text), text
 
 
+def test_a_block_fitted_before_the_praise_signal_keeps_its_columns():
+    block = WebSpamSignals(compile_lists(**LISTS)).fit()
+    assert block.transform(["Great post! Visit bestloans24.net"]).shape == (1, len(WEBSPAM_NAMES))
+    block.n_features_out_ = len(WEBSPAM_NAMES) - 1  # as pickled in a model saved before praise_advert
+    assert block.rows(["Great post! Visit bestloans24.net"]).shape == (1, len(WEBSPAM_NAMES) - 1)
+
+
 def test_signals_are_bounded_and_empty_lists_give_shape_signals_only():
     row = WebSpamSignals(None).fit().transform(["alpha fuel testo " * 50 + " http://cheap-pills.xyz " * 20])[0]
     assert np.all((row >= 0) & (row <= 1))
