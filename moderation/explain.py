@@ -34,7 +34,7 @@ SIGNAL_LABELS = {
     "listed_numbers": "fake support number (SmokeDetector list)", "support_phone": "phone number with support words",
     "written_domain": "domain written out", "commercial_link": "link to a commercial-looking host",
     "reference_link": "link to a reference site", "advert_share": "share of the comment that is an advert",
-    "link_only": "only a link",
+    "link_only": "only a link", "praise_advert": "generic praise around an advert",
 }
 
 

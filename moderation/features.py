@@ -33,7 +33,12 @@ URL = re.compile(
 )
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 HANDLE = re.compile(r"(?<!\w)@\w{2,}")
-PHONE = re.compile(r"(?:\+?\d[\s.-]?){7,}")
+# Seven digits or more, in groups: a phone number. Not the digits of a date ("2023-10-17 15:44"), an IP address,
+# a version or build number ("10.0.19041", "19045.3693") or a word ("0x80070005"): a reader's error report
+# quotes those, and as phone numbers they weighed like an advert's.
+PHONE = re.compile(
+    r"(?<!\d)(?<!0x)(?<!\d\.)(?!\d{4}-\d\d?-\d\d?(?!\d)|\d{1,3}(?:\.\d{1,3}){3}(?!\d)|\d{1,2}\.\d+\.\d|"
+    r"\d{1,6}\.\d+(?![\d.])(?![\s-]*\d))(?:\+?\d[\s.-]?){7,}")
 MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(?:£|\$|€|usd|gbp|eur|dollars|pounds)\b|\b\d+\s?(?:k|grand)\b", re.IGNORECASE)
 NUMBER = re.compile(r"\d+")
 _DIGIT = re.compile(r"\d")

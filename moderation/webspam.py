@@ -10,9 +10,11 @@ spam; these signals carry the shapes across sources:
   compiled at training time into sets of literal strings (`compile_lists`) and stored with the model, so serving
   never reads the lists and no list regex runs on a comment;
 - links and written-out domains by kind: to a commercial-looking host, to a reference site (an encyclopaedia, a
-  government, a university, a code host, a news site), or spelt out ("showbox,com", "site dot com");
+  government, a university, a news site, documentation, a code host, the reader's own machine), or spelt out
+  ("showbox,com", "site dot com");
 - phone numbers next to support or booking words;
-- the share of the comment that is an advert (links, phone numbers, listed keywords) and link-only comments.
+- the share of the comment that is an advert (links that are no reference, phone numbers, listed keywords),
+  link-only comments, and generic praise around an advert ("Very informative blog. Visit ...").
 
 `WebSpamSignals` is a scikit-learn transformer (its fitted state is the compiled lists); one row per text, one
 column per WEBSPAM_NAMES, each squashed into [0, 1) with tanh.
@@ -29,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 WEBSPAM_NAMES = (
     "listed_keywords", "listed_websites", "listed_numbers", "support_phone", "written_domain", "commercial_link",
-    "reference_link", "advert_share", "link_only",
+    "reference_link", "advert_share", "link_only", "praise_advert",
 )
 
 # A link or a bare domain (as features.URL finds them), and a domain written out to dodge link filters.
@@ -39,15 +41,20 @@ LINK = re.compile(
     r"ca|de|fr|blog|live|app|link|today)\b(?:/[^\s<>\"']*)?",
     re.IGNORECASE,
 )
+# A comma stands for the dot only with no space around it ("showbox,com"): ", in" and ", us" are English, and a
+# top-level domain followed by a dot or a bracket is code ("arg,io.write").
 WRITTEN_DOMAIN = re.compile(
-    r"\b[a-z0-9][a-z0-9-]{2,40}\s*(?:,|\s\.\s|\(\s*dot\s*\)|\[\s*dot\s*\]|\s+dot\s+)\s*"
-    r"(?:com|net|org|info|biz|co|in|io|us|uk|xyz|online|site)\b",
+    r"\b[a-z0-9][a-z0-9-]{2,40}(?:,|\s\.\s|\s*\(\s*dot\s*\)\s*|\s*\[\s*dot\s*\]\s*|\s+dot\s+)"
+    r"(?:com|net|org|info|biz|co|in|io|us|uk|xyz|online|site)\b(?!\.\w|\()",
     re.IGNORECASE,
 )
 # A phone number as written in an advert: an optional +, country code and brackets, then 3-3-4 digits with
-# separators (or 10-11 digits in a row); digits inside code or a longer number are not one.
+# separators (or 10-11 digits in a row); digits inside code or a longer number are not one, but a full stop
+# ending the sentence after it ("call 1-877-301-0214.") does not hide it. Scams put up to three symbols between
+# the groups to dodge filters ("+1 ➤ 888 ➤ 829 ➤ 0881", "1//888//829//0881", "+1 -805 -250 -8524").
+_GAP = r"[^\w\n]{0,3}"
 PHONE = re.compile(
-    r"(?<![\w/.=:-])(?:\+?\d{1,2}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?![\w/.=:-])")
+    rf"(?<![\w/.=:-])(?:\+?\d{{1,2}}{_GAP})?\(?\d{{3}}\)?{_GAP}\d{{3}}{_GAP}\d{{4}}(?![\w/=:-]|\.\w)")
 SUPPORT_WORDS = re.compile(
     r"\b(?:customer\s*(?:care|service|support)|tech(?:nical)?\s*support|support\s*(?:number|line|phone|team)|"
     r"help\s*(?:line|desk)|helpline|toll\s*-?\s*free|contact\s*(?:number|no|us)|phone\s*(?:number|no)|"
@@ -56,14 +63,23 @@ SUPPORT_WORDS = re.compile(
 )
 # Support words this close to a number make it a support number (characters before or after it).
 SUPPORT_WINDOW = 80
+# The words of generic praise that an advert is dropped after ("Very informative blog, thanks for sharing. Keep
+# posting!"): they say nothing of the article, so any article's comment section gets the same.
+PRAISE_WORDS = re.compile(
+    r"\b(?:thanks?|thankx|thx|great|nice|good|awesome|amazing|excellent|wonderful|informative|useful|helpful|"
+    r"valuable|interesting|impressive|brilliant|fantastic|superb|appreciated?|sharing|shared|post|posting|"
+    r"article|blog|content|information|write-?up|keep|really|very|loved?|liked?|enjoyed|reading)\b",
+    re.IGNORECASE,
+)
 # Words that commercial spam hosts are built from ("best-essay-writers.com", "cheaprxpills.net"); matched on the
 # host name only, never on the path (a tutorial's "/remove-virus/" or "/download" is not an advert).
 COMMERCIAL_HOST = re.compile(
     r"essay|assignment|homework|thesis|diploma|loan|payday|cash|credit|lending|casino|poker|slots|jackpot|"
     r"betting|pharma|pills|viagra|cialis|drugstore|supplement|keto|diet|slim|weightloss|testo|muscle|cream|"
-    r"serum|skincare|seo|backlink|traffic|marketing|followers|cheap|discount|coupon|deals|escort|dating|hookup|"
-    r"hack|crack|keygen|apk|movies|crypto|bitcoin|forex|profit|earn|income|replica|spell|astrolog|lawyer|"
-    r"attorney|insurance|helpline|customer|booking|flights|tickets|reviews?\b|writers?|repair",
+    r"serum|skincare|seo(?!ul)|backlink|traffic|marketing|followers|cheap|discount|coupon|deals|escort|dating|hookup|"
+    r"hack(?!er|aday|ster|athon)|crack|keygen|apk|movies|crypto|bitcoin|forex|(?<!non)profit|(?<!l)earn|income|"
+    r"replica|spell|astrolog|lawyer|attorney|insurance|helpline|customer|booking|flights|tickets|reviews\b|"
+    r"writers?|repair",
     re.IGNORECASE,
 )
 REFERENCE_HOST = re.compile(
@@ -71,7 +87,18 @@ REFERENCE_HOST = re.compile(
     r"python|mozilla|w3|ietf|doi|arxiv|jstor|nih|who|un|europa|bbc|cbc|cnn|nytimes|washingtonpost|theguardian|"
     r"guardian|reuters|apnews|npr|pbs|economist|ft|wsj|bloomberg|latimes|theglobeandmail|globeandmail|ctvnews|"
     r"nationalpost|thestar|foxnews|nbcnews|cbsnews|abcnews|aljazeera|politico|theatlantic|newyorker|time|"
-    r"forbes|usatoday|google|youtube|youtu|twitter|x|facebook|imgur)\.|\.(?:gov|gc\.ca|mil|edu|ac\.[a-z]{2})(?:$|\.)",
+    r"forbes|usatoday|google|youtube|youtu|twitter|x|facebook|imgur|"
+    # documentation and code hosts, which a tutorial's readers cite
+    r"readthedocs|microsoft|apple|android|npmjs|pypi|rust-lang|golang|oracle|php|nodejs|djangoproject|"
+    r"palletsprojects|kubernetes|docker|mysql|postgresql|sqlite|ubuntu|askubuntu|debian|archlinux|superuser|"
+    r"serverfault|mathworks|w3schools|geeksforgeeks|freecodecamp|jsfiddle|codepen|pastebin|bitbucket|"
+    r"sourceforge|apache|gnu|kernel|reactjs|react|vuejs|angular|typescriptlang|scikit-learn|numpy|pandas|"
+    r"pytorch|tensorflow|jetbrains|visualstudio|git-scm|nginx|cloudflare|aws|heroku|npm|crates|"
+    r"opensource|rfc-editor|oreilly|overleaf|arduino|raspberrypi)\.|"
+    r"\.(?:gov|gc\.ca|mil|edu|ac\.[a-z]{2})(?:$|\.)|"
+    # a project's documentation ("docs.docker.com", "developer.android.com"), a machine on the reader's desk
+    r"^(?:docs|doc|developers?|learn|api|wiki|man|manpages|gist|packages|pkg)\.|^localhost$|"
+    r"^(?:\d{1,3}\.){3}\d{1,3}$|^example\.",
     re.IGNORECASE,
 )
 _HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/?#:\s]+)", re.IGNORECASE)
@@ -215,13 +242,19 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(WEBSPAM_NAMES)
         return self
 
+    @property
+    def width_(self) -> int:
+        """Columns this fitted block gives: a model saved before `praise_advert` was added (its
+        `n_features_out_` is 9) keeps its nine, so it still loads and scores."""
+        return getattr(self, "n_features_out_", len(WEBSPAM_NAMES) - 1)
+
     def transform(self, X) -> np.ndarray:
         return self.rows(list(X))
 
     def rows(self, texts: list[str]) -> np.ndarray:
         """`transform` without scikit-learn's output wrapping (the single-comment scorer's path)."""
         return np.tanh(np.array([self._row(text) for text in texts], dtype=np.float64).reshape(
-            len(texts), len(WEBSPAM_NAMES)))
+            len(texts), len(WEBSPAM_NAMES))[:, :self.width_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -264,17 +297,20 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
         links = LINK.findall(text) if ("." in text or ":" in text) else []
         written = WRITTEN_DOMAIN.findall(text) if ("," in text or "dot" in lowered or " . " in text) else []
         listed_sites = commercial = reference = 0
-        link_words = 0
+        link_words = advert_link_words = 0
         for link in links:
             host = _HOST.match(link)
             host = host.group(1).lower() if host else link.lower()
             if self.websites_ and self._listed_website(link):
                 listed_sites += 1
+            words = len(_WORD.findall(link))
+            link_words += words
             if REFERENCE_HOST.search(host):
-                reference += 1
-            elif COMMERCIAL_HOST.search(host):
-                commercial += 1
-            link_words += len(_WORD.findall(link))
+                reference += 1  # a reference is no advert: its words are not the advert's share
+            else:
+                advert_link_words += words
+                if COMMERCIAL_HOST.search(host):
+                    commercial += 1
         for domain in written:
             if self.websites_ and self._listed_website(domain):
                 listed_sites += 1
@@ -287,9 +323,14 @@ class WebSpamSignals(TransformerMixin, BaseEstimator):
                 listed_numbers += 1
         support = sum(1 for start, end in phone_spans(text) if SUPPORT_WORDS.search(
             text, max(0, start - SUPPORT_WINDOW), end + SUPPORT_WINDOW)) if phones else 0
-        advert_words = min(link_words + 3 * len(written) + 3 * len(phones) + keyword_words, n_words + link_words)
+        advert_words = min(advert_link_words + 3 * len(written) + 3 * len(phones) + keyword_words, n_words + link_words)
         advert_share = advert_words / (n_words + 1)
         other_words = n_words - link_words
         link_only = 1.0 if (links or written) and other_words <= 3 else 0.0
+        # Generic praise around an advert (a link that is no reference, a written-out domain, a phone number):
+        # the share of the other words that are praise, when the comment has such an advert.
+        praise = 0.0
+        if advert_link_words or written or phones:
+            praise = len(PRAISE_WORDS.findall(text)) / max(n_words - link_words, 1)
         return (keywords, listed_sites, listed_numbers, support, len(written), commercial, reference,
-                advert_share * 2, link_only)
+                advert_share * 2, link_only, praise * 2)

@@ -59,6 +59,57 @@ def test_links_are_told_apart_by_host_not_by_path():
     assert signals("I read http://example.org/report and it says the opposite of what you claim")["link_only"] == 0
 
 
+def test_a_reference_or_a_machine_on_the_desk_is_no_advert():
+    for text in ("The docs say otherwise: https://docs.docker.com/compose/",
+                 "My config: location / { proxy_pass http://127.0.0.1:8000; }",
+                 "See https://developer.mozilla.org/en-US/docs/Web/HTTP/CORS"):
+        row = signals(text)
+        assert row["reference_link"] > 0 and row["advert_share"] == 0 and row["commercial_link"] == 0, text
+    # hosts that only look commercial inside a longer word
+    for host in ("learnpython.org", "hackernoon.com", "nonprofit.org", "notebookreview.com"):
+        assert signals(f"I found this on https://{host}/page and it helped")["commercial_link"] == 0, host
+    assert signals("Best essays at https://essayreviews.com")["commercial_link"] > 0
+
+
+def test_a_written_out_domain_is_not_a_comma_in_english_or_code():
+    assert signals("Visit showbox,com or site (dot) com")["written_domain"] > 0
+    assert signals("They came for help, in the end, and for us, in short")["written_domain"] == 0
+    assert signals("k,a,p,q=loadstring,arg,io.write,print")["written_domain"] == 0
+
+
+def test_a_support_number_ending_a_sentence_or_spelt_with_symbols_is_found():
+    assert signals("If your printer is offline, call our support team at 1-877-301-0214. We help 24/7.")[
+        "support_phone"] > 0
+    for number in ("+1 ➤ 888 ➤ 829 ➤ 0881", "1//888//829//0881", "+1 -805 -250 -8524"):
+        assert phone_digits(f"Expedia bookings: dial {number} now")[0].endswith("0881" if "0881" in number else "8524")
+        assert signals(f"To change your flight, call {number} (24/7)")["support_phone"] > 0
+
+
+def test_generic_praise_around_an_advert():
+    assert signals("Great post, thanks for sharing! Very informative. https://bestloans24.net")["praise_advert"] > 0.5
+    assert signals("Great post, thanks for sharing! Very informative.")["praise_advert"] == 0
+    assert signals("Great post, thanks! My fork: https://github.com/jdoe/tool")["praise_advert"] == 0
+    assert signals("I get a 502 from nginx when the app at http://myhost.net:8000 restarts")["praise_advert"] < 0.2
+
+
+def test_dates_addresses_versions_and_codes_are_not_phone_numbers():
+    from moderation.features import PHONE
+
+    for text in ("build 19045.3693 fails", "2023-10-17 15:44:38,910 ERROR", "host 192.168.1.20:5432 refused",
+                 "error 0x80070005", "Windows 10.0.19041.1234"):
+        assert PHONE.findall(text) == [], text
+    for text in ("Call 09061701461 now", "+44 7700 900123", "call09050000327.", "ur mob no.07123456789",
+                 "call 800.555.1234 now", "Delta 1-877-301-0214."):
+        assert PHONE.findall(text), text
+
+
+def test_a_block_fitted_before_the_praise_signal_keeps_its_columns():
+    block = WebSpamSignals(compile_lists(**LISTS)).fit()
+    assert block.transform(["Great post! Visit bestloans24.net"]).shape == (1, len(WEBSPAM_NAMES))
+    block.n_features_out_ = len(WEBSPAM_NAMES) - 1  # as pickled in a model saved before praise_advert
+    assert block.rows(["Great post! Visit bestloans24.net"]).shape == (1, len(WEBSPAM_NAMES) - 1)
+
+
 def test_signals_are_bounded_and_empty_lists_give_shape_signals_only():
     row = WebSpamSignals(None).fit().transform(["alpha fuel testo " * 50 + " http://cheap-pills.xyz " * 20])[0]
     assert np.all((row >= 0) & (row <= 1))
@@ -83,7 +134,13 @@ def test_article_spam_is_made_of_the_training_comments_plus_an_advert():
     # the counterfactual halves: praise alone and comments citing a reference stay legitimate
     assert set(augment.PRAISE) <= {e.text for e in ham}
     cited = [e for e in ham if "https://" in e.text]
-    assert cited and all(any(h in e.text for h in host_texts) for e in cited)
+    assert cited and any(any(h in e.text for h in host_texts) for e in cited)
+    # a tutorial's readers (an error, a command, a bit of code) are legitimate, and spam with an advert added
+    readers = [e.text for e in ham if e.text not in augment.PRAISE and "://" not in e.text]
+    assert len(readers) == len(spam) // 4
+    assert any(e.text.startswith(r) for e in spam for r in readers)
+    plain = augment.article_spam(hosts, LISTS, seed=1, tutorial=False)
+    assert not {e.text for e in plain} & set(readers)
 
 
 def test_list_parts_are_disjoint_and_cover_the_lists():

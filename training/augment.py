@@ -8,6 +8,10 @@ end, or an essay, loan, casino or pharma pitch. The host comments are real, so t
 spam" or "news words are spam": the only difference inside a pair is the advert. A few link-only and pitch-only
 comments are added too.
 
+A tutorial blog's readers write what no shared data set has: an error message, a command, a line of code, a link
+to the docs. Those comments are written from parts (`tutorial_comment`) and are hosts like the real ones:
+legitimate alone or citing a reference, spam with an advert added.
+
 The adverts are built from the list entries (blacklisted websites and numbers, bad keywords) and from made-up
 hosts and numbers of the same shapes, half each, so the model learns the shape rather than the list. Only the
 training part's comments are used as hosts (`train_model` adds them after the split), and the generator is
@@ -74,7 +78,53 @@ REFERENCES = (
     "https://stackoverflow.com/questions/{n}/{word}", "https://www.reuters.com/world/{word}-{n}",
     "https://www.nytimes.com/{n}/{word}.html", "https://docs.python.org/3/library/{word}.html",
     "https://www.youtube.com/watch?v=dQw4w{n}", "https://www.canada.ca/en/{word}.html",
+    "https://docs.{word}.org/en/latest/{word}.html", "https://developer.mozilla.org/en-US/docs/Web/{word}",
+    "https://learn.microsoft.com/en-us/dotnet/api/{word}", "https://gist.github.com/{word}/{n}",
+    "https://pypi.org/project/{word}/", "https://www.npmjs.com/package/{word}", "http://localhost:{n}/{word}",
+    "https://{word}.readthedocs.io/en/stable/", "https://askubuntu.com/questions/{n}/{word}",
+    "https://developer.android.com/reference/{word}", "http://127.0.0.1:{n}/",
 )
+# A tutorial's readers: short questions, reports and thanks with an error message, a command or a bit of code.
+# They are legitimate, and with an advert added (as every host comment is) they are spam.
+TUTORIAL = (
+    "I get {error} when I run step {n}.", "Step {n} fails for me with {error}", "{opener} I still get {error}",
+    "{opener} {command} fixed it for me.", "Does this work with {tool} {version}? I get {error}",
+    "{opener} on {tool} {version} you also need to run {command}", "In step {n}, why {code} and not the other way?",
+    "{opener} my code: {code} gives {error}", "{opener} worked for me on {tool} {version}.",
+    "Had the same problem, {command} solved it.", "{opener} small typo in step {n}: it should be {code}",
+    "{opener} after {command} I get {error}, any idea?", "What does {code} do in step {n}?",
+    # the everyday words of software ("click", "download", "free", "share", "check out", "join") are no promotion
+    "When I click {button} nothing happens.", "Can you share the {word} file from step {n}?",
+    "Where do I download the {word} package? The link in step {n} is dead.", "Is the free version of {tool} enough?",
+    "Check out the {tool} docs on {word}, they explain it better.", "{opener} please reply, I am stuck at step {n}.",
+    "I used a LEFT JOIN on {word} and it works now.", "Visit the settings page and click {button}, then retry.",
+)
+BUTTONS = ("Save", "Run", "Build", "Submit", "Install", "Next", "Advanced", "Sign in", "Deploy", "OK")
+OPENERS = ("Thanks!", "Hi,", "Great tutorial.", "Hello sir,", "Thanks for the guide.", "Nice write-up.", "Hey,",
+           "Followed every step.", "Quick question:", "")
+ERRORS = (
+    "ModuleNotFoundError: No module named '{word}'", "Permission denied (publickey)", "404 Not Found",
+    "TypeError: 'NoneType' object is not subscriptable", "a segmentation fault", "Connection refused",
+    "SyntaxError: invalid syntax", "npm ERR! code ERESOLVE", "java.lang.NullPointerException",
+    "fatal: not a git repository", "500 Internal Server Error", "'{word}' is not recognized as a command",
+    "KeyError: '{word}'", "ImportError: cannot import name '{word}'", "error {n}", "exit code {n}",
+    "Access denied for user 'root'@'localhost'", "undefined reference to `{word}'", "a blank page",
+)
+COMMANDS = (
+    "pip install {word}", "sudo apt install lib{word}-dev", "npm install --save {word}", "git pull origin main",
+    "chmod +x {word}.sh", "export PATH=$HOME/.local/bin:$PATH", "docker compose up -d", "brew install {word}",
+    "python -m venv .venv", "sudo systemctl restart {word}", "rm -rf node_modules", "conda install {word}",
+)
+CODE = (
+    "df.groupby('{word}').sum()", "for i in range({n}): print(i)", "SELECT * FROM {word} WHERE id = {n};",
+    "import {word}", "const {word} = require('{word}');", "location / {{ proxy_pass http://127.0.0.1:{n}; }}",
+    "if (x == null) return;", "self.{word} = {word}", "os.path.join(base, '{word}')", "<div class=\"{word}\">",
+    "ls -la /var/log/{word}", "{word}.fit(X, y)", "public static void main(String[] args)",
+)
+# A project's own site, which a reader may cite beside the reference sites (with a reader's comment only).
+PROJECT_LINKS = ("https://{word}.github.io/", "https://{word}.dev/docs/", "https://www.{word}.org/download/",
+                 "https://{word}.io/docs/{word}", "http://{word}.sourceforge.net/manual.html")
+TOOLS = ("Python", "Ubuntu", "Windows", "macOS", "Node", "Django", "Java", "PHP", "Android Studio", "Docker")
 TLDS = ("com", "net", "org", "info", "co", "in", "online", "site", "xyz", "biz")
 WORDS = ("best", "top", "pro", "smart", "easy", "quick", "prime", "expert", "global", "my", "the", "real", "hub",
          "zone", "world", "online", "guide", "help", "deal", "review", "king", "star", "web", "go", "net")
@@ -102,6 +152,17 @@ def list_part(lists: dict[str, list[str]], part: int, parts: int = 2) -> dict[st
 
 _PLAIN_DOMAIN = re.compile(r"^[a-z0-9-]+\\\.[a-z]{2,6}$")
 _PLAIN_WORDS = re.compile(r"^[a-z][a-z ]{3,30}$")
+
+
+def tutorial_comment(rng: random.Random, word: str) -> str:
+    """A short legitimate comment of a tutorial's reader (TUTORIAL), about `word`."""
+    n = rng.randint(1, 9000) if rng.random() < 0.3 else rng.randint(1, 9)
+    fill = {"word": word, "n": n}
+    text = rng.choice(TUTORIAL).format(
+        opener=rng.choice(OPENERS), n=n, error=rng.choice(ERRORS).format(**fill), button=rng.choice(BUTTONS), word=word,
+        command=rng.choice(COMMANDS).format(**fill), code=rng.choice(CODE).format(**fill), tool=rng.choice(TOOLS),
+        version=rng.choice(("3.12", "22.04", "11", "18.17.0", "8.0.35", "14", "v2", "4.2"))).strip()
+    return text[:1].upper() + text[1:]
 
 
 class AdvertMaker:
@@ -136,7 +197,8 @@ class AdvertMaker:
         if self.numbers and rng.random() < 0.5:
             return rng.choice(self.numbers)
         a, b, c = rng.choice(("800", "833", "844", "855", "866", "877", "888")), rng.randint(200, 999), rng.randint(0, 9999)
-        return rng.choice((f"+1-{a}-{b}-{c:04d}", f"1 ({a}) {b} {c:04d}", f"{a}.{b}.{c:04d}", f"+1{a}{b}{c:04d}"))
+        return rng.choice((f"+1-{a}-{b}-{c:04d}", f"1 ({a}) {b} {c:04d}", f"{a}.{b}.{c:04d}", f"+1{a}{b}{c:04d}",
+                           f"+1 ➤ {a} ➤ {b} ➤ {c:04d}", f"1//{a}//{b}//{c:04d}", f"+1 -{a} -{b} -{c:04d}"))
 
     def keyword(self) -> str:
         return self.rng.choice(self.keywords) if self.keywords else self.rng.choice(ANCHORS)
@@ -154,8 +216,10 @@ class AdvertMaker:
 
 
 def article_spam(train: list[datasets.Example], lists: dict[str, list[str]], seed: int = SEED,
-                 per_hundred: int = PER_HUNDRED_HAM, limit: int = MAX_EXAMPLES) -> list[datasets.Example]:
-    """Spam examples made from the legitimate comments of `train` (see the module docstring)."""
+                 per_hundred: int = PER_HUNDRED_HAM, limit: int = MAX_EXAMPLES,
+                 tutorial: bool = True) -> list[datasets.Example]:
+    """Spam examples made from the legitimate comments of `train` (see the module docstring); with `tutorial`,
+    tutorial readers' comments too, legitimate alone and spam with an advert."""
     rng = random.Random(seed)
     hosts = sorted((e.text for e in train if e.label == "ham" and e.text.strip()), key=datasets.dedup_key)
     if not hosts:
@@ -163,25 +227,38 @@ def article_spam(train: list[datasets.Example], lists: dict[str, list[str]], see
     maker = AdvertMaker(lists, rng)
     count = min(limit, max(1, len(hosts) * per_hundred // 100))
     short = [h for h in hosts if len(h.split()) <= 15] or hosts
-    out = []
+    out, readers = [], []
+    if tutorial:
+        words = sorted({w.lower() for h in short[:2000] for w in re.findall(r"[A-Za-z]{4,12}", h)}) or ["app"]
+        readers = [tutorial_comment(rng, rng.choice(words)) for _ in range(count // 4)]
+        out += [datasets.Example(text, "ham", SOURCE, group=SOURCE) for text in readers]
+        short = short + readers
+    reader_set = set(readers)
     for _ in range(count):
         kind = rng.random()
         advert = maker.advert()
         if kind < 0.35:  # generic praise, or a short real comment, then the advert
             host = rng.choice(PRAISE) + rng.choice((".", "!", ", ")) if rng.random() < 0.5 else rng.choice(short)
             text = f"{host} {advert}"
-        elif kind < 0.8:  # a real comment with the advert at its end (or, less often, its start)
-            host = rng.choice(hosts)
+        elif kind < 0.8:  # a real comment (or a tutorial reader's) with the advert at its end, or its start
+            host = rng.choice(readers) if readers and rng.random() < 0.3 else rng.choice(hosts)
             text = f"{host} {advert}" if rng.random() < 0.8 else f"{advert} {host}"
         else:  # the advert alone
             text = advert
         out.append(datasets.Example(text, "spam", SOURCE, group=SOURCE))
     # A legitimate comment citing a reference stays legitimate: links as such are not the advert.
-    for _ in range(count // 4):
-        host = rng.choice(hosts)
+    for _ in range(count // 2):
+        if readers and rng.random() < 0.3:
+            host = rng.choice(readers)
+        else:
+            host = rng.choice(short) if rng.random() < 0.5 else rng.choice(hosts)
         words = [w for w in re.findall(r"[A-Za-z]{4,}", host)] or ["News"]
-        link = rng.choice(REFERENCES).format(word=rng.choice(words).capitalize(), n=rng.randint(1000, 99999))
-        text = rng.choice(("{host} See {link}", "{host} Source: {link}", "{host} ({link})", "{link} {host}"))
+        if host in reader_set and rng.random() < 0.4:
+            link = rng.choice(PROJECT_LINKS).format(word=rng.choice(words).lower())
+        else:
+            link = rng.choice(REFERENCES).format(word=rng.choice(words).capitalize(), n=rng.randint(1000, 99999))
+        text = rng.choice(("{host} See {link}", "{host} Source: {link}", "{host} ({link})", "{link} {host}",
+                           "{host} The docs: {link}", "{host} This fixed it for me: {link}"))
         out.append(datasets.Example(text.format(host=host, link=link), "ham", SOURCE, group=SOURCE))
     # The praise alone is legitimate: only the advert after it makes the pair's spam.
     out += [datasets.Example(p, "ham", SOURCE, group=SOURCE) for p in PRAISE]

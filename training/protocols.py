@@ -96,7 +96,8 @@ def with_article_spam(folds: list[Fold], lists: dict, development: list[datasets
     for fold in folds:
         train = fold.train + augment.article_spam(fold.train, augment.list_part(lists, 0), seed=fold.index)
         made = augment.article_spam([e for e in fold.test if e.source in ("civil", "fox", "wiki")],
-                                    augment.list_part(lists, 1), seed=1000 + fold.index, per_hundred=5)
+                                    augment.list_part(lists, 1), seed=1000 + fold.index, per_hundred=5,
+                                    tutorial=False)
         test = fold.test + [replace(e, source=ARTICLE_SPAM_TEST) for e in made if e.label == "spam"]
         if fold.index == folds[0].index:
             test += list(development)
