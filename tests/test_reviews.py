@@ -286,7 +286,7 @@ def test_erasure_and_retention_cover_review_events_and_cursors_never_go_back(tmp
     run = lambda *args: CliRunner().invoke(cli, ["prune", "--database", url, *args], catch_exceptions=False)
     assert '"review_events": 1' in run("--older-than", "30", "--dry-run").output
     assert [e["comment_id"] for e in store.review_events()] == ["c1", "c2", "c3", "c4"]
-    assert '"deleted": {"thread_comments": 0, "reviewed_flagged": 1, "review_events": 1}' in \
+    assert '"deleted": {"thread_comments": 0, "reviewed_flagged": 1, "review_events": 1, "waves": 0}' in \
         run("--older-than", "30").output
     assert [e["comment_id"] for e in store.review_events()] == ["c2", "c3", "c4"]
 
