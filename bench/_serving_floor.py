@@ -10,22 +10,19 @@ Bench code only: nothing in the service imports this module.
 
 from __future__ import annotations
 
-from moderation.moderator import Moderator, Verdict
+from bench._constant_verdict import constant_verdicts
+from moderation.moderator import Moderator
 from service import create_app
 
 
-def _constant(self, texts, articles=None, threads=None, contexts=None, leave_out=None, repeats=None):
-    return [Verdict("accept", 0.01, 0.1 if articles else None, (), self.version) for _ in texts]
-
-
 def constant_model_app():
-    Moderator.moderate_batch = _constant
+    Moderator.moderate_batch = constant_verdicts
     return create_app()
 
 
 def constant_model_no_store_app():
     import service.articles
 
-    Moderator.moderate_batch = _constant
+    Moderator.moderate_batch = constant_verdicts
     service.articles.context_for = lambda article: None
     return create_app()
