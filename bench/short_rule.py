@@ -11,28 +11,15 @@ are, top-level comments and replies apart (a reply given with the comment it ans
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
+from bench._held import fox_articles
 from moderation import short_support as rule
 from moderation.relevance import Context, is_short
 from moderation.short_support import GENERIC, UNSUPPORTED, short_support
 
 LONG_BODY_COMMENTS = 30
-
-
-def _fox(data_dir: Path) -> dict[str, dict]:
-    """Fox articles: title, summary, comments (text, the comment before it in the thread or "")."""
-    articles: dict[str, dict] = {}
-    with (data_dir / "fox-news-comments" / "fox-news-comments.json").open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                a = articles.setdefault(row["title"], {"title": row["title"], "body": row.get("meta", ""),
-                                                       "comments": []})
-                a["comments"].append((row["text"], row.get("prev") or ""))
-    return articles
 
 
 def _held(model, cases) -> dict:
@@ -46,7 +33,7 @@ def _held(model, cases) -> dict:
 
 def figures(model, data_dir: Path, seed_article: dict, seed: int = 0) -> dict:
     rng = random.Random(seed)
-    articles = list(_fox(data_dir).values())
+    articles = list(fox_articles(data_dir).values())
     bare = {a["title"]: Context.build(a["title"], a["body"]) for a in articles}
     full = {a["title"]: Context.build(a["title"], a["body"], [t for t, _ in a["comments"]]) for a in articles}
     long = {}
@@ -95,7 +82,7 @@ def neighbour_effect(model, data_dir: Path, cosines=(None, 0.65, 0.75, 0.85)) ->
     """Held own-article and moved (under another article and its discussion) Fox short comments, with the
     discussion, for each word-vector neighbour cosine (None: no neighbours)."""
     saved, out = rule.NEIGHBOUR_COSINE, {}
-    articles = list(_fox(data_dir).values())
+    articles = list(fox_articles(data_dir).values())
     full = {a["title"]: Context.build(a["title"], a["body"], [t for t, _ in a["comments"]]) for a in articles}
     rng = random.Random(1)
     rows = [(a["title"], t) for a in articles for t, p in a["comments"] if is_short(t)]
