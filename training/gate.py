@@ -144,6 +144,7 @@ def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None, to
     y = np.array([e.is_spam for e in examples])
     reject = moderator.policy.spam_reject
     news = np.array([_is_news(e) for e in examples])
+    held = np.array([v.decision != "accept" for v in verdicts])  # the whole decision: any reason
     out = {
         "thresholds": {"spam_flag": moderator.policy.spam_flag, "spam_reject": reject},
         "n": int(len(examples)), "spam_n": int(y.sum()), "news_n": int(news.sum()),
@@ -152,8 +153,7 @@ def figures(model: LoadedModel, examples: list[datasets.Example], pairs=None, to
         "spam_held_or_caught": round(float((spam[y == 1] >= moderator.policy.spam_flag).mean()), 4) if y.any() else None,
         "news_rejected": round(float((spam[news] >= reject).mean()), 4) if news.any() else None,
         "news_held": round(float((spam[news] >= moderator.policy.spam_flag).mean()), 4) if news.any() else None,
-        "news_held_any_reason": round(float(np.mean([verdicts[i].decision != "accept" for i in np.flatnonzero(news)])),
-                                      4) if news.any() else None,
+        "news_held_any_reason": round(float(held[news].mean()), 4) if news.any() else None,
         "relevance_auc": None, "relevance_pairing_auc": None, "news_off_topic_flagged": None,
         "toxicity_auc": None, "toxicity_civil_held": None,
         "parts": sorted(name for name in ("relevance", "toxicity") if model.artifact.get(name) is not None),
